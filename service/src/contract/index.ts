@@ -1,0 +1,4 @@
+export * from "./metrics";
+export * from "./prediction-log";
+export * from "./routes";
+export * from "./settings";

@@ -1,0 +1,105 @@
+/**
+ * Metric names, labels and buckets: the contract between the service (which emits them), the dashboards and
+ * alert rules (which query them) and the constructs (which scrape them). Prometheus conventions: `_total`
+ * counters, `_seconds` units, low-cardinality labels.
+ */
+
+/** Labels every model metric carries, so stable, canary and shadow compare side by side. */
+export const MODEL_LABELS = ["model", "version", "variant"] as const;
+
+export const METRICS = {
+  // --- RED, per prediction -------------------------------------------------------------------------------
+  /** Counter {model,version,variant,outcome}; outcome is one of PREDICTION_OUTCOMES. */
+  predictionsTotal: "predictions_total",
+  /** Histogram {model,version,variant}: model time per record, queueing included. */
+  predictionLatencySeconds: "prediction_latency_seconds",
+  /** Histogram {model,version,variant}: positive-class probability. */
+  predictionProbability: "prediction_probability",
+  /** Counter {model,variant,reason}: answers given by the configured fallback instead of the model. */
+  predictionsFallbackTotal: "predictions_fallback_total",
+  /** Counter {model,variant,reason}: requests refused with 503 (load shedding, no fallback configured). */
+  predictionsRejectedTotal: "predictions_rejected_total",
+
+  // --- model lifecycle ----------------------------------------------------------------------------------------
+  /** Gauge {model,variant}: 1 when a model is loaded and warmed, else 0. */
+  modelLoaded: "model_loaded",
+  /** Gauge {model,version,alias,run_id,variant} = 1 for the version being served. */
+  modelInfo: "model_info",
+  /** Counter {model,variant,result}: result is success or failure. */
+  modelReloadsTotal: "model_reloads_total",
+
+  // --- HTTP -------------------------------------------------------------------------------------------------------
+  /** Counter {method,route,status_code}; route is the route template, never the raw URL. */
+  httpRequestsTotal: "http_requests_total",
+  /** Histogram {method,route,status_code}. */
+  httpRequestDurationSeconds: "http_request_duration_seconds",
+
+  // --- micro-batching ----------------------------------------------------------------------------------------------
+  /** Histogram {model,variant}: records per ONNX Runtime run. */
+  inferenceBatchSize: "inference_batch_size",
+  /** Histogram {model,variant}: time a record waited in the batch queue. */
+  inferenceQueueWaitSeconds: "inference_queue_wait_seconds",
+  /** Gauge {model,variant}: records waiting for a batch slot. */
+  inferenceQueueDepth: "inference_queue_depth",
+  /** prom-client default metric: event-loop delay p99 (seconds). */
+  eventLoopLagP99Seconds: "nodejs_eventloop_lag_p99_seconds",
+
+  // --- prediction log ---------------------------------------------------------------------------------------------
+  predictionLogWrittenTotal: "prediction_log_written_total",
+  predictionLogSpilledTotal: "prediction_log_spilled_total",
+  predictionLogReplayedTotal: "prediction_log_replayed_total",
+  /** Must stay 0 unless the spill disk is full. */
+  predictionLogDroppedTotal: "prediction_log_dropped_total",
+  predictionLogQueueDepth: "prediction_log_queue_depth",
+  /** Gauge: records in the local spill file not yet replayed. */
+  predictionLogSpillDepth: "prediction_log_spill_depth",
+  predictionLogWriteDurationSeconds: "prediction_log_write_duration_seconds",
+
+  // --- ground truth and business ------------------------------------------------------------------------------------
+  /** Counter {model,version,variant,outcome}; outcome is tp, fp, tn or fn. */
+  modelFeedbackTotal: "model_feedback_total",
+  /** Counter {model,version,variant}: cost-matrix-weighted errors. */
+  modelBusinessCostTotal: "model_business_cost_total",
+  /** Gauge {model,version}: hit rate (accuracy) the version scored at registration. */
+  modelBaselineHitRate: "model_baseline_hit_rate",
+
+  // --- drift job (pushed to the Pushgateway, job="drift", grouped by model) ------------------------------------------
+  driftDatasetDrifted: "drift_dataset_drifted",
+  driftShare: "drift_share",
+  /** Gauge {model,column,method}. */
+  driftColumnScore: "drift_column_score",
+  /** Gauge {model,column}. */
+  driftColumnDrifted: "drift_column_drifted",
+  /** Gauge {model,dataset}: dataset is reference or current. */
+  driftRows: "drift_rows",
+  driftLastRunTimestampSeconds: "drift_last_run_timestamp_seconds",
+} as const;
+
+export type MetricName = (typeof METRICS)[keyof typeof METRICS];
+
+export const PREDICTION_OUTCOMES = ["positive", "negative", "fallback", "error"] as const;
+export const FEEDBACK_OUTCOMES = ["tp", "fp", "tn", "fn"] as const;
+export const FALLBACK_REASONS = ["timeout", "queue_full", "model_unavailable"] as const;
+
+/** Pushgateway job name of the drift CronJob. */
+export const DRIFT_JOB_NAME = "drift";
+
+/** 1 ms .. 2.5 s: covers a µs-scale tree model and a slow GPU batch alike. */
+export const LATENCY_BUCKETS_SECONDS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+] as const;
+/** 0.05 steps. */
+export const PROBABILITY_BUCKETS = Array.from({ length: 20 }, (_, i) => Math.round((i + 1) * 5) / 100);
+export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256] as const;
+export const QUEUE_WAIT_BUCKETS_SECONDS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1] as const;
+
+/** NVIDIA DCGM exporter metrics used by the GPU dashboard and alerts. */
+export const DCGM_METRICS = {
+  gpuUtil: "DCGM_FI_DEV_GPU_UTIL",
+  fbUsed: "DCGM_FI_DEV_FB_USED",
+  fbFree: "DCGM_FI_DEV_FB_FREE",
+  gpuTemp: "DCGM_FI_DEV_GPU_TEMP",
+  powerUsage: "DCGM_FI_DEV_POWER_USAGE",
+  xidErrors: "DCGM_FI_DEV_XID_ERRORS",
+} as const;
+export const DCGM_EXPORTER_PORT = 9400;

@@ -1,0 +1,27 @@
+/**
+ * The prediction log's tables: written by the service, read by the drift job and by analysts. Column names
+ * live here once; migrations (service/src/prediction-log/) create exactly these.
+ */
+export const PREDICTION_LOG_TABLE = "prediction_log";
+export const FEEDBACK_TABLE = "prediction_feedback";
+
+export const PREDICTION_LOG_COLUMNS = {
+  predictionId: "prediction_id", // uuid, unique
+  modelName: "model_name", // text
+  modelVersion: "model_version", // text (registry versions are strings)
+  variant: "variant", // text: stable | canary | shadow
+  createdAt: "created_at", // timestamptz, partition key
+  features: "features", // jsonb: the request record as validated
+  probability: "probability", // double precision
+  label: "label", // smallint 0/1
+  latencyMs: "latency_ms", // real
+  fallback: "fallback", // boolean
+  replica: "replica", // text: pod name, for per-replica ordering
+  seq: "seq", // bigint: per-replica sequence number
+} as const;
+
+export const FEEDBACK_COLUMNS = {
+  predictionId: "prediction_id",
+  actual: "actual", // smallint 0/1
+  receivedAt: "received_at",
+} as const;

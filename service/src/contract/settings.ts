@@ -1,0 +1,43 @@
+/**
+ * Environment variables the service and the drift job read: shared with the constructs that set them, so a
+ * renamed variable cannot silently stop being set. Parsing and validation live in service/src/config.ts.
+ */
+export const ENV = {
+  port: "PORT",
+  host: "HOST",
+  logLevel: "LOG_LEVEL",
+  modelUri: "MODEL_URI",
+  modelVariant: "MODEL_VARIANT",
+  modelPollIntervalSeconds: "MODEL_POLL_INTERVAL_SECONDS",
+  modelCacheDir: "MODEL_CACHE_DIR",
+  mlflowTrackingUri: "MLFLOW_TRACKING_URI",
+  mlflowTrackingToken: "MLFLOW_TRACKING_TOKEN",
+  mlflowTrackingUsername: "MLFLOW_TRACKING_USERNAME",
+  mlflowTrackingPassword: "MLFLOW_TRACKING_PASSWORD",
+  mlflowS3EndpointUrl: "MLFLOW_S3_ENDPOINT_URL",
+  predictionLogUrl: "PREDICTION_LOG_URL",
+  predictionLogSampleRate: "PREDICTION_LOG_SAMPLE_RATE",
+  predictionLogSpillDir: "PREDICTION_LOG_SPILL_DIR",
+  shadowModelUri: "SHADOW_MODEL_URI",
+  shadowSampleRate: "SHADOW_SAMPLE_RATE",
+  batchMaxSize: "BATCH_MAX_SIZE",
+  batchMaxWaitMs: "BATCH_MAX_WAIT_MS",
+  inferenceWorkers: "INFERENCE_WORKERS",
+  requestTimeoutMs: "REQUEST_TIMEOUT_MS",
+  maxQueue: "MAX_QUEUE",
+  fallbackLabel: "FALLBACK_LABEL",
+  fallbackProbability: "FALLBACK_PROBABILITY",
+  maxBatchRecords: "MAX_BATCH_RECORDS",
+  bodyLimitBytes: "BODY_LIMIT_BYTES",
+  shutdownGraceSeconds: "SHUTDOWN_GRACE_SECONDS",
+  costFalsePositive: "COST_FALSE_POSITIVE",
+  costFalseNegative: "COST_FALSE_NEGATIVE",
+  baselineMetric: "BASELINE_METRIC",
+  podName: "POD_NAME",
+  pushgatewayUrl: "PUSHGATEWAY_URL",
+  awsRegion: "AWS_REGION",
+} as const;
+
+/** Where the embedded demo model lives, relative to the repository (and image) root. */
+export const EMBEDDED_MODEL_DIR = "service/models/flight-delay";
+export const EMBEDDED_MODEL_NAME = "flight-delay";
