@@ -6,7 +6,8 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = dirname(fileURLToPath(import.meta.url));
-const sources = ["main.ts", "stacks", "constructs", "service", "dashboards", "alerts", "bench"];
+// test/support is included because bench/ reuses its real-component harnesses (Postgres, Prometheus, ...).
+const sources = ["main.ts", "stacks", "constructs", "service", "dashboards", "alerts", "bench", "test/support"];
 const outDir = join(root, "dist");
 const quiet = process.argv.includes("--quiet");
 

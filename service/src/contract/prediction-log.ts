@@ -25,3 +25,17 @@ export const FEEDBACK_COLUMNS = {
   actual: "actual", // smallint 0/1
   receivedAt: "received_at",
 } as const;
+
+/** One logged prediction, as the service hands it to the prediction log (off the request path). */
+export interface PredictionLogEntry {
+  readonly predictionId: string;
+  readonly modelName: string;
+  readonly modelVersion: string;
+  readonly variant: string;
+  readonly createdAt: Date;
+  readonly features: Readonly<Record<string, unknown>>;
+  readonly probability: number;
+  readonly label: 0 | 1;
+  readonly latencyMs: number;
+  readonly fallback: boolean;
+}
