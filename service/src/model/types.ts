@@ -1,0 +1,54 @@
+/**
+ * The seams between model loading (registry + ONNX session), scoring strategies (in-thread, worker pool,
+ * micro-batching) and the routes. Routes never touch onnxruntime directly.
+ */
+import type { ModelPackage } from "./mlmodel";
+
+/** One request record: column name -> raw JSON value, already validated against the signature. */
+export type FeatureRecord = Readonly<Record<string, unknown>>;
+
+/** Scores records with one loaded model version. */
+export interface Scorer {
+  /** Positive-class probability per record, in order. Rejects on a model error (bad tensor, ORT failure). */
+  score(records: readonly FeatureRecord[]): Promise<Float32Array>;
+  /** Frees the session(s). Called once no request uses this scorer any more. */
+  close(): Promise<void>;
+}
+
+/** Where the served version came from (registry lineage), as shown by /model, /readyz and model_info. */
+export interface ModelIdentity {
+  readonly name: string;
+  /** Registry version, or a content hash prefix for a local directory. */
+  readonly version: string;
+  readonly alias?: string;
+  readonly stage?: string;
+  readonly runId?: string;
+  /** The URI the service was configured with (models:/..., or a path). */
+  readonly uri: string;
+  /** Model-version tags (git commit, dataset, ...) merged over run tags. */
+  readonly tags: Readonly<Record<string, string>>;
+  /** Run metrics (auc, accuracy, chosen_threshold, ...) or metrics.json for a local directory. */
+  readonly metrics: Readonly<Record<string, number>>;
+}
+
+/** A loaded, warmed model version ready to serve. Immutable: a reload builds a new one and swaps. */
+export interface ServedModel {
+  readonly identity: ModelIdentity;
+  readonly package: ModelPackage;
+  /** Decision threshold on the positive-class probability (chosen_threshold tag/metric, default 0.5). */
+  readonly threshold: number;
+  readonly scorer: Scorer;
+  /** ONNX graph inputs and outputs, for Open Inference Protocol metadata. */
+  readonly io: {
+    readonly inputs: readonly TensorMetadata[];
+    readonly outputs: readonly TensorMetadata[];
+  };
+}
+
+export interface TensorMetadata {
+  readonly name: string;
+  /** Open Inference Protocol datatype: BOOL, INT64, FP32, FP64, BYTES, ... */
+  readonly datatype: string;
+  /** -1 for a dynamic dimension. */
+  readonly shape: readonly number[];
+}
