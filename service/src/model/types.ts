@@ -7,10 +7,18 @@ import type { ModelPackage } from "./mlmodel";
 /** One request record: column name -> raw JSON value, already validated against the signature. */
 export type FeatureRecord = Readonly<Record<string, unknown>>;
 
+export interface ScoreOptions {
+  /** performance.now() time by which the answer is needed; past it the scorer rejects with ScoringRejectedError. */
+  readonly deadline?: number;
+}
+
 /** Scores records with one loaded model version. */
 export interface Scorer {
-  /** Positive-class probability per record, in order. Rejects on a model error (bad tensor, ORT failure). */
-  score(records: readonly FeatureRecord[]): Promise<Float32Array>;
+  /**
+   * Positive-class probability per record, in order. Rejects with ScoringRejectedError when the answer cannot
+   * come in time (deadline passed, queue full), or with another error on a model failure.
+   */
+  score(records: readonly FeatureRecord[], options?: ScoreOptions): Promise<Float32Array>;
   /** Frees the session(s). Called once no request uses this scorer any more. */
   close(): Promise<void>;
 }
@@ -51,4 +59,15 @@ export interface TensorMetadata {
   readonly datatype: string;
   /** -1 for a dynamic dimension. */
   readonly shape: readonly number[];
+}
+
+/** The model could not answer in time: the route answers the configured fallback, or 503 with Retry-After. */
+export class ScoringRejectedError extends Error {
+  override readonly name = "ScoringRejectedError";
+  constructor(
+    readonly reason: "timeout" | "queue_full",
+    message: string,
+  ) {
+    super(message);
+  }
 }

@@ -1,0 +1,195 @@
+/**
+ * Environment -> typed configuration. Every variable is documented in README.md; a bad value stops start-up
+ * with one line per offending variable saying what is wrong and what would be accepted.
+ */
+import { hostname, tmpdir } from "node:os";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { EMBEDDED_MODEL_DIR, ENV, SERVICE_PORT, VARIANTS, type Variant } from "./contract";
+import { projectRoot } from "./paths";
+
+export interface MlflowSettings {
+  readonly trackingUri?: string;
+  readonly token?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly s3EndpointUrl?: string;
+}
+
+export interface ServiceConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: string;
+  readonly model: {
+    /** models:/name@alias, models:/name/stage, models:/name/version or a local directory. */
+    readonly uri: string;
+    readonly variant: Variant;
+    readonly pollIntervalMs: number;
+    readonly cacheDir: string;
+  };
+  readonly mlflow: MlflowSettings;
+  readonly shadow?: { readonly uri: string; readonly sampleRate: number };
+  readonly limits: { readonly bodyLimitBytes: number; readonly maxBatchRecords: number };
+  readonly inference: {
+    /** Records per ONNX Runtime run; 1 disables micro-batching. */
+    readonly batchMaxSize: number;
+    /** Longest a record waits for company while a run is in flight. */
+    readonly batchMaxWaitMs: number;
+    /** Worker threads running sessions; 0 runs inference on the event loop thread. */
+    readonly workers: number;
+    /** Per-request deadline for the model answer. */
+    readonly requestTimeoutMs: number;
+    /** Records allowed to wait; beyond it requests get the fallback or 503 at once. */
+    readonly maxQueue: number;
+  };
+  /** Answer given instead of the model on timeout or overload; undefined = 503 with Retry-After. */
+  readonly fallback?: { readonly label: 0 | 1; readonly probability: number };
+  readonly predictionLog: { readonly url?: string; readonly sampleRate: number; readonly spillDir: string };
+  readonly costs: { readonly falsePositive: number; readonly falseNegative: number };
+  /** Run metric (or metrics.json key) read as the registered baseline hit rate. */
+  readonly baselineMetric: string;
+  readonly shutdownGraceMs: number;
+  /** This replica's name (POD_NAME in Kubernetes), used to order its prediction-log rows. */
+  readonly replica: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads the configuration; throws ConfigError listing every bad variable. */
+export function loadConfig(env: Env = process.env): ServiceConfig {
+  const problems: string[] = [];
+  const read = new EnvReader(env, problems);
+
+  const fallbackLabel = read.optionalInt(ENV.fallbackLabel, 0, 1);
+  const fallbackProbability = read.number(ENV.fallbackProbability, fallbackLabel === 1 ? 1 : 0, 0, 1);
+  const shadowUri = read.string(ENV.shadowModelUri);
+  const mlflowTrackingUri = read.url(ENV.mlflowTrackingUri, ["http:", "https:"]);
+  const modelUri = read.string(ENV.modelUri) ?? join(projectRoot(), EMBEDDED_MODEL_DIR);
+  if (modelUri.startsWith("models:/") && !mlflowTrackingUri) {
+    problems.push(`${ENV.modelUri}=${modelUri} is a registry URI but ${ENV.mlflowTrackingUri} is not set: set it to the MLflow tracking server URL`);
+  }
+  const username = read.string(ENV.mlflowTrackingUsername);
+  const password = read.string(ENV.mlflowTrackingPassword);
+  if ((username === undefined) !== (password === undefined)) {
+    problems.push(`${ENV.mlflowTrackingUsername} and ${ENV.mlflowTrackingPassword} must be set together (basic auth)`);
+  }
+
+  const config: ServiceConfig = {
+    port: read.int(ENV.port, SERVICE_PORT, 0, 65535),
+    host: read.string(ENV.host) ?? "0.0.0.0",
+    logLevel: read.oneOf(ENV.logLevel, ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
+    model: {
+      uri: modelUri,
+      variant: read.oneOf(ENV.modelVariant, VARIANTS, "stable"),
+      pollIntervalMs: read.number(ENV.modelPollIntervalSeconds, 30, 0.05, 86400) * 1000,
+      cacheDir: read.string(ENV.modelCacheDir) ?? join(tmpdir(), "modelport-models"),
+    },
+    mlflow: {
+      trackingUri: mlflowTrackingUri,
+      token: read.string(ENV.mlflowTrackingToken),
+      username,
+      password,
+      s3EndpointUrl: read.url(ENV.mlflowS3EndpointUrl, ["http:", "https:"]),
+    },
+    shadow: shadowUri ? { uri: shadowUri, sampleRate: read.number(ENV.shadowSampleRate, 1, 0, 1) } : undefined,
+    limits: {
+      bodyLimitBytes: read.int(ENV.bodyLimitBytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
+      maxBatchRecords: read.int(ENV.maxBatchRecords, 1000, 1, 100_000),
+    },
+    inference: {
+      batchMaxSize: read.int(ENV.batchMaxSize, 64, 1, 4096),
+      batchMaxWaitMs: read.number(ENV.batchMaxWaitMs, 2, 0, 1000),
+      workers: read.int(ENV.inferenceWorkers, 0, 0, Math.max(64, availableParallelism())),
+      requestTimeoutMs: read.int(ENV.requestTimeoutMs, 1000, 1, 600_000),
+      maxQueue: read.int(ENV.maxQueue, 4096, 1, 1_000_000),
+    },
+    fallback: fallbackLabel === undefined ? undefined : { label: fallbackLabel as 0 | 1, probability: fallbackProbability },
+    predictionLog: {
+      url: read.url(ENV.predictionLogUrl, ["postgres:", "postgresql:"]),
+      sampleRate: read.number(ENV.predictionLogSampleRate, 1, 0, 1),
+      spillDir: read.string(ENV.predictionLogSpillDir) ?? join(tmpdir(), "modelport-spill"),
+    },
+    costs: {
+      falsePositive: read.number(ENV.costFalsePositive, 1, 0, 1e9),
+      falseNegative: read.number(ENV.costFalseNegative, 5, 0, 1e9),
+    },
+    baselineMetric: read.string(ENV.baselineMetric) ?? "accuracy",
+    shutdownGraceMs: read.number(ENV.shutdownGraceSeconds, 25, 0, 3600) * 1000,
+    replica: read.string(ENV.podName) ?? hostname(),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Small typed readers that collect problems instead of throwing at the first one. */
+class EnvReader {
+  constructor(
+    private readonly env: Env,
+    private readonly problems: string[],
+  ) {}
+
+  string(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === "" ? undefined : value;
+  }
+
+  number(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min || value > max) {
+      this.problems.push(`${name}=${raw} is not a number between ${min} and ${max}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    return this.optionalInt(name, min, max) ?? fallback;
+  }
+
+  optionalInt(name: string, min: number, max: number): number | undefined {
+    const raw = this.string(name);
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      this.problems.push(`${name}=${raw} is not an integer between ${min} and ${max}`);
+      return undefined;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name}=${raw} is not one of ${allowed.join(", ")}`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  url(name: string, protocols: readonly string[]): string | undefined {
+    const raw = this.string(name);
+    if (raw === undefined) return undefined;
+    try {
+      const url = new URL(raw);
+      if (!protocols.includes(url.protocol)) {
+        this.problems.push(`${name} must be a ${protocols.map((p) => p.replace(":", "://")).join(" or ")} URL, got ${url.protocol}//…`);
+        return undefined;
+      }
+      return raw;
+    } catch {
+      // Never echo the value: URLs like PREDICTION_LOG_URL carry credentials.
+      this.problems.push(`${name} is not a valid URL`);
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The service's own metrics on the app's single prom-client registry. Other parts (batcher, prediction log)
+ * register theirs on the same registry; names and buckets come from the contract.
+ */
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from "prom-client";
+import { LATENCY_BUCKETS_SECONDS, METRICS, PROBABILITY_BUCKETS } from "../contract";
+
+export type ServiceMetrics = ReturnType<typeof createServiceMetrics>;
+
+export function createServiceMetrics(registry: Registry) {
+  // Default process metrics include nodejs_eventloop_lag_* (event-loop delay) and GC/heap.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  const registers = [registry];
+  return {
+    predictions: new Counter({
+      name: METRICS.predictionsTotal,
+      help: "Predictions answered, by outcome (positive, negative, fallback, error).",
+      labelNames: ["model", "version", "variant", "outcome"] as const,
+      registers,
+    }),
+    latency: new Histogram({
+      name: METRICS.predictionLatencySeconds,
+      help: "Time to score one record, queueing included (seconds).",
+      labelNames: ["model", "version", "variant"] as const,
+      buckets: [...LATENCY_BUCKETS_SECONDS],
+      registers,
+    }),
+    probability: new Histogram({
+      name: METRICS.predictionProbability,
+      help: "Positive-class probability of answered predictions.",
+      labelNames: ["model", "version", "variant"] as const,
+      buckets: PROBABILITY_BUCKETS,
+      registers,
+    }),
+    fallbacks: new Counter({
+      name: METRICS.predictionsFallbackTotal,
+      help: "Predictions answered by the configured fallback instead of the model, by reason.",
+      labelNames: ["model", "variant", "reason"] as const,
+      registers,
+    }),
+    rejected: new Counter({
+      name: METRICS.predictionsRejectedTotal,
+      help: "Prediction requests refused with 503 (model unavailable, overload without a fallback), by reason.",
+      labelNames: ["model", "variant", "reason"] as const,
+      registers,
+    }),
+    modelLoaded: new Gauge({
+      name: METRICS.modelLoaded,
+      help: "1 when a model version is loaded and warmed up, else 0.",
+      labelNames: ["model", "variant"] as const,
+      registers,
+    }),
+    modelInfo: new Gauge({
+      name: METRICS.modelInfo,
+      help: "Always 1; labels say which model version is served.",
+      labelNames: ["model", "version", "alias", "run_id", "variant"] as const,
+      registers,
+    }),
+    reloads: new Counter({
+      name: METRICS.modelReloadsTotal,
+      help: "Model loads and reloads, by result (success, failure).",
+      labelNames: ["model", "variant", "result"] as const,
+      registers,
+    }),
+    baselineHitRate: new Gauge({
+      name: METRICS.modelBaselineHitRate,
+      help: "Hit rate (accuracy) the served version scored at registration: the baseline live hit rate is compared to.",
+      labelNames: ["model", "version"] as const,
+      registers,
+    }),
+    httpRequests: new Counter({
+      name: METRICS.httpRequestsTotal,
+      help: "HTTP requests by route template, method and status code.",
+      labelNames: ["method", "route", "status_code"] as const,
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: METRICS.httpRequestDurationSeconds,
+      help: "HTTP request duration by route template, method and status code (seconds).",
+      labelNames: ["method", "route", "status_code"] as const,
+      buckets: [...LATENCY_BUCKETS_SECONDS],
+      registers,
+    }),
+  };
+}

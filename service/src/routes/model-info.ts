@@ -1,0 +1,46 @@
+/**
+ * GET /model: what is being served and where it came from — registry version, alias, run id, lineage tags
+ * (git commit, dataset), evaluation metrics, the decision threshold and the input contract.
+ */
+import type { FastifyPluginAsync } from "fastify";
+import { ROUTES, type Variant } from "../contract";
+import { errorBody } from "../errors";
+import type { ModelManager } from "../model/model-manager";
+
+/** Registry tags read as lineage, in MLflow's own spelling first. */
+const LINEAGE_TAGS = {
+  git_commit: ["mlflow.source.git.commit", "git_commit", "git.commit"],
+  dataset: ["dataset", "mlflow.datasets", "dataset_name", "training_dataset"],
+  source: ["mlflow.source.name", "source"],
+} as const;
+
+export const modelInfoRoutes: FastifyPluginAsync<{ models: ModelManager; variant: Variant }> = async (app, { models, variant }) => {
+  app.get(ROUTES.model, async (_request, reply) => {
+    const model = models.current;
+    if (!model) {
+      const state = models.state();
+      return reply.status(503).send(errorBody(503, `no model loaded yet: ${"reason" in state ? state.reason : "loading"}`));
+    }
+    const id = model.identity;
+    const lineage = Object.fromEntries(
+      Object.entries(LINEAGE_TAGS).map(([key, names]) => [key, names.map((n) => id.tags[n]).find((v) => v !== undefined) ?? null]),
+    );
+    return {
+      name: id.name,
+      version: id.version,
+      alias: id.alias ?? null,
+      stage: id.stage ?? null,
+      run_id: id.runId ?? null,
+      uri: id.uri,
+      variant,
+      threshold: model.threshold,
+      loaded_at: model.loadedAt.toISOString(),
+      lineage,
+      tags: id.tags,
+      metrics: id.metrics,
+      inputs: model.package.inputs.map((c) => ({ ...c, constraints: model.package.featureSpec[c.name] ?? null })),
+      outputs: model.io.outputs,
+      request_schema: model.validator.schema,
+    };
+  });
+};

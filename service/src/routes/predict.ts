@@ -1,0 +1,229 @@
+/**
+ * POST /predict (one record) and POST /predict/batch (an array of records). The body is validated against
+ * the SERVED version's contract (derived from its signature and feature spec) before the handler runs; the
+ * request keeps a lease on that version, so a hot swap mid-request cannot mix versions.
+ */
+import { randomUUID } from "node:crypto";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { ROUTES, type PredictionLogEntry, type Variant } from "../contract";
+import { RequestProblem, errorBody, invalidFields } from "../errors";
+import type { ServiceMetrics } from "../metrics/service-metrics";
+import type { LoadedModel, ModelLease, ModelManager } from "../model/model-manager";
+import type { FieldProblem } from "../model/request-schema";
+import { ScoringRejectedError, type FeatureRecord } from "../model/types";
+
+export interface PredictRoutesOptions {
+  readonly models: ModelManager;
+  readonly variant: Variant;
+  readonly metrics: ServiceMetrics;
+  readonly maxBatchRecords: number;
+  readonly requestTimeoutMs: number;
+  readonly fallback?: { readonly label: 0 | 1; readonly probability: number };
+  /** Hands each answered prediction to the prediction log (must not block or throw). */
+  readonly recordPrediction?: (entry: PredictionLogEntry) => void;
+  /** Called after the response is sent, e.g. to score a shadow model on the same records. */
+  readonly afterResponse?: (records: readonly FeatureRecord[], primary: readonly Prediction[]) => void;
+}
+
+export interface Prediction {
+  readonly prediction_id: string;
+  readonly probability: number;
+  readonly label: 0 | 1;
+  readonly fallback: boolean;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    modelLease?: ModelLease;
+  }
+}
+
+const predictionProperties = {
+  prediction_id: { type: "string" },
+  probability: { type: "number" },
+  label: { type: "integer" },
+  fallback: { type: "boolean" },
+} as const;
+const servedProperties = {
+  model: { type: "string" },
+  version: { type: "string" },
+  variant: { type: "string" },
+  threshold: { type: "number" },
+} as const;
+
+export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (app, options) => {
+  const { models, variant, metrics, fallback } = options;
+  const children = new WeakMap<LoadedModel, ReturnType<typeof metricChildren>>();
+  const metricsFor = (model: LoadedModel) => {
+    let c = children.get(model);
+    if (!c) children.set(model, (c = metricChildren(metrics, model, variant)));
+    return c;
+  };
+
+  // Pin the served version and validate against its contract before any handler of this plugin runs.
+  app.addHook("preValidation", async (request, reply) => {
+    const lease = models.acquire();
+    if (!lease) {
+      const state = models.state();
+      metrics.rejected.inc({ model: "", variant, reason: "model_unavailable" });
+      void reply
+        .status(503)
+        .header("retry-after", "5")
+        .send(errorBody(503, `no model loaded yet: ${"reason" in state ? state.reason : "loading"}`));
+      return reply;
+    }
+    request.modelLease = lease;
+    const problems = validateBody(request, lease.model, options.maxBatchRecords);
+    if (problems) throw problems;
+  });
+  const release = async (request: FastifyRequest) => request.modelLease?.release();
+  app.addHook("onResponse", release);
+  app.addHook("onRequestAbort", release);
+
+  async function score(request: FastifyRequest, reply: FastifyReply, records: readonly FeatureRecord[]): Promise<Prediction[] | undefined> {
+    const model = request.modelLease!.model;
+    const m = metricsFor(model);
+    const started = performance.now();
+    let probabilities: Float32Array;
+    try {
+      probabilities = await model.scorer.score(records, { deadline: started + options.requestTimeoutMs });
+    } catch (error) {
+      if (!(error instanceof ScoringRejectedError)) {
+        m.error.inc(records.length);
+        throw error;
+      }
+      if (!fallback) {
+        metrics.rejected.inc({ model: model.identity.name, variant, reason: error.reason });
+        void reply.status(503).header("retry-after", "1").send(errorBody(503, `model overloaded (${error.reason}); retry later`));
+        return undefined;
+      }
+      metrics.fallbacks.inc({ model: model.identity.name, variant, reason: error.reason }, records.length);
+      m.fallback.inc(records.length);
+      return records.map(() => ({ prediction_id: randomUUID(), probability: fallback.probability, label: fallback.label, fallback: true }));
+    }
+    const latencySeconds = (performance.now() - started) / 1000;
+    const predictions = new Array<Prediction>(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const probability = probabilities[i]!;
+      const label = probability >= model.threshold ? 1 : 0;
+      (label === 1 ? m.positive : m.negative).inc();
+      m.latency.observe(latencySeconds);
+      m.probability.observe(probability);
+      predictions[i] = { prediction_id: randomUUID(), probability, label, fallback: false };
+    }
+    return predictions;
+  }
+
+  function log(model: LoadedModel, records: readonly FeatureRecord[], predictions: readonly Prediction[], latencyMs: number): void {
+    if (!options.recordPrediction) return;
+    const createdAt = new Date();
+    for (let i = 0; i < records.length; i++) {
+      const p = predictions[i]!;
+      options.recordPrediction({
+        predictionId: p.prediction_id,
+        modelName: model.identity.name,
+        modelVersion: model.identity.version,
+        variant,
+        createdAt,
+        features: records[i]!,
+        probability: p.probability,
+        label: p.label,
+        latencyMs,
+        fallback: p.fallback,
+      });
+    }
+  }
+
+  function after(reply: FastifyReply, records: readonly FeatureRecord[], predictions: readonly Prediction[]): void {
+    const hook = options.afterResponse;
+    if (hook) reply.raw.once("finish", () => hook(records, predictions));
+  }
+
+  app.post(
+    ROUTES.predict,
+    {
+      schema: {
+        response: {
+          200: { type: "object", properties: { ...predictionProperties, ...servedProperties } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const model = request.modelLease!.model;
+      const record = request.body as FeatureRecord;
+      const started = performance.now();
+      const predictions = await score(request, reply, [record]);
+      if (!predictions) return reply;
+      log(model, [record], predictions, performance.now() - started);
+      after(reply, [record], predictions);
+      return { ...predictions[0]!, ...served(model, variant) };
+    },
+  );
+
+  app.post(
+    ROUTES.predictBatch,
+    {
+      schema: {
+        response: {
+          200: {
+            type: "object",
+            properties: { ...servedProperties, predictions: { type: "array", items: { type: "object", properties: predictionProperties } } },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const model = request.modelLease!.model;
+      const records = request.body as FeatureRecord[];
+      const started = performance.now();
+      const predictions = await score(request, reply, records);
+      if (!predictions) return reply;
+      log(model, records, predictions, performance.now() - started);
+      after(reply, records, predictions);
+      return { ...served(model, variant), predictions };
+    },
+  );
+};
+
+function served(model: LoadedModel, variant: Variant) {
+  return { model: model.identity.name, version: model.identity.version, variant, threshold: model.threshold };
+}
+
+function validateBody(request: FastifyRequest, model: LoadedModel, maxBatchRecords: number): RequestProblem | undefined {
+  const body = request.body;
+  const batch = request.routeOptions.url === ROUTES.predictBatch;
+  if (!batch) {
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      return new RequestProblem(400, `${ROUTES.predict} expects one JSON object with the model's features${Array.isArray(body) ? ` (send arrays to ${ROUTES.predictBatch})` : ""}`, [
+        { field: "(body)", problem: "must be an object" },
+      ]);
+    }
+    const problems = model.validator.validate(body);
+    return problems.length > 0 ? invalidFields(problems) : undefined;
+  }
+  if (!Array.isArray(body)) {
+    return new RequestProblem(400, `${ROUTES.predictBatch} expects a JSON array of records`, [{ field: "(body)", problem: "must be an array" }]);
+  }
+  if (body.length === 0 || body.length > maxBatchRecords) {
+    return new RequestProblem(400, `a batch holds 1 to ${maxBatchRecords} records (MAX_BATCH_RECORDS); got ${body.length}`, [
+      { field: "(body)", problem: `must hold 1 to ${maxBatchRecords} records` },
+    ]);
+  }
+  const problems: FieldProblem[] = [];
+  for (let i = 0; i < body.length && problems.length < 100; i++) {
+    for (const p of model.validator.validate(body[i])) problems.push({ field: p.field === "(body)" ? `[${i}]` : `[${i}].${p.field}`, problem: p.problem });
+  }
+  return problems.length > 0 ? invalidFields(problems) : undefined;
+}
+
+function metricChildren(metrics: ServiceMetrics, model: LoadedModel, variant: Variant) {
+  const labels = { model: model.identity.name, version: model.identity.version, variant };
+  return {
+    positive: metrics.predictions.labels({ ...labels, outcome: "positive" }),
+    negative: metrics.predictions.labels({ ...labels, outcome: "negative" }),
+    fallback: metrics.predictions.labels({ ...labels, outcome: "fallback" }),
+    error: metrics.predictions.labels({ ...labels, outcome: "error" }),
+    latency: metrics.latency.labels(labels),
+    probability: metrics.probability.labels(labels),
+  };
+}
