@@ -45,14 +45,19 @@ export const METRICS = {
   eventLoopLagP99Seconds: "nodejs_eventloop_lag_p99_seconds",
 
   // --- prediction log ---------------------------------------------------------------------------------------------
+  /** Counter: rows inserted into the table by this replica (from the queue and from spill replay). */
   predictionLogWrittenTotal: "prediction_log_written_total",
+  /** Counter: entries written to the local spill file because the queue was full or the service was stopping. */
   predictionLogSpilledTotal: "prediction_log_spilled_total",
+  /** Counter: spilled entries read back and written to the table. */
   predictionLogReplayedTotal: "prediction_log_replayed_total",
-  /** Must stay 0 unless the spill disk is full. */
+  /** Counter {reason}: reason is one of PREDICTION_LOG_DROP_REASONS. Must stay 0 unless the spill disk is full. */
   predictionLogDroppedTotal: "prediction_log_dropped_total",
+  /** Gauge: entries waiting in memory. */
   predictionLogQueueDepth: "prediction_log_queue_depth",
   /** Gauge: records in the local spill file not yet replayed. */
   predictionLogSpillDepth: "prediction_log_spill_depth",
+  /** Histogram: one batch INSERT, successful or not (seconds). */
   predictionLogWriteDurationSeconds: "prediction_log_write_duration_seconds",
 
   // --- ground truth and business ------------------------------------------------------------------------------------
@@ -79,6 +84,12 @@ export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 
 export const PREDICTION_OUTCOMES = ["positive", "negative", "fallback", "error"] as const;
 export const FEEDBACK_OUTCOMES = ["tp", "fp", "tn", "fn"] as const;
+/**
+ * Why a prediction-log entry was lost: the spill file could not be written (disk full), a spilled line could
+ * not be read back (torn write at a crash), or the database refused the row itself (e.g. a NUL character in a
+ * feature string, which jsonb cannot store).
+ */
+export const PREDICTION_LOG_DROP_REASONS = ["spill_write_failed", "spill_unreadable", "rejected_by_database"] as const;
 export const FALLBACK_REASONS = ["timeout", "queue_full", "model_unavailable"] as const;
 
 /** Pushgateway job name of the drift CronJob. */

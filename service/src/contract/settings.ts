@@ -18,6 +18,8 @@ export const ENV = {
   predictionLogUrl: "PREDICTION_LOG_URL",
   predictionLogSampleRate: "PREDICTION_LOG_SAMPLE_RATE",
   predictionLogSpillDir: "PREDICTION_LOG_SPILL_DIR",
+  /** Days of prediction-log partitions (and feedback) kept; older ones are dropped by the hourly maintenance. */
+  predictionLogRetentionDays: "PREDICTION_LOG_RETENTION_DAYS",
   shadowModelUri: "SHADOW_MODEL_URI",
   shadowSampleRate: "SHADOW_SAMPLE_RATE",
   batchMaxSize: "BATCH_MAX_SIZE",
