@@ -1,0 +1,270 @@
+/**
+ * Micro-batching: concurrent requests are coalesced into one `scorer.score(records)` run, because one ONNX
+ * Runtime run over 64 rows costs about as much as a run over one row (dispatch overhead dominates small models,
+ * and a matrix product amortises much better than 64 vector products for an MLP).
+ *
+ * The policy is adaptive, like Triton's dynamic batcher with a queue delay: a batch is dispatched as soon as a
+ * run slot is free AND (nothing is running, or the batch is full, or its oldest record has waited maxWaitMs).
+ * So a lone request never waits for company it will not get, while under load records pile up behind the busy
+ * slots and leave in full batches. Dispatch happens on `setImmediate`, so every request parsed in the same
+ * event-loop turn joins the same batch at no cost to a lone request.
+ *
+ * Every request carries a deadline and the queue is bounded: when either gives out, the caller gets a
+ * `ScoringRejectedError` right away (reason "timeout" or "queue_full") so the route can answer the configured
+ * fallback or 503 + Retry-After instead of letting the client time out.
+ */
+import { Gauge, Histogram, type Registry } from "prom-client";
+import { performance } from "node:perf_hooks";
+import { BATCH_SIZE_BUCKETS, METRICS, QUEUE_WAIT_BUCKETS_SECONDS } from "../contract";
+import { ScoringRejectedError, type FeatureRecord, type ScoreOptions, type Scorer } from "./types";
+
+/** The batcher's Prometheus instruments, labelled {model, variant}. */
+export interface BatcherMetrics {
+  readonly batchSize: Histogram<"model" | "variant">;
+  readonly queueWaitSeconds: Histogram<"model" | "variant">;
+  readonly queueDepth: Gauge<"model" | "variant">;
+}
+
+/** Gets the batcher instruments from `registry`, creating them on first use (several batchers share them). */
+export function batcherMetrics(registry: Registry): BatcherMetrics {
+  const labelNames = ["model", "variant"] as const;
+  const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
+  return {
+    batchSize:
+      existing<Histogram<"model" | "variant">>(METRICS.inferenceBatchSize) ??
+      new Histogram({
+        name: METRICS.inferenceBatchSize,
+        help: "Records per ONNX Runtime run.",
+        labelNames,
+        buckets: [...BATCH_SIZE_BUCKETS],
+        registers: [registry],
+      }),
+    queueWaitSeconds:
+      existing<Histogram<"model" | "variant">>(METRICS.inferenceQueueWaitSeconds) ??
+      new Histogram({
+        name: METRICS.inferenceQueueWaitSeconds,
+        help: "Time a record waited in the batch queue before its run started.",
+        labelNames,
+        buckets: [...QUEUE_WAIT_BUCKETS_SECONDS],
+        registers: [registry],
+      }),
+    queueDepth:
+      existing<Gauge<"model" | "variant">>(METRICS.inferenceQueueDepth) ??
+      new Gauge({
+        name: METRICS.inferenceQueueDepth,
+        help: "Records waiting for a batch slot.",
+        labelNames,
+        registers: [registry],
+      }),
+  };
+}
+
+export interface MicroBatcherOptions {
+  /** Most records in one run. A single request larger than this runs alone. @default 64 */
+  readonly maxBatchSize?: number;
+  /**
+   * Longest a record waits for company while another run is in progress and a slot is free. 0 = never wait
+   * (batches still form behind busy slots). Irrelevant with one slot: a free slot means nothing is running.
+   * @default 1
+   */
+  readonly maxWaitMs?: number;
+  /** Runs in progress at once: 1 for an in-thread scorer, the worker count for a worker pool. @default 1 */
+  readonly concurrency?: number;
+  /** Most records waiting; more are refused with reason "queue_full". @default 1024 */
+  readonly maxQueue?: number;
+  /** Deadline for calls that bring none (ScoreOptions.deadline), in ms from the call; past it they reject with "timeout". @default 1000 */
+  readonly timeoutMs?: number;
+  /** Instruments to report into, with the labels of this batcher. */
+  readonly metrics?: { readonly instruments: BatcherMetrics; readonly labels: { model: string; variant: string } };
+}
+
+interface Pending {
+  readonly records: readonly FeatureRecord[];
+  readonly enqueuedAt: number;
+  readonly resolve: (probabilities: Float32Array) => void;
+  readonly reject: (error: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+  /** Settled (answered, timed out or failed): later outcomes are ignored. */
+  done: boolean;
+}
+
+/** A Scorer that coalesces concurrent calls into batched runs of the wrapped scorer. */
+export class MicroBatcher implements Scorer {
+  readonly maxBatchSize: number;
+  readonly maxWaitMs: number;
+  readonly concurrency: number;
+  readonly maxQueue: number;
+  readonly timeoutMs: number;
+  private readonly queue: Pending[] = [];
+  /** Records in `queue` (a request may carry several). */
+  private queuedRecords = 0;
+  private running = 0;
+  private dispatchScheduled = false;
+  private waitTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Resolves close() once the last queued and running request is answered. */
+  private onIdle: (() => void) | undefined;
+  private readonly batchSize?: { observe(value: number): void };
+  private readonly queueWait?: { observe(value: number): void };
+  private readonly queueDepth?: { set(value: number): void };
+
+  constructor(
+    private readonly scorer: Scorer,
+    options: MicroBatcherOptions = {},
+  ) {
+    this.maxBatchSize = positiveInteger("maxBatchSize", options.maxBatchSize ?? 64);
+    this.concurrency = positiveInteger("concurrency", options.concurrency ?? 1);
+    this.maxQueue = positiveInteger("maxQueue", options.maxQueue ?? 1024);
+    this.maxWaitMs = nonNegative("maxWaitMs", options.maxWaitMs ?? 1);
+    this.timeoutMs = nonNegative("timeoutMs", options.timeoutMs ?? 1000);
+    if (options.metrics) {
+      const { instruments, labels } = options.metrics;
+      // Label children are resolved once: observing through them skips the per-call label hashing.
+      this.batchSize = instruments.batchSize.labels(labels);
+      this.queueWait = instruments.queueWaitSeconds.labels(labels);
+      this.queueDepth = instruments.queueDepth.labels(labels);
+      this.queueDepth.set(0);
+    }
+  }
+
+  /** Records waiting for a run. */
+  get depth(): number {
+    return this.queuedRecords;
+  }
+
+  score(records: readonly FeatureRecord[], options: ScoreOptions = {}): Promise<Float32Array> {
+    if (this.closed) return Promise.reject(new Error("MicroBatcher is closed"));
+    if (records.length === 0) return Promise.resolve(new Float32Array(0));
+    if (this.queuedRecords + records.length > this.maxQueue) {
+      return Promise.reject(
+        new ScoringRejectedError("queue_full", `batch queue is full (${this.queuedRecords} of ${this.maxQueue} records waiting)`),
+      );
+    }
+    const now = performance.now();
+    const timeoutMs = options.deadline === undefined ? this.timeoutMs : Math.max(0, options.deadline - now);
+    return new Promise<Float32Array>((resolve, reject) => {
+      const pending: Pending = { records, enqueuedAt: now, resolve, reject, timer: undefined, done: false };
+      pending.timer = setTimeout(() => this.expire(pending), timeoutMs);
+      this.queue.push(pending);
+      this.queuedRecords += records.length;
+      this.queueDepth?.set(this.queuedRecords);
+      this.scheduleDispatch();
+    });
+  }
+
+  /** Refuses new calls, lets queued and running ones finish, then closes the wrapped scorer. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.queue.length > 0 || this.running > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
+    clearTimeout(this.waitTimer);
+    await this.scorer.close();
+  }
+
+  private scheduleDispatch(): void {
+    if (this.dispatchScheduled) return;
+    this.dispatchScheduled = true;
+    setImmediate(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.running < this.concurrency && this.queue.length > 0) {
+      if (this.running > 0 && this.queuedRecords < this.maxBatchSize && this.maxWaitMs > 0) {
+        const waited = performance.now() - this.queue[0].enqueuedAt;
+        if (waited < this.maxWaitMs) {
+          // Another run is busy, so company is likely: hold the partial batch until it fills or ages out.
+          if (!this.waitTimer) {
+            this.waitTimer = setTimeout(() => {
+              this.waitTimer = undefined;
+              this.dispatch();
+            }, this.maxWaitMs - waited);
+          }
+          return;
+        }
+      }
+      this.runBatch(this.takeBatch());
+    }
+  }
+
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    let size = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0];
+      if (batch.length > 0 && size + next.records.length > this.maxBatchSize) break;
+      this.queue.shift();
+      batch.push(next);
+      size += next.records.length;
+    }
+    this.queuedRecords -= size;
+    this.queueDepth?.set(this.queuedRecords);
+    return batch;
+  }
+
+  private runBatch(batch: Pending[]): void {
+    const now = performance.now();
+    const records: FeatureRecord[] = [];
+    for (const pending of batch) {
+      this.queueWait?.observe((now - pending.enqueuedAt) / 1000);
+      for (const record of pending.records) records.push(record);
+    }
+    this.batchSize?.observe(records.length);
+    this.running++;
+    let run: Promise<Float32Array>;
+    try {
+      run = this.scorer.score(records);
+    } catch (error) {
+      run = Promise.reject(error);
+    }
+    run.then(
+      (probabilities) => {
+        let offset = 0;
+        for (const pending of batch) {
+          const end = offset + pending.records.length;
+          this.settle(pending, () => pending.resolve(probabilities.subarray(offset, end)));
+          offset = end;
+        }
+      },
+      (error: Error) => {
+        for (const pending of batch) this.settle(pending, () => pending.reject(error));
+      },
+    ).finally(() => {
+      this.running--;
+      if (this.queue.length > 0) this.dispatch();
+      else if (this.running === 0) this.onIdle?.();
+    });
+  }
+
+  private expire(pending: Pending): void {
+    pending.timer = undefined;
+    const index = this.queue.indexOf(pending);
+    if (index >= 0) {
+      this.queue.splice(index, 1);
+      this.queuedRecords -= pending.records.length;
+      this.queueDepth?.set(this.queuedRecords);
+      if (this.queue.length === 0 && this.running === 0) this.onIdle?.();
+    }
+    const waited = Math.round(performance.now() - pending.enqueuedAt);
+    const where = index >= 0 ? "waiting for a batch slot" : "while its batch ran";
+    this.settle(pending, () => pending.reject(new ScoringRejectedError("timeout", `deadline passed after ${waited} ms ${where}`)));
+  }
+
+  private settle(pending: Pending, answer: () => void): void {
+    if (pending.done) return;
+    pending.done = true;
+    clearTimeout(pending.timer);
+    answer();
+  }
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`MicroBatcher ${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`MicroBatcher ${name} must be a finite number >= 0, got ${value}`);
+  return value;
+}

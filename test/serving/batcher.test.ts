@@ -1,0 +1,165 @@
+import { Registry } from "prom-client";
+import { performance } from "node:perf_hooks";
+import { METRICS } from "../../service/src/contract";
+import { MicroBatcher, batcherMetrics } from "../../service/src/model/batcher";
+import { ScoringRejectedError, type FeatureRecord, type Scorer } from "../../service/src/model/types";
+
+/** A scorer that answers record.x / 100 after `delayMs`, recording every batch it was given. */
+class RecordingScorer implements Scorer {
+  readonly batches: number[] = [];
+  running = 0;
+  maxRunning = 0;
+  closed = false;
+  constructor(private readonly delayMs = 0, private readonly fail?: Error) {}
+  async score(records: readonly FeatureRecord[]): Promise<Float32Array> {
+    this.batches.push(records.length);
+    this.running++;
+    this.maxRunning = Math.max(this.maxRunning, this.running);
+    await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    this.running--;
+    if (this.fail) throw this.fail;
+    return Float32Array.from(records, (r) => (r.x as number) / 100);
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+const record = (x: number): FeatureRecord => ({ x });
+
+function rejectionOf(promise: Promise<unknown>): Promise<ScoringRejectedError> {
+  return promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (error: ScoringRejectedError) => error,
+  );
+}
+
+describe("MicroBatcher", () => {
+  it("runs a lone request at once instead of waiting maxWaitMs for company", async () => {
+    const scorer = new RecordingScorer();
+    const batcher = new MicroBatcher(scorer, { maxWaitMs: 200, maxBatchSize: 64 });
+    const started = performance.now();
+    const [p] = await batcher.score([record(42)]);
+    expect(performance.now() - started).toBeLessThan(50);
+    expect(p).toBeCloseTo(0.42);
+    expect(scorer.batches).toEqual([1]);
+  });
+
+  it("coalesces requests made in the same event-loop turn into one run, answers in order", async () => {
+    const scorer = new RecordingScorer();
+    const batcher = new MicroBatcher(scorer, { maxBatchSize: 64 });
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => batcher.score([record(i)])));
+    expect(scorer.batches).toEqual([10]);
+    answers.forEach((a, i) => expect(a[0]).toBeCloseTo(i / 100));
+  });
+
+  it("splits at maxBatchSize and batches requests that arrive while a run is in progress", async () => {
+    const scorer = new RecordingScorer(20);
+    const batcher = new MicroBatcher(scorer, { maxBatchSize: 4 });
+    const first = batcher.score([record(1)]);
+    await new Promise((resolve) => setTimeout(resolve, 5)); // first run is now in progress
+    const later = Array.from({ length: 6 }, (_, i) => batcher.score([record(i)]));
+    await Promise.all([first, ...later]);
+    expect(scorer.batches).toEqual([1, 4, 2]);
+    expect(scorer.maxRunning).toBe(1);
+  });
+
+  it("keeps multi-record requests together and slices each caller's answers out of the batch", async () => {
+    const scorer = new RecordingScorer();
+    const batcher = new MicroBatcher(scorer, { maxBatchSize: 8 });
+    const [a, b, c] = await Promise.all([
+      batcher.score([record(1), record(2), record(3)]),
+      batcher.score([record(4), record(5)]),
+      batcher.score(Array.from({ length: 10 }, (_, i) => record(10 + i))), // larger than maxBatchSize: runs alone
+    ]);
+    expect(Array.from(a)).toEqual([0.01, 0.02, 0.03].map(Math.fround));
+    expect(Array.from(b)).toEqual([0.04, 0.05].map(Math.fround));
+    expect(c).toHaveLength(10);
+    expect(c[9]).toBeCloseTo(0.19);
+    expect(scorer.batches).toEqual([5, 10]);
+  });
+
+  it("with several slots, holds a partial batch up to maxWaitMs only while another run is in progress", async () => {
+    const scorer = new RecordingScorer(40);
+    const batcher = new MicroBatcher(scorer, { concurrency: 2, maxWaitMs: 15, maxBatchSize: 64 });
+    const first = batcher.score([record(1)]); // nothing running: dispatched at once
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const started = performance.now();
+    const second = batcher.score([record(2)]);
+    setTimeout(() => void batcher.score([record(3)]), 5);
+    await second;
+    await first;
+    // The second request waited ~15 ms for company (a free slot was there), and the third joined it.
+    expect(scorer.batches).toEqual([1, 2]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(14 + 40 - 5);
+  });
+
+  it("rejects with reason timeout once the deadline passes, even while the run is still going", async () => {
+    const scorer = new RecordingScorer(300);
+    const batcher = new MicroBatcher(scorer, { timeoutMs: 30 });
+    const started = performance.now();
+    const running = rejectionOf(batcher.score([record(1)]));
+    const queued = rejectionOf(batcher.score([record(2)], { deadline: performance.now() + 50 }));
+    await new Promise((resolve) => setImmediate(resolve));
+    const waiting = rejectionOf(batcher.score([record(3)], { deadline: performance.now() + 40 }));
+    const [r1, r2, r3] = await Promise.all([running, queued, waiting]);
+    expect(performance.now() - started).toBeLessThan(150);
+    for (const r of [r1, r2, r3]) {
+      expect(r).toBeInstanceOf(ScoringRejectedError);
+      expect(r.reason).toBe("timeout");
+    }
+    expect(r3.message).toMatch(/waiting for a batch slot/);
+    expect(batcher.depth).toBe(0);
+  });
+
+  it("refuses at once with reason queue_full when maxQueue records are already waiting", async () => {
+    const scorer = new RecordingScorer(50);
+    const batcher = new MicroBatcher(scorer, { maxQueue: 3, maxBatchSize: 1 });
+    const accepted = [batcher.score([record(1)])];
+    await new Promise((resolve) => setImmediate(resolve)); // record 1 is running, the queue is empty again
+    accepted.push(batcher.score([record(2)]), batcher.score([record(3), record(4)]));
+    const refused = await rejectionOf(batcher.score([record(5)]));
+    expect(refused.reason).toBe("queue_full");
+    expect(refused.message).toMatch(/3 of 3/);
+    await expect(Promise.all(accepted)).resolves.toHaveLength(3);
+  });
+
+  it("fails every request of a batch whose run fails, with the scorer's error", async () => {
+    const batcher = new MicroBatcher(new RecordingScorer(0, new Error("bad tensor")));
+    const results = await Promise.allSettled([batcher.score([record(1)]), batcher.score([record(2)])]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect((results[0] as PromiseRejectedResult).reason.message).toBe("bad tensor");
+  });
+
+  it("reports batch size, queue wait and queue depth into a Prometheus registry", async () => {
+    const registry = new Registry();
+    const labels = { model: "m", variant: "stable" };
+    const batcher = new MicroBatcher(new RecordingScorer(5), { metrics: { instruments: batcherMetrics(registry), labels } });
+    await Promise.all(Array.from({ length: 5 }, (_, i) => batcher.score([record(i)])));
+    // A second batcher on the same registry reuses the instruments (no "already registered" error).
+    new MicroBatcher(new RecordingScorer(), { metrics: { instruments: batcherMetrics(registry), labels: { ...labels, variant: "shadow" } } });
+    const text = await registry.metrics();
+    expect(text).toContain(`${METRICS.inferenceBatchSize}_count{model="m",variant="stable"} 1`);
+    expect(text).toContain(`${METRICS.inferenceBatchSize}_sum{model="m",variant="stable"} 5`);
+    expect(text).toContain(`${METRICS.inferenceQueueWaitSeconds}_count{model="m",variant="stable"} 5`);
+    expect(text).toContain(`${METRICS.inferenceQueueDepth}{model="m",variant="stable"} 0`);
+    expect(text).toContain(`${METRICS.inferenceQueueDepth}{model="m",variant="shadow"} 0`);
+  });
+
+  it("close() lets queued requests finish, then closes the scorer and refuses new calls", async () => {
+    const scorer = new RecordingScorer(10);
+    const batcher = new MicroBatcher(scorer);
+    const inFlight = batcher.score([record(7)]);
+    await batcher.close();
+    await expect(inFlight).resolves.toHaveLength(1);
+    expect(scorer.closed).toBe(true);
+    await expect(batcher.score([record(1)])).rejects.toThrow(/closed/);
+  });
+
+  it("validates its options with the bad value in the message", () => {
+    expect(() => new MicroBatcher(new RecordingScorer(), { maxBatchSize: 0 })).toThrow(/maxBatchSize must be a positive integer, got 0/);
+    expect(() => new MicroBatcher(new RecordingScorer(), { maxWaitMs: -1 })).toThrow(/maxWaitMs .* got -1/);
+  });
+});
