@@ -1,0 +1,161 @@
+/**
+ * A Scorer that runs ONNX Runtime sessions in worker threads, one session per worker, so inference uses every
+ * core and a slow model never blocks the event loop (session.run() is a synchronous native call: in-thread, a
+ * 5 ms MLP run delays every other request, health probe and metrics scrape by 5 ms).
+ *
+ * Each worker loads the model file itself. A worker that dies fails only its in-flight runs and is replaced.
+ */
+import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join, relative } from "node:path";
+import { Worker } from "node:worker_threads";
+import { projectRoot } from "../paths";
+import type { ModelPackage } from "./mlmodel";
+import type { FeatureRecord, Scorer } from "./types";
+import type { ModelIo, RunRequest, WorkerMessage, WorkerModel } from "./worker-protocol";
+
+export interface WorkerPoolOptions {
+  /** Worker threads, each with its own session. @default availableParallelism() */
+  readonly workers?: number;
+}
+
+interface Task {
+  readonly resolve: (probabilities: Float32Array) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface PoolWorker {
+  readonly thread: Worker;
+  readonly tasks: Map<number, Task>;
+}
+
+export class WorkerPoolScorer implements Scorer {
+  private readonly workers: PoolWorker[] = [];
+  private nextId = 0;
+  private closing = false;
+
+  private constructor(
+    private readonly model: WorkerModel,
+    private readonly graphIo: ModelIo,
+  ) {}
+
+  /**
+   * Starts the workers and resolves once every one has loaded the model and scored its input example, so no
+   * request pays for a session's lazy initialisation (the model manager's own warm-up reaches one worker only).
+   */
+  static async create(pkg: Pick<ModelPackage, "onnxPath" | "inputs" | "inputExample">, options: WorkerPoolOptions = {}): Promise<WorkerPoolScorer> {
+    const count = options.workers ?? availableParallelism();
+    if (!Number.isInteger(count) || count < 1) throw new RangeError(`worker pool size must be a positive integer, got ${count}`);
+    const model: WorkerModel = { onnxPath: pkg.onnxPath, inputs: pkg.inputs };
+    const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(model)));
+    const failure = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failure) {
+      await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.thread.terminate() : undefined)));
+      throw failure.reason;
+    }
+    const ready = started.map((s) => (s as PromiseFulfilledResult<StartedWorker>).value);
+    const pool = new WorkerPoolScorer(model, ready[0].io);
+    for (const { thread } of ready) pool.adopt(thread);
+    if (pkg.inputExample.length > 0) {
+      await Promise.all(pool.workers.map((worker) => pool.runOn(worker, pkg.inputExample))).catch(async (error: Error) => {
+        await pool.close();
+        throw new Error(`warm-up run failed: ${error.message}`);
+      });
+    }
+    return pool;
+  }
+
+  /** Graph inputs and outputs in Open Inference Protocol terms, as the workers' sessions report them. */
+  io(): ModelIo {
+    return this.graphIo;
+  }
+
+  /** Number of live workers: the useful concurrency for a MicroBatcher in front of this pool. */
+  get size(): number {
+    return this.workers.length;
+  }
+
+  score(records: readonly FeatureRecord[]): Promise<Float32Array> {
+    if (this.closing) return Promise.reject(new Error("worker pool is closed"));
+    if (records.length === 0) return Promise.resolve(new Float32Array(0));
+    let least = this.workers[0];
+    for (const worker of this.workers) if (worker.tasks.size < least.tasks.size) least = worker;
+    return this.runOn(least, records);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const workers = this.workers.splice(0);
+    await Promise.all(workers.map((w) => w.thread.terminate()));
+    for (const worker of workers) failAll(worker, new Error("worker pool closed"));
+  }
+
+  private runOn(worker: PoolWorker, records: readonly FeatureRecord[]): Promise<Float32Array> {
+    const request: RunRequest = { id: this.nextId++, records };
+    return new Promise<Float32Array>((resolve, reject) => {
+      worker.tasks.set(request.id, { resolve, reject });
+      worker.thread.postMessage(request);
+    });
+  }
+
+  private adopt(thread: Worker): void {
+    const worker: PoolWorker = { thread, tasks: new Map() };
+    this.workers.push(worker);
+    thread.on("message", (message: WorkerMessage) => {
+      if (message.kind !== "result" && message.kind !== "error") return;
+      const task = worker.tasks.get(message.id);
+      if (!task) return;
+      worker.tasks.delete(message.id);
+      if (message.kind === "result") task.resolve(message.probabilities);
+      else task.reject(new Error(`inference failed: ${message.error}`));
+    });
+    thread.on("error", (error) => failAll(worker, new Error(`inference worker crashed: ${error.message}`)));
+    thread.on("exit", (code) => {
+      failAll(worker, new Error(`inference worker exited with code ${code}`));
+      const index = this.workers.indexOf(worker);
+      if (index < 0 || this.closing) return;
+      this.workers.splice(index, 1);
+      // Replace it; until the new one is ready, the remaining workers carry the load.
+      startWorker(this.model).then(
+        ({ thread: replacement }) => (this.closing ? void replacement.terminate() : this.adopt(replacement)),
+        () => undefined,
+      );
+    });
+  }
+}
+
+function failAll(worker: PoolWorker, error: Error): void {
+  for (const task of worker.tasks.values()) task.reject(error);
+  worker.tasks.clear();
+}
+
+interface StartedWorker {
+  readonly thread: Worker;
+  readonly io: ModelIo;
+}
+
+function startWorker(model: WorkerModel): Promise<StartedWorker> {
+  return new Promise((resolve, reject) => {
+    const thread = new Worker(workerScript(), { workerData: model });
+    const onExit = (code: number) => reject(new Error(`inference worker exited with code ${code} while loading ${model.onnxPath}`));
+    thread.once("error", reject);
+    thread.once("exit", onExit);
+    thread.once("message", (message: WorkerMessage) => {
+      thread.off("error", reject);
+      thread.off("exit", onExit);
+      if (message.kind === "ready") resolve({ thread, io: message.io });
+      else {
+        void thread.terminate();
+        reject(new Error(`cannot load ${model.onnxPath} in an inference worker: ${message.kind === "failed" ? message.error : message.kind}`));
+      }
+    });
+  });
+}
+
+/** The compiled worker script beside this module, or its build output when this module runs from source (jest). */
+function workerScript(): string {
+  const sibling = join(__dirname, "inference-worker.js");
+  if (existsSync(sibling)) return sibling;
+  const root = projectRoot(__dirname);
+  return join(root, "dist", relative(root, __dirname), "inference-worker.js");
+}

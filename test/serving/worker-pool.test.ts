@@ -1,0 +1,91 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { MicroBatcher } from "../../service/src/model/batcher";
+import { readModelPackage, type ModelPackage } from "../../service/src/model/mlmodel";
+import { WorkerPoolScorer } from "../../service/src/model/worker-pool";
+import { FIXTURE_RECORD, fixtureProbability, writeFixtureModel } from "./fixture-model";
+
+let dir: string;
+let pkg: ModelPackage;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "worker-pool-"));
+  pkg = await readModelPackage(await writeFixtureModel(join(dir, "model")));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("WorkerPoolScorer", () => {
+  it("scores records in worker threads, in order, with the model's probabilities", async () => {
+    const pool = await WorkerPoolScorer.create(pkg, { workers: 2 });
+    try {
+      expect(pool.size).toBe(2);
+      expect(pool.io().inputs).toEqual([
+        { name: "distance", datatype: "FP64", shape: [-1, 1] },
+        { name: "hour", datatype: "INT64", shape: [-1, 1] },
+        { name: "origin", datatype: "BYTES", shape: [-1, 1] },
+      ]);
+      expect(pool.io().outputs.map((o) => o.name)).toEqual(["label", "probabilities"]);
+      const records = Array.from({ length: 50 }, (_, i) => ({ distance: 100 * i, hour: i % 24, origin: `O${i}` }));
+      const [all, one] = await Promise.all([pool.score(records), pool.score([FIXTURE_RECORD])]);
+      records.forEach((r, i) => expect(all[i]).toBeCloseTo(fixtureProbability(r), 5));
+      expect(one[0]).toBeCloseTo(fixtureProbability(FIXTURE_RECORD), 5);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("keeps the event loop free while a slow model runs, where an in-thread run would block it", async () => {
+    const slow = await readModelPackage(await writeFixtureModel(join(dir, "slow"), { hiddenLayers: 8, hiddenWidth: 512 }));
+    const pool = await WorkerPoolScorer.create(slow, { workers: 1 });
+    try {
+      const batch = Array.from({ length: 256 }, () => FIXTURE_RECORD);
+      const started = Date.now();
+      await pool.score(batch);
+      const runMs = Date.now() - started;
+      const delay = monitorEventLoopDelay({ resolution: 1 });
+      delay.enable();
+      for (let i = 0; i < 3; i++) await pool.score(batch);
+      delay.disable();
+      // Several ms per run on this machine, while the loop never stalls for anything like a run.
+      expect(runMs).toBeGreaterThan(3);
+      expect(delay.max / 1e6).toBeLessThan(Math.max(runMs / 2, 3));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("replaces a worker that dies, failing only the runs it had in flight", async () => {
+    const pool = await WorkerPoolScorer.create(pkg, { workers: 1 });
+    try {
+      const worker = (pool as unknown as { workers: { thread: { terminate(): Promise<number> } }[] }).workers[0];
+      const inFlight = pool.score([FIXTURE_RECORD]);
+      await worker.thread.terminate();
+      await expect(inFlight).rejects.toThrow(/exited/);
+      for (let i = 0; i < 100 && pool.size === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(pool.size).toBe(1);
+      await expect(pool.score([FIXTURE_RECORD])).resolves.toHaveLength(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("refuses to start on a file that is not an ONNX model, naming the file", async () => {
+    const bad = join(dir, "bad.onnx");
+    await writeFile(bad, "not a model");
+    await expect(WorkerPoolScorer.create({ ...pkg, onnxPath: bad }, { workers: 2 })).rejects.toThrow(/cannot load .*bad\.onnx/);
+  });
+
+  it("serves a MicroBatcher with one run slot per worker", async () => {
+    const pool = await WorkerPoolScorer.create(pkg, { workers: 2 });
+    const batcher = new MicroBatcher(pool, { concurrency: pool.size, maxBatchSize: 16 });
+    const records = Array.from({ length: 40 }, (_, i) => ({ distance: 10 * i, hour: 3, origin: "SFO" }));
+    const answers = await Promise.all(records.map((r) => batcher.score([r])));
+    answers.forEach((a, i) => expect(a[0]).toBeCloseTo(fixtureProbability(records[i]), 5));
+    await batcher.close();
+  });
+});
