@@ -1,0 +1,57 @@
+import { join } from "node:path";
+import { EMBEDDED_MODEL_DIR, ENV } from "../../service/src/contract";
+import { ConfigError, loadConfig } from "../../service/src/config";
+import { projectRoot } from "../../service/src/paths";
+
+describe("loadConfig", () => {
+  it("defaults to the embedded demo model on port 8080, no registry needed", () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(8080);
+    expect(config.model.uri).toBe(join(projectRoot(), EMBEDDED_MODEL_DIR));
+    expect(config.model.variant).toBe("stable");
+    expect(config.fallback).toBeUndefined();
+    expect(config.predictionLog.url).toBeUndefined();
+  });
+
+  it("reads registry, batching, fallback and shadow settings", () => {
+    const config = loadConfig({
+      [ENV.modelUri]: "models:/flight-delay@champion",
+      [ENV.mlflowTrackingUri]: "http://mlflow.mlops:5000",
+      [ENV.mlflowTrackingToken]: "t0ken",
+      [ENV.modelVariant]: "canary",
+      [ENV.modelPollIntervalSeconds]: "0.5",
+      [ENV.fallbackLabel]: "0",
+      [ENV.shadowModelUri]: "models:/flight-delay@challenger",
+      [ENV.shadowSampleRate]: "0.1",
+      [ENV.batchMaxSize]: "32",
+    });
+    expect(config.model).toMatchObject({ uri: "models:/flight-delay@champion", variant: "canary", pollIntervalMs: 500 });
+    expect(config.mlflow).toMatchObject({ trackingUri: "http://mlflow.mlops:5000", token: "t0ken" });
+    expect(config.fallback).toEqual({ label: 0, probability: 0 });
+    expect(config.shadow).toEqual({ uri: "models:/flight-delay@challenger", sampleRate: 0.1 });
+    expect(config.inference.batchMaxSize).toBe(32);
+  });
+
+  it("names every bad variable at once and never echoes a URL that may hold credentials", () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({
+        [ENV.port]: "eighty",
+        [ENV.modelVariant]: "blue",
+        [ENV.predictionLogSampleRate]: "1.5",
+        [ENV.predictionLogUrl]: "mysql://user:hunter2@db/log",
+        [ENV.modelUri]: "models:/m@champion",
+        [ENV.mlflowTrackingUsername]: "alice",
+      });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const text = error!.message;
+    for (const name of [ENV.port, ENV.modelVariant, ENV.predictionLogSampleRate, ENV.predictionLogUrl, ENV.mlflowTrackingUri, ENV.mlflowTrackingPassword]) {
+      expect(text).toContain(name);
+    }
+    expect(error!.problems).toHaveLength(6);
+    expect(text).not.toContain("hunter2");
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * The real service as a process (`node dist/service/src/server.js`, as the image runs it) on a free loopback
+ * port: for end-to-end, shutdown and benchmark runs. stop() sends SIGTERM and waits for the exit code.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { ENV, ROUTES } from "../../service/src/contract";
+import { projectRoot } from "../../service/src/paths";
+import { freePort, waitFor } from "./net";
+
+export interface RunningService {
+  readonly url: string;
+  readonly port: number;
+  readonly process: ChildProcess;
+  /** Everything the process wrote so far (JSON log lines and stderr). */
+  output(): string;
+  /** SIGTERM (or the given signal), then the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  readonly exited: Promise<number | null>;
+}
+
+export interface StartServiceOptions {
+  readonly env?: Record<string, string>;
+  /** Wait for /readyz 200 (else only for /healthz). @default true */
+  readonly waitReady?: boolean;
+  readonly timeoutMs?: number;
+}
+
+export async function startService(options: StartServiceOptions = {}): Promise<RunningService> {
+  const port = await freePort();
+  const root = projectRoot();
+  const child = spawn(process.execPath, [join(root, "dist", "service", "src", "server.js")], {
+    cwd: root,
+    env: { ...process.env, [ENV.port]: String(port), [ENV.host]: "127.0.0.1", [ENV.modelCacheDir]: join(root, ".tmp", "model-cache"), ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const route = options.waitReady === false ? ROUTES.healthz : ROUTES.readyz;
+  let dead = false;
+  void exited.then(() => (dead = true));
+  try {
+    await waitFor(
+      `the service at ${url}${route}`,
+      async () => {
+        if (dead) throw new Error(`the service exited during start-up:\n${output}`);
+        const response = await fetch(url + route);
+        return response.ok ? true : undefined;
+      },
+      options.timeoutMs ?? 30000,
+      100,
+    );
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw new Error(`${(error as Error).message}\n--- service output ---\n${output}`);
+  }
+  return {
+    url,
+    port,
+    process: child,
+    output: () => output,
+    exited,
+    async stop(signal = "SIGTERM") {
+      if (!dead) child.kill(signal);
+      return exited;
+    },
+  };
+}
