@@ -155,12 +155,12 @@ function durbinMatrixCdf(n: number, d: number): number {
     v[j - 1] = (1 - Math.pow(h, j)) * fac;
   }
   v[m - 1] = (1 + Math.pow(Math.max(2 * h - 1, 0), m) - 2 * Math.pow(h, m)) * fac;
-  let hm = new Float64Array(m * m);
+  let hm: Float64Array<ArrayBuffer> = new Float64Array(m * m);
   for (let i = 1; i < m; i++) for (let r = i - 1; r < m; r++) hm[r * m + i] = w[r - i + 1];
   for (let r = 0; r < m; r++) hm[r * m] = v[r];
   for (let c = 0; c < m; c++) hm[(m - 1) * m + c] = v[m - 1 - c];
 
-  let power = new Float64Array(m * m);
+  let power: Float64Array<ArrayBuffer> = new Float64Array(m * m);
   for (let i = 0; i < m; i++) power[i * m + i] = 1;
   let powerExp = 0;
   let hExp = 0;
@@ -187,7 +187,7 @@ function durbinMatrixCdf(n: number, d: number): number {
   return clip(p * 2 ** powerExp);
 }
 
-function matmul(a: Float64Array, b: Float64Array, m: number): Float64Array {
+function matmul(a: Float64Array, b: Float64Array, m: number): Float64Array<ArrayBuffer> {
   const out = new Float64Array(m * m);
   for (let i = 0; i < m; i++) {
     for (let l = 0; l < m; l++) {
