@@ -7,6 +7,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { EMBEDDED_MODEL_DIR, ENV, SERVICE_PORT, VARIANTS, type Variant } from "./contract";
 import { projectRoot } from "./paths";
+import { parseModelUri } from "./registry/model-uri";
 
 export interface MlflowSettings {
   readonly trackingUri?: string;
@@ -49,6 +50,8 @@ export interface ServiceConfig {
   /** Run metric (or metrics.json key) read as the registered baseline hit rate. */
   readonly baselineMetric: string;
   readonly shutdownGraceMs: number;
+  /** Time between readiness turning 503 and closing the listener, so load balancers stop routing here first. */
+  readonly shutdownDelayMs: number;
   /** This replica's name (POD_NAME in Kubernetes), used to order its prediction-log rows. */
   readonly replica: string;
 }
@@ -72,6 +75,14 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   const shadowUri = read.string(ENV.shadowModelUri);
   const mlflowTrackingUri = read.url(ENV.mlflowTrackingUri, ["http:", "https:"]);
   const modelUri = read.string(ENV.modelUri) ?? join(projectRoot(), EMBEDDED_MODEL_DIR);
+  for (const [name, uri] of [[ENV.modelUri, modelUri], [ENV.shadowModelUri, shadowUri]] as const) {
+    if (uri === undefined) continue;
+    try {
+      parseModelUri(uri);
+    } catch (error) {
+      problems.push(`${name}: ${(error as Error).message}`);
+    }
+  }
   if (modelUri.startsWith("models:/") && !mlflowTrackingUri) {
     problems.push(`${ENV.modelUri}=${modelUri} is a registry URI but ${ENV.mlflowTrackingUri} is not set: set it to the MLflow tracking server URL`);
   }
@@ -122,6 +133,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     },
     baselineMetric: read.string(ENV.baselineMetric) ?? "accuracy",
     shutdownGraceMs: read.number(ENV.shutdownGraceSeconds, 25, 0, 3600) * 1000,
+    shutdownDelayMs: read.number(ENV.shutdownDelaySeconds, 0, 0, 3600) * 1000,
     replica: read.string(ENV.podName) ?? hostname(),
   };
   if (problems.length > 0) throw new ConfigError(problems);

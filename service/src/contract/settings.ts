@@ -32,6 +32,7 @@ export const ENV = {
   maxBatchRecords: "MAX_BATCH_RECORDS",
   bodyLimitBytes: "BODY_LIMIT_BYTES",
   shutdownGraceSeconds: "SHUTDOWN_GRACE_SECONDS",
+  shutdownDelaySeconds: "SHUTDOWN_DELAY_SECONDS",
   costFalsePositive: "COST_FALSE_POSITIVE",
   costFalseNegative: "COST_FALSE_NEGATIVE",
   baselineMetric: "BASELINE_METRIC",

@@ -10,24 +10,10 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Variant } from "../contract";
 import type { ServiceMetrics } from "../metrics/service-metrics";
+import type { ModelSource, ResolvedModelVersion } from "../registry/model-source";
 import { readModelPackage, type ModelPackage } from "./mlmodel";
 import { compileRecordValidator, type RecordValidator } from "./request-schema";
 import type { ModelIdentity, Scorer, ServedModel, TensorMetadata } from "./types";
-
-/** What the registry layer answers: the version that should be served now, and how to get its files. */
-export interface ModelVersionSource {
-  resolve(): Promise<ResolvedVersion>;
-  fetch(version: ResolvedVersion): Promise<string>;
-}
-export interface ResolvedVersion {
-  readonly name: string;
-  readonly version: string;
-  readonly alias?: string;
-  readonly stage?: string;
-  readonly runId?: string;
-  readonly tags: Readonly<Record<string, string>>;
-  readonly metrics: Readonly<Record<string, number>>;
-}
 
 /** Turns a model package into a scorer (in-thread session, worker pool, micro-batcher...). */
 export type ScorerFactory = (pkg: ModelPackage) => Promise<Scorer & { io?(): { inputs: TensorMetadata[]; outputs: TensorMetadata[] } }>;
@@ -46,7 +32,7 @@ export interface ModelLease {
 export interface ModelManagerOptions {
   readonly uri: string;
   readonly variant: Variant;
-  readonly source: ModelVersionSource;
+  readonly source: ModelSource;
   readonly createScorer: ScorerFactory;
   readonly pollIntervalMs: number;
   readonly baselineMetric: string;
@@ -143,7 +129,7 @@ export class ModelManager {
 
   private async check(): Promise<void> {
     const { source, log } = this.options;
-    let resolved: ResolvedVersion | undefined;
+    let resolved: ResolvedModelVersion | undefined;
     try {
       resolved = await source.resolve();
       if (this.slot && this.slot.model.identity.version === resolved.version && this.slot.model.identity.name === resolved.name) {
@@ -175,7 +161,7 @@ export class ModelManager {
     }
   }
 
-  private async load(resolved: ResolvedVersion): Promise<LoadedModel> {
+  private async load(resolved: ResolvedModelVersion): Promise<LoadedModel> {
     const dir = await this.options.source.fetch(resolved);
     const pkg = await readModelPackage(dir);
     const scorer = await this.options.createScorer(pkg);

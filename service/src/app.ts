@@ -1,0 +1,93 @@
+/**
+ * buildApp(config): the whole service as a tree of encapsulated Fastify plugins, without listening, so tests
+ * drive it with app.inject() and server.ts adds the socket and signals.
+ */
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { Registry } from "prom-client";
+import { REQUEST_ID_HEADER } from "./contract";
+import type { ServiceConfig } from "./config";
+import { errorHandler } from "./errors";
+import { metricsPlugin } from "./metrics/metrics-plugin";
+import { createServiceMetrics } from "./metrics/service-metrics";
+import { ModelManager, type ScorerFactory } from "./model/model-manager";
+import { OnnxScorer } from "./model/onnx-scorer";
+import { createModelSource, type ModelSource } from "./registry/model-source";
+import { healthRoutes } from "./routes/health";
+import { modelInfoRoutes } from "./routes/model-info";
+import { predictRoutes } from "./routes/predict";
+
+export interface AppOverrides {
+  /** Where model versions come from. @default the registry or directory named by config.model.uri */
+  readonly source?: ModelSource;
+  /** How a model package becomes a scorer. @default an in-thread onnxruntime session */
+  readonly createScorer?: ScorerFactory;
+  /** @default JSON logs at config.logLevel */
+  readonly logger?: FastifyServerOptions["logger"];
+}
+
+export interface ModelportApp extends FastifyInstance {
+  readonly models: ModelManager;
+  readonly metricsRegistry: Registry;
+  /** Readiness turns 503 at once; the caller then closes the app (in-flight requests finish). */
+  beginShutdown(): void;
+}
+
+export async function buildApp(config: ServiceConfig, overrides: AppOverrides = {}): Promise<ModelportApp> {
+  const app = Fastify({
+    logger: overrides.logger ?? { level: config.logLevel },
+    bodyLimit: config.limits.bodyLimitBytes,
+    requestIdHeader: REQUEST_ID_HEADER,
+    genReqId: () => randomUUID(),
+    // Per-request access logs would cost more than the model at these rates; predictions go to the prediction log.
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    // Above the usual 60 s idle timeout of cloud load balancers, so they close first.
+    keepAliveTimeout: 72_000,
+  });
+
+  const registry = new Registry();
+  const metrics = createServiceMetrics(registry);
+  const source =
+    overrides.source ??
+    createModelSource(config.model.uri, {
+      ...config.mlflow,
+      cacheDir: config.model.cacheDir,
+    });
+  const models = new ModelManager({
+    uri: config.model.uri,
+    variant: config.model.variant,
+    source,
+    createScorer: overrides.createScorer ?? ((pkg) => OnnxScorer.load(pkg)),
+    pollIntervalMs: config.model.pollIntervalMs,
+    baselineMetric: config.baselineMetric,
+    metrics,
+    log: app.log.child({ component: "model-manager" }),
+  });
+  let shuttingDown = false;
+
+  app.decorate("models", models);
+  app.decorate("metricsRegistry", registry);
+  app.decorate("beginShutdown", () => {
+    shuttingDown = true;
+  });
+  app.setErrorHandler(errorHandler);
+  app.addHook("onSend", async (request, reply) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  app.addHook("onReady", async () => models.start());
+  app.addHook("onClose", async () => models.stop());
+
+  await app.register(metricsPlugin, { registry, metrics });
+  await app.register(healthRoutes, { models, shuttingDown: () => shuttingDown });
+  await app.register(modelInfoRoutes, { models, variant: config.model.variant });
+  await app.register(predictRoutes, {
+    models,
+    variant: config.model.variant,
+    metrics,
+    maxBatchRecords: config.limits.maxBatchRecords,
+    requestTimeoutMs: config.inference.requestTimeoutMs,
+    fallback: config.fallback,
+  });
+  return app as unknown as ModelportApp;
+}
