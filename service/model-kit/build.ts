@@ -1,0 +1,49 @@
+/**
+ * `npm run model:build [-- --heavy] [-- --out DIR]`: trains the flight-delay demo model on the real
+ * flights data and writes its MLflow model directory (default: the embedded model the service serves).
+ * `--heavy` writes the compute-heavy MLP variant used by the batching benchmark instead.
+ */
+import { join } from "node:path";
+import { EMBEDDED_MODEL_DIR } from "../src/contract/settings";
+import { buildFlightDelayModel } from "./build-flight-delay";
+
+/** The heavy variant's default directory, next to the embedded model (git-ignored). */
+export const HEAVY_MODEL_DIR = `${EMBEDDED_MODEL_DIR}-heavy`;
+
+interface Arguments {
+  readonly heavy: boolean;
+  readonly out?: string;
+}
+
+function parseArguments(argv: readonly string[]): Arguments {
+  let heavy = false;
+  let out: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--heavy") heavy = true;
+    else if (argv[i] === "--out") {
+      out = argv[++i];
+      if (!out) throw new UsageError("--out needs a directory");
+    } else throw new UsageError(`unknown argument ${argv[i]}`);
+  }
+  return { heavy, out };
+}
+
+class UsageError extends Error {}
+
+async function main(): Promise<void> {
+  const args = parseArguments(process.argv.slice(2));
+  const started = performance.now();
+  const outDir = args.out ?? join(process.cwd(), args.heavy ? HEAVY_MODEL_DIR : EMBEDDED_MODEL_DIR);
+  const result = await buildFlightDelayModel(outDir);
+  console.log(JSON.stringify({ outDir, seconds: Number(((performance.now() - started) / 1000).toFixed(1)), ...result }, null, 2));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    console.error(`model:build: ${error.message}\nusage: npm run model:build [-- --heavy] [-- --out DIR]`);
+    process.exitCode = 2;
+  } else {
+    console.error(error);
+    process.exitCode = 1;
+  }
+});
