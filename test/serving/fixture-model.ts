@@ -40,6 +40,7 @@ export async function writeFixtureModel(dir: string, options: FixtureModelOption
   await writeFile(join(dir, "MLmodel"), stringify(mlmodel));
   const example = { columns: Object.keys(FIXTURE_RECORD), data: [Object.values(FIXTURE_RECORD)] };
   await writeFile(join(dir, "input_example.json"), JSON.stringify(example));
+  await writeFile(join(dir, "feature_spec.json"), JSON.stringify({ hour: { minimum: 0, maximum: 23 } }));
   return dir;
 }
 
