@@ -1,0 +1,243 @@
+/**
+ * A small MLflow REST client: the registry reads and the artifact proxy, nothing else. Every request carries the
+ * configured credentials and a deadline; every failure becomes a ModelSourceError naming what was asked for.
+ */
+import { Readable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { ENV } from "../contract";
+import { ModelSourceError } from "./errors";
+import {
+  MLFLOW_API,
+  type DownloadUriResponse,
+  type LatestVersionsResponse,
+  type ListArtifactsResponse,
+  type MlflowFileInfo,
+  type MlflowModelVersion,
+  type MlflowRun,
+  type ModelVersionResponse,
+  type RunResponse,
+} from "./mlflow-api";
+import type { ModelStage } from "./model-uri";
+import type { IdleTimeout } from "./transfer";
+
+export interface MlflowConnection {
+  /** Tracking server base URL, possibly with a path prefix: http://mlflow:5000 or https://host/mlflow. */
+  readonly trackingUri: string;
+  /** Sent as `Authorization: Bearer` unless username and password are set (MLflow's own precedence). */
+  readonly token?: string;
+  readonly username?: string;
+  readonly password?: string;
+  /** Deadline for each registry request. */
+  readonly timeoutMs: number;
+}
+
+interface RequestOptions {
+  /** What was asked, for error messages: `alias "champion" of model "flight-delay"`. */
+  readonly what: string;
+  /** Message for RESOURCE_DOES_NOT_EXIST / 404, which is the common configuration mistake. */
+  readonly notFound?: string;
+  readonly method?: "GET" | "POST";
+  readonly query?: Record<string, string>;
+  readonly body?: unknown;
+  /** Replaces the per-request deadline (downloads pass an idle timeout). */
+  readonly signal?: AbortSignal;
+  /** Scheme and host to send to instead of the tracking server's (mlflow-artifacts://host/... URIs). */
+  readonly origin?: string;
+}
+
+export class MlflowClient {
+  private readonly base: URL;
+  private readonly authorization?: string;
+
+  constructor(private readonly connection: MlflowConnection) {
+    this.base = new URL(connection.trackingUri.replace(/\/+$/, ""));
+    if (connection.username !== undefined && connection.password !== undefined) {
+      this.authorization = `Basic ${Buffer.from(`${connection.username}:${connection.password}`).toString("base64")}`;
+    } else if (connection.token) {
+      this.authorization = `Bearer ${connection.token}`;
+    }
+  }
+
+  get trackingUri(): string {
+    return this.base.href;
+  }
+
+  async getModelVersionByAlias(name: string, alias: string): Promise<MlflowModelVersion> {
+    const body = await this.json<ModelVersionResponse>(MLFLOW_API.modelVersionByAlias, {
+      what: `alias "${alias}" of model "${name}"`,
+      notFound: `model "${name}" has no alias "${alias}"`,
+      query: { name, alias },
+    });
+    return checkModelVersion(body?.model_version, `alias "${alias}" of model "${name}"`);
+  }
+
+  /** The newest version in each of `stages` (every stage when omitted), as MLflow's get-latest-versions. */
+  async getLatestVersions(name: string, stages?: readonly ModelStage[]): Promise<MlflowModelVersion[]> {
+    const what = `latest versions of model "${name}"${stages ? ` in ${stages.join(", ")}` : ""}`;
+    const body = await this.json<LatestVersionsResponse>(MLFLOW_API.latestVersions, {
+      what,
+      notFound: `model "${name}" is not registered`,
+      method: "POST",
+      body: stages ? { name, stages } : { name },
+    });
+    if (body?.model_versions !== undefined && !Array.isArray(body.model_versions)) {
+      throw new ModelSourceError(`MLflow answered ${what} without a model_versions array`, "BAD_RESPONSE");
+    }
+    return (body?.model_versions ?? []).map((v) => checkModelVersion(v, what));
+  }
+
+  async getModelVersion(name: string, version: string): Promise<MlflowModelVersion> {
+    const body = await this.json<ModelVersionResponse>(MLFLOW_API.modelVersion, {
+      what: `version ${version} of model "${name}"`,
+      notFound: `model "${name}" has no version ${version}`,
+      query: { name, version },
+    });
+    return checkModelVersion(body?.model_version, `version ${version} of model "${name}"`);
+  }
+
+  async getDownloadUri(name: string, version: string): Promise<string> {
+    const what = `download URI of model "${name}" version ${version}`;
+    const body = await this.json<DownloadUriResponse>(MLFLOW_API.modelVersionDownloadUri, {
+      what,
+      notFound: `model "${name}" has no version ${version}`,
+      query: { name, version },
+    });
+    if (typeof body?.artifact_uri !== "string" || body.artifact_uri === "") {
+      throw new ModelSourceError(`MLflow answered the ${what} without an artifact_uri`, "BAD_RESPONSE");
+    }
+    return body.artifact_uri;
+  }
+
+  async getRun(runId: string): Promise<MlflowRun> {
+    const body = await this.json<RunResponse>(MLFLOW_API.run, {
+      what: `run ${runId}`,
+      notFound: `run ${runId} does not exist`,
+      query: { run_id: runId },
+    });
+    if (!body?.run?.info || !body.run.data) throw new ModelSourceError(`MLflow answered run ${runId} without run.info and run.data`, "BAD_RESPONSE");
+    return body.run;
+  }
+
+  /** Lists one directory level through the artifact proxy; `path` is relative to the artifact root. */
+  async listArtifacts(path: string, origin?: string): Promise<MlflowFileInfo[]> {
+    const body = await this.json<ListArtifactsResponse>(MLFLOW_API.artifacts, {
+      what: `artifact listing of ${path}`,
+      notFound: `artifact directory ${path} does not exist`,
+      query: { path },
+      origin,
+    });
+    const files = body?.files ?? [];
+    if (!Array.isArray(files) || files.some((f) => typeof f?.path !== "string")) {
+      throw new ModelSourceError(`MLflow answered the artifact listing of ${path} without a files array of {path, is_dir}`, "BAD_RESPONSE");
+    }
+    return files;
+  }
+
+  /** Opens one artifact file through the proxy for streaming; aborted by `idle`. */
+  async openArtifact(path: string, idle: IdleTimeout, origin?: string): Promise<Readable> {
+    const encoded = path.split("/").map(encodeURIComponent).join("/");
+    const response = await this.send(`${MLFLOW_API.artifacts}/${encoded}`, {
+      what: `download of artifact ${path}`,
+      notFound: `artifact ${path} does not exist`,
+      signal: idle.signal,
+      origin,
+    });
+    if (!response.body) throw new ModelSourceError(`MLflow answered the download of artifact ${path} with no body`, "BAD_RESPONSE");
+    return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+  }
+
+  private async json<T>(endpoint: string, options: RequestOptions): Promise<T | undefined> {
+    const signal = AbortSignal.timeout(this.connection.timeoutMs);
+    const response = await this.send(endpoint, { ...options, signal });
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      throw this.transportError(error, options, signal);
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ModelSourceError(`MLflow answered ${options.what} with a body that is not JSON: ${text.slice(0, 120)}`, "BAD_RESPONSE", response.status);
+    }
+  }
+
+  private async send(endpoint: string, options: RequestOptions): Promise<Response> {
+    const url = new URL(this.base.href);
+    if (options.origin) {
+      const origin = new URL(options.origin);
+      url.protocol = origin.protocol;
+      url.host = origin.host;
+    }
+    url.pathname = `${url.pathname.replace(/\/+$/, "")}${endpoint}`;
+    for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (this.authorization) headers.authorization = this.authorization;
+    if (options.body !== undefined) headers["content-type"] = "application/json";
+    const signal = options.signal ?? AbortSignal.timeout(this.connection.timeoutMs);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: options.method ?? "GET",
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal,
+      });
+    } catch (error) {
+      throw this.transportError(error, options, signal);
+    }
+    if (!response.ok) throw await this.httpError(response, options);
+    return response;
+  }
+
+  private transportError(error: unknown, options: RequestOptions, signal: AbortSignal): ModelSourceError {
+    const where = `MLflow at ${options.origin ?? this.base.origin}`;
+    if (signal.aborted) {
+      return new ModelSourceError(`${where} did not answer the ${options.what} within ${this.connection.timeoutMs} ms`, "TIMEOUT", undefined, { cause: error });
+    }
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+    return new ModelSourceError(`${where} is unreachable during the ${options.what} (${reason})`, "UNAVAILABLE", undefined, { cause: error });
+  }
+
+  private async httpError(response: Response, options: RequestOptions): Promise<ModelSourceError> {
+    const text = await response.text().catch(() => "");
+    let body: { error_code?: unknown; message?: unknown } = {};
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      // Proxies, load balancers and MLflow's basic-auth app answer in plain text or HTML.
+    }
+    const serverMessage = typeof body.message === "string" ? body.message : text.replace(/\s+/g, " ").trim().slice(0, 200);
+    const status = response.status;
+    const code = typeof body.error_code === "string" ? body.error_code : codeForStatus(status);
+    if (status === 401 || status === 403) {
+      const hint = `set ${ENV.mlflowTrackingToken} or ${ENV.mlflowTrackingUsername}/${ENV.mlflowTrackingPassword}`;
+      const problem = this.authorization ? "rejected the credentials" : `requires credentials (${hint})`;
+      return new ModelSourceError(
+        `MLflow at ${this.base.origin} ${problem} for the ${options.what} (HTTP ${status}): ${serverMessage}`,
+        status === 401 ? "UNAUTHENTICATED" : "PERMISSION_DENIED",
+        status,
+      );
+    }
+    if ((code === "RESOURCE_DOES_NOT_EXIST" || status === 404) && options.notFound) {
+      return new ModelSourceError(`${options.notFound} (MLflow: ${serverMessage || `HTTP ${status}`})`, code, status);
+    }
+    return new ModelSourceError(`MLflow answered the ${options.what} with HTTP ${status} ${code}: ${serverMessage}`, code, status);
+  }
+}
+
+function codeForStatus(status: number): string {
+  if (status === 429 || status >= 500) return "UNAVAILABLE";
+  if (status === 404) return "RESOURCE_DOES_NOT_EXIST";
+  return "INVALID_PARAMETER_VALUE";
+}
+
+/** Checks the fields Modelport relies on; tolerates a numeric version (older servers, other implementations). */
+function checkModelVersion(value: unknown, what: string): MlflowModelVersion {
+  const mv = value as { name?: unknown; version?: unknown } | undefined;
+  if (!mv || typeof mv.name !== "string" || (typeof mv.version !== "string" && typeof mv.version !== "number")) {
+    throw new ModelSourceError(`MLflow answered the ${what} without a model_version {name, version}`, "BAD_RESPONSE");
+  }
+  return { ...(mv as MlflowModelVersion), version: String(mv.version) };
+}

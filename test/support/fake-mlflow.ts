@@ -1,0 +1,558 @@
+/**
+ * An in-process fake of the MLflow tracking server: exactly the registry reads and the artifact proxy Modelport
+ * uses (paths and shapes from service/src/registry/mlflow-api.ts, errors as MLflow words them), serving real
+ * model directories from disk. MLflow itself cannot run here; everything else in the hot-reload path is real.
+ *
+ * ```ts
+ * const mlflow = await FakeMlflow.start();
+ * const v1 = await mlflow.register("flight-delay", { dir: modelDir, runMetrics: { auc: 0.71 }, tags: { git_commit: "abc" } });
+ * mlflow.setAlias("flight-delay", "champion", v1.version);
+ * // point the service at MLFLOW_TRACKING_URI=mlflow.url, MODEL_URI=models:/flight-delay@champion
+ * mlflow.setAvailability("unavailable");        // every request answers 503
+ * mlflow.failTransfer(v2, "model.onnx", "cut"); // the connection drops half way through the file
+ * expect(mlflow.count("modelVersionByAlias")).toBe(3);
+ * await mlflow.stop();
+ * ```
+ */
+import { randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { cp, mkdtemp, readdir, rm, stat, truncate } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, posix } from "node:path";
+import {
+  MLFLOW_API,
+  type MlflowFileInfo,
+  type MlflowModelVersion,
+  type MlflowRun,
+  type ModelVersionStatus,
+} from "../../service/src/registry/mlflow-api";
+import { MODEL_STAGES, type ModelStage } from "../../service/src/registry/model-uri";
+
+/** Request counters: the MLflow endpoints by their MLFLOW_API key, the two artifact verbs, and anything else. */
+export type FakeMlflowEndpoint =
+  | Exclude<keyof typeof MLFLOW_API, "artifacts">
+  | "listArtifacts"
+  | "downloadArtifact"
+  | "unknown";
+
+export type FakeMlflowAuth = { readonly token: string } | { readonly username: string; readonly password: string };
+
+/**
+ * How a file download misbehaves: `cut` drops the connection half way (Content-Length promised the whole file),
+ * `short` sends half the file as a complete response, `stall` sends half and then nothing, `missing` answers 404.
+ */
+export type TransferFault = "cut" | "short" | "stall" | "missing";
+
+/** `unavailable`: every request gets 503 (a gateway in front of a dead server); `refusing`: nothing listens. */
+export type Availability = "up" | "unavailable" | "refusing";
+
+export interface RegisterOptions {
+  /** A model directory, copied into the fake's artifact store and served through the artifact proxy. */
+  readonly dir?: string;
+  /** Instead of `dir`: the download URI to answer (s3://..., a path), whose files the fake does not serve. */
+  readonly artifactUri?: string;
+  /** Model-version tags. */
+  readonly tags?: Readonly<Record<string, string>>;
+  /** Metrics of the run that logged the model. */
+  readonly runMetrics?: Readonly<Record<string, number>>;
+  readonly runTags?: Readonly<Record<string, string>>;
+  readonly runParams?: Readonly<Record<string, string>>;
+  /** Register without a source run (run_id absent). @default false */
+  readonly withoutRun?: boolean;
+  /** @default "READY" */
+  readonly status?: ModelVersionStatus;
+  /** @default "None" */
+  readonly stage?: ModelStage;
+  /** Aliases moved to this version. */
+  readonly aliases?: readonly string[];
+}
+
+export interface RegisteredVersion {
+  readonly name: string;
+  readonly version: string;
+  readonly runId?: string;
+  /** What get-download-uri answers for this version. */
+  readonly artifactUri: string;
+}
+
+export interface FakeMlflowRequest {
+  readonly method: string;
+  readonly endpoint: FakeMlflowEndpoint;
+  /** Path and query as received. */
+  readonly url: string;
+  readonly authorization?: string;
+}
+
+interface VersionRecord {
+  readonly name: string;
+  readonly version: string;
+  readonly creationTimestamp: number;
+  lastUpdatedTimestamp: number;
+  stage: ModelStage;
+  status: ModelVersionStatus;
+  statusMessage?: string;
+  readonly runId?: string;
+  readonly source: string;
+  readonly artifactUri: string;
+  readonly tags: Record<string, string>;
+}
+
+interface ModelRecord {
+  readonly versions: Map<string, VersionRecord>;
+  readonly aliases: Map<string, string>;
+}
+
+interface RunRecord {
+  readonly runId: string;
+  readonly startTime: number;
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+const EXPERIMENT_ID = "1";
+const JSON_HEADERS = { "content-type": "application/json" };
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorCode: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class FakeMlflow {
+  private readonly models = new Map<string, ModelRecord>();
+  private readonly runs = new Map<string, RunRecord>();
+  private readonly faults = new Map<string, TransferFault>();
+  private readonly log: FakeMlflowRequest[] = [];
+  private availability: Availability = "up";
+  private latencyMs = 0;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly port: number,
+    /** The fake's artifact store: <root>/<experiment>/<run>/artifacts/model/... */
+    private readonly artifactRoot: string,
+    private auth: FakeMlflowAuth | undefined,
+  ) {}
+
+  /** Listens on 127.0.0.1 on a free port. */
+  static async start(options: { readonly auth?: FakeMlflowAuth } = {}): Promise<FakeMlflow> {
+    const artifactRoot = await mkdtemp(join(tmpdir(), "fake-mlflow-"));
+    const server = createServer();
+    await listen(server, 0);
+    const fake = new FakeMlflow(server, (server.address() as AddressInfo).port, artifactRoot, options.auth);
+    server.on("request", (request, response) => void fake.handle(request, response));
+    return fake;
+  }
+
+  /** The tracking URI (MLFLOW_TRACKING_URI). */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Every request received, in order (rejected ones included). */
+  get requests(): readonly FakeMlflowRequest[] {
+    return this.log;
+  }
+
+  /** Requests received for one endpoint, or in total. */
+  count(endpoint?: FakeMlflowEndpoint): number {
+    return endpoint ? this.log.filter((r) => r.endpoint === endpoint).length : this.log.length;
+  }
+
+  resetCounts(): void {
+    this.log.length = 0;
+  }
+
+  /** Registers the next version of `name` (creating the model), with a source run unless `withoutRun`. */
+  async register(name: string, options: RegisterOptions): Promise<RegisteredVersion> {
+    if ((options.dir === undefined) === (options.artifactUri === undefined)) throw new Error("register: give exactly one of dir and artifactUri");
+    const model = this.models.get(name) ?? { versions: new Map(), aliases: new Map() };
+    this.models.set(name, model);
+    const version = String(model.versions.size + 1);
+    const runId = options.withoutRun ? undefined : randomBytes(16).toString("hex");
+    let artifactUri = options.artifactUri!;
+    if (options.dir !== undefined) {
+      const artifactPath = posix.join(EXPERIMENT_ID, runId ?? `registered-${name}-${version}`, "artifacts", "model");
+      await cp(options.dir, join(this.artifactRoot, ...artifactPath.split("/")), { recursive: true });
+      artifactUri = `mlflow-artifacts:/${artifactPath}`;
+    }
+    if (runId) {
+      this.runs.set(runId, {
+        runId,
+        startTime: Date.now(),
+        metrics: options.runMetrics ?? {},
+        tags: { "mlflow.runName": `train-${name}-${version}`, ...options.runTags },
+        params: options.runParams ?? {},
+      });
+    }
+    const now = Date.now();
+    model.versions.set(version, {
+      name,
+      version,
+      creationTimestamp: now,
+      lastUpdatedTimestamp: now,
+      stage: options.stage ?? "None",
+      status: options.status ?? "READY",
+      runId,
+      source: artifactUri,
+      artifactUri,
+      tags: { ...options.tags },
+    });
+    for (const alias of options.aliases ?? []) this.setAlias(name, alias, version);
+    return { name, version, runId, artifactUri };
+  }
+
+  /** Points `alias` at `version` (moving it if it pointed elsewhere), as set-registered-model-alias. */
+  setAlias(name: string, alias: string, version: string): void {
+    this.versionRecord(name, version);
+    this.model(name).aliases.set(alias, version);
+  }
+
+  deleteAlias(name: string, alias: string): void {
+    this.model(name).aliases.delete(alias);
+  }
+
+  /** As transition-model-version-stage; `archiveExisting` moves the stage's other versions to Archived. */
+  setStage(name: string, version: string, stage: ModelStage, options: { readonly archiveExisting?: boolean } = {}): void {
+    const record = this.versionRecord(name, version);
+    if (options.archiveExisting && stage !== "None" && stage !== "Archived") {
+      for (const other of this.model(name).versions.values()) {
+        if (other !== record && other.stage === stage) other.stage = "Archived";
+      }
+    }
+    record.stage = stage;
+    record.lastUpdatedTimestamp = Date.now();
+  }
+
+  setStatus(name: string, version: string, status: ModelVersionStatus, message?: string): void {
+    const record = this.versionRecord(name, version);
+    record.status = status;
+    record.statusMessage = message;
+    record.lastUpdatedTimestamp = Date.now();
+  }
+
+  /** Sets one model-version tag (as set-model-version-tag). */
+  setTag(name: string, version: string, key: string, value: string): void {
+    this.versionRecord(name, version).tags[key] = value;
+  }
+
+  /** Forgets a run: runs/get answers RESOURCE_DOES_NOT_EXIST from now on. */
+  deleteRun(runId: string): void {
+    this.runs.delete(runId);
+  }
+
+  /** Truncates a stored artifact file to `bytes` (the listing then reports the new size, as a real store would). */
+  async corruptArtifact(version: RegisteredVersion, file: string, bytes = 0): Promise<void> {
+    await truncate(this.storedPath(version, file), bytes);
+  }
+
+  /** Makes downloads of one file misbehave (see TransferFault); `undefined` heals it. */
+  failTransfer(version: RegisteredVersion, file: string, fault: TransferFault | undefined): void {
+    const key = posix.join(this.artifactPath(version), file);
+    if (fault) this.faults.set(key, fault);
+    else this.faults.delete(key);
+  }
+
+  /** Takes the server down (503 or connection refused) or back up on the same port. */
+  async setAvailability(availability: Availability): Promise<void> {
+    const wasListening = this.availability !== "refusing";
+    this.availability = availability;
+    if (availability === "refusing" && wasListening) {
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      this.server.closeAllConnections();
+      await closed;
+    } else if (availability !== "refusing" && !wasListening) {
+      await listen(this.server, this.port);
+    }
+  }
+
+  /** Delays every answer (for timeout tests). */
+  setLatency(ms: number): void {
+    this.latencyMs = ms;
+  }
+
+  /** Requires credentials from now on (undefined: anonymous access). */
+  requireAuth(auth: FakeMlflowAuth | undefined): void {
+    this.auth = auth;
+  }
+
+  async stop(): Promise<void> {
+    if (this.availability !== "refusing") {
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      this.server.closeAllConnections();
+      await closed;
+    }
+    this.availability = "refusing";
+    await rm(this.artifactRoot, { recursive: true, force: true });
+  }
+
+  // --- HTTP ------------------------------------------------------------------------------------------------------------
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? "/", this.url);
+    const endpoint = endpointOf(url.pathname);
+    this.log.push({ method: request.method ?? "GET", endpoint, url: request.url ?? "/", authorization: request.headers.authorization });
+    try {
+      if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+      if (this.availability === "unavailable") {
+        response.writeHead(503, { "content-type": "text/plain" }).end("Service Unavailable");
+        return;
+      }
+      if (!this.authorized(request.headers.authorization)) {
+        // What MLflow's basic-auth app answers: plain text, not the JSON error shape.
+        response
+          .writeHead(401, { "content-type": "text/plain", "www-authenticate": 'Basic realm="mlflow"' })
+          .end("You are not authenticated. Please see https://www.mlflow.org/docs/latest/auth/index.html#authenticating-to-mlflow on how to authenticate.");
+        return;
+      }
+      await this.route(endpoint, request, url, response);
+    } catch (error) {
+      if (response.headersSent) {
+        response.destroy();
+        return;
+      }
+      const status = error instanceof HttpError ? error.status : 500;
+      const errorCode = error instanceof HttpError ? error.errorCode : "INTERNAL_ERROR";
+      response.writeHead(status, JSON_HEADERS).end(JSON.stringify({ error_code: errorCode, message: (error as Error).message }));
+    }
+  }
+
+  private async route(endpoint: FakeMlflowEndpoint, request: IncomingMessage, url: URL, response: ServerResponse): Promise<void> {
+    const method = request.method ?? "GET";
+    const query = url.searchParams;
+    const expect = (...methods: string[]) => {
+      if (!methods.includes(method)) throw new HttpError(405, "BAD_REQUEST", `${method} is not allowed on ${url.pathname}`);
+    };
+    const send = (body: unknown): void => void response.writeHead(200, JSON_HEADERS).end(JSON.stringify(body));
+    switch (endpoint) {
+      case "modelVersionByAlias": {
+        expect("GET");
+        const name = required(query, "name");
+        const alias = required(query, "alias");
+        const version = this.model(name).aliases.get(alias);
+        if (version === undefined) throw new HttpError(404, "RESOURCE_DOES_NOT_EXIST", `Registered model alias ${alias} not found.`);
+        return send({ model_version: this.toJson(this.versionRecord(name, version)) });
+      }
+      case "latestVersions": {
+        expect("GET", "POST");
+        const body = method === "POST" ? await readJson(request) : { name: query.get("name") ?? undefined, stages: query.getAll("stages") };
+        const name = body.name;
+        if (typeof name !== "string" || name === "") throw missingParameter("name");
+        const requested = Array.isArray(body.stages) && body.stages.length > 0 ? (body.stages as unknown[]) : [...MODEL_STAGES];
+        const stages = requested.map((s) => {
+          const stage = MODEL_STAGES.find((known) => typeof s === "string" && known.toLowerCase() === s.toLowerCase());
+          if (!stage) throw new HttpError(400, "INVALID_PARAMETER_VALUE", `Invalid Model Version stage: ${String(s)}. Value must be one of ${MODEL_STAGES.join(", ")}.`);
+          return stage;
+        });
+        const latest = stages
+          .map((stage) => [...this.model(name).versions.values()].filter((v) => v.stage === stage).sort((a, b) => Number(b.version) - Number(a.version))[0])
+          .filter((v): v is VersionRecord => v !== undefined);
+        return send(latest.length > 0 ? { model_versions: latest.map((v) => this.toJson(v)) } : {});
+      }
+      case "modelVersion": {
+        expect("GET");
+        return send({ model_version: this.toJson(this.versionRecord(required(query, "name"), versionParameter(query))) });
+      }
+      case "modelVersionDownloadUri": {
+        expect("GET");
+        return send({ artifact_uri: this.versionRecord(required(query, "name"), versionParameter(query)).artifactUri });
+      }
+      case "run": {
+        expect("GET");
+        const runId = query.get("run_id") || query.get("run_uuid");
+        if (!runId) throw missingParameter("run_id");
+        const run = this.runs.get(runId);
+        if (!run) throw new HttpError(404, "RESOURCE_DOES_NOT_EXIST", `Run with id=${runId} not found`);
+        return send({ run: runJson(run) });
+      }
+      case "listArtifacts": {
+        expect("GET");
+        const files = await this.list(safePath(query.get("path") ?? ""));
+        return send(files.length > 0 ? { files } : {});
+      }
+      case "downloadArtifact": {
+        expect("GET");
+        const path = safePath(decodeURIComponent(url.pathname.slice(MLFLOW_API.artifacts.length + 1)));
+        return this.download(path, response);
+      }
+      case "unknown":
+        throw new HttpError(404, "ENDPOINT_NOT_FOUND", `No API endpoint ${method} ${url.pathname} in this fake MLflow server`);
+    }
+  }
+
+  private async list(path: string): Promise<MlflowFileInfo[]> {
+    const dir = join(this.artifactRoot, ...path.split("/").filter(Boolean));
+    // MLflow lists a missing directory as empty rather than failing.
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    return Promise.all(
+      entries
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map(async (entry) =>
+          entry.isDirectory()
+            ? { path: entry.name, is_dir: true }
+            : { path: entry.name, is_dir: false, file_size: (await stat(join(dir, entry.name))).size },
+        ),
+    );
+  }
+
+  private async download(path: string, response: ServerResponse): Promise<void> {
+    const file = join(this.artifactRoot, ...path.split("/"));
+    const size = await stat(file).then(
+      (s) => (s.isFile() ? s.size : undefined),
+      () => undefined,
+    );
+    const fault = this.faults.get(path);
+    if (size === undefined || fault === "missing") throw new HttpError(404, "RESOURCE_DOES_NOT_EXIST", `File ${path} not found`);
+    const headers = { "content-type": "application/octet-stream" };
+    if (!fault) {
+      response.writeHead(200, { ...headers, "content-length": size });
+      createReadStream(file).pipe(response);
+      return;
+    }
+    const half = Math.floor(size / 2);
+    const partial = half > 0 ? createReadStream(file, { start: 0, end: half - 1 }) : undefined;
+    response.writeHead(200, { ...headers, "content-length": fault === "short" ? half : size });
+    if (fault === "short") {
+      if (partial) partial.pipe(response);
+      else response.end();
+      return;
+    }
+    if (partial) for await (const chunk of partial) response.write(chunk);
+    // `cut` drops the connection; `stall` leaves it open until the client gives up or the fake stops.
+    if (fault === "cut") response.socket?.destroy();
+  }
+
+  private authorized(header: string | undefined): boolean {
+    if (!this.auth) return true;
+    if ("token" in this.auth) return header === `Bearer ${this.auth.token}`;
+    return header === `Basic ${Buffer.from(`${this.auth.username}:${this.auth.password}`).toString("base64")}`;
+  }
+
+  private model(name: string): ModelRecord {
+    const model = this.models.get(name);
+    if (!model) throw new HttpError(404, "RESOURCE_DOES_NOT_EXIST", `Registered Model with name=${name} not found`);
+    return model;
+  }
+
+  private versionRecord(name: string, version: string): VersionRecord {
+    const record = this.model(name).versions.get(version);
+    if (!record) throw new HttpError(404, "RESOURCE_DOES_NOT_EXIST", `Model Version (name=${name}, version=${version}) not found`);
+    return record;
+  }
+
+  private artifactPath(version: RegisteredVersion): string {
+    const prefix = "mlflow-artifacts:/";
+    if (!version.artifactUri.startsWith(prefix)) throw new Error(`${version.name} v${version.version} is not stored by the fake (artifactUri ${version.artifactUri})`);
+    return version.artifactUri.slice(prefix.length);
+  }
+
+  private storedPath(version: RegisteredVersion, file: string): string {
+    return join(this.artifactRoot, ...this.artifactPath(version).split("/"), ...file.split("/"));
+  }
+
+  /** A ModelVersion as MLflow serialises it: empty repeated fields are omitted (proto3 JSON). */
+  private toJson(record: VersionRecord): MlflowModelVersion {
+    const tags = Object.entries(record.tags).map(([key, value]) => ({ key, value }));
+    const aliases = [...this.model(record.name).aliases].filter(([, v]) => v === record.version).map(([alias]) => alias);
+    return {
+      name: record.name,
+      version: record.version,
+      creation_timestamp: record.creationTimestamp,
+      last_updated_timestamp: record.lastUpdatedTimestamp,
+      current_stage: record.stage,
+      description: "",
+      user_id: "",
+      source: record.source,
+      ...(record.runId ? { run_id: record.runId } : {}),
+      status: record.status,
+      ...(record.statusMessage ? { status_message: record.statusMessage } : {}),
+      ...(tags.length > 0 ? { tags } : {}),
+      ...(aliases.length > 0 ? { aliases } : {}),
+    };
+  }
+}
+
+function runJson(run: RunRecord): MlflowRun {
+  const pairs = (record: Readonly<Record<string, string>>) => Object.entries(record).map(([key, value]) => ({ key, value }));
+  return {
+    info: {
+      run_id: run.runId,
+      run_uuid: run.runId,
+      run_name: run.tags["mlflow.runName"],
+      experiment_id: EXPERIMENT_ID,
+      user_id: "",
+      status: "FINISHED",
+      start_time: run.startTime,
+      end_time: run.startTime + 1,
+      artifact_uri: `mlflow-artifacts:/${EXPERIMENT_ID}/${run.runId}/artifacts`,
+      lifecycle_stage: "active",
+    },
+    data: {
+      // Non-finite metric values travel as strings in MLflow's JSON.
+      metrics: Object.entries(run.metrics).map(([key, value]) => ({ key, value: Number.isFinite(value) ? value : String(value), timestamp: run.startTime, step: 0 })),
+      params: pairs(run.params),
+      tags: pairs(run.tags),
+    },
+  };
+}
+
+function endpointOf(pathname: string): FakeMlflowEndpoint {
+  if (pathname === MLFLOW_API.artifacts) return "listArtifacts";
+  if (pathname.startsWith(`${MLFLOW_API.artifacts}/`)) return "downloadArtifact";
+  const entry = Object.entries(MLFLOW_API).find(([, path]) => path === pathname);
+  return entry ? (entry[0] as FakeMlflowEndpoint) : "unknown";
+}
+
+function missingParameter(name: string): HttpError {
+  return new HttpError(400, "INVALID_PARAMETER_VALUE", `Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`);
+}
+
+function required(query: URLSearchParams, name: string): string {
+  const value = query.get(name);
+  if (!value) throw missingParameter(name);
+  return value;
+}
+
+function versionParameter(query: URLSearchParams): string {
+  const version = required(query, "version");
+  if (!/^\d+$/.test(version)) throw new HttpError(400, "INVALID_PARAMETER_VALUE", `Model version must be an integer, got '${version}'`);
+  return String(Number(version));
+}
+
+/** As MLflow's validate_path_is_safe: relative, no "..", no backslashes. */
+function safePath(path: string): string {
+  const segments = path.split("/").filter((s) => s !== "");
+  if (path.startsWith("/") || path.includes("\\") || segments.some((s) => s === ".." || s === ".")) {
+    throw new HttpError(400, "INVALID_PARAMETER_VALUE", "Invalid path");
+  }
+  return segments.join("/");
+}
+
+async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  try {
+    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+    if (body && typeof body === "object" && !Array.isArray(body)) return body as Record<string, unknown>;
+  } catch {
+    // answered below
+  }
+  throw new HttpError(400, "MALFORMED_REQUEST", "Request body is not a JSON object");
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
