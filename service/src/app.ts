@@ -3,7 +3,7 @@
  * drive it with app.inject() and server.ts adds the socket and signals.
  */
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { Registry } from "prom-client";
 import { REQUEST_ID_HEADER } from "./contract";
 import type { ServiceConfig } from "./config";
@@ -40,7 +40,7 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
     requestIdHeader: REQUEST_ID_HEADER,
     genReqId: () => randomUUID(),
     // Per-request access logs would cost more than the model at these rates; predictions go to the prediction log.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     // Above the usual 60 s idle timeout of cloud load balancers, so they close first.
     keepAliveTimeout: 72_000,
