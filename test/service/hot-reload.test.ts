@@ -1,0 +1,134 @@
+/**
+ * Registry-driven model lifecycle against a fake MLflow server that speaks the documented REST API and serves
+ * real model directories: alias moves are picked up without a restart and without a failed request; outages
+ * and corrupt artifacts never take the serving version down.
+ */
+import { ENV, METRICS, ROUTES } from "../../service/src/contract";
+import type { ModelportApp } from "../../service/src/app";
+import { FakeMlflow, type RegisteredVersion } from "../support/fake-mlflow";
+import { waitFor } from "../support/net";
+import { EMBEDDED_MODEL_PATH, embeddedModel, metricValue, startTestApp } from "../support/service-app";
+
+const NAME = "flight-delay";
+let mlflow: FakeMlflow;
+let v1: RegisteredVersion;
+let v2: RegisteredVersion;
+let example: Record<string, unknown>;
+
+const registryEnv = (uri: string) => ({
+  [ENV.modelUri]: uri,
+  [ENV.mlflowTrackingUri]: mlflow.url,
+  [ENV.modelPollIntervalSeconds]: "0.1",
+});
+
+beforeAll(async () => {
+  example = { ...(await embeddedModel()).inputExample[0]! };
+  mlflow = await FakeMlflow.start();
+  v1 = await mlflow.register(NAME, {
+    dir: EMBEDDED_MODEL_PATH,
+    runMetrics: { accuracy: 0.66, auc: 0.67 },
+    tags: { "mlflow.source.git.commit": "1111111", dataset: "flights-2001-jan-apr" },
+    aliases: ["champion"],
+  });
+  v2 = await mlflow.register(NAME, { dir: EMBEDDED_MODEL_PATH, runMetrics: { accuracy: 0.7, chosen_threshold: 0.4 }, tags: { "mlflow.source.git.commit": "2222222" } });
+});
+afterAll(() => mlflow.stop());
+
+async function predict(app: ModelportApp) {
+  return app.inject({ method: "POST", url: ROUTES.predict, payload: example });
+}
+
+describe("hot reload", () => {
+  let app: ModelportApp;
+  afterEach(async () => {
+    await mlflow.setAvailability("up");
+    mlflow.setAlias(NAME, "champion", v1.version);
+    await app?.close();
+  });
+
+  it("serves the aliased version with its lineage, threshold and baseline", async () => {
+    app = await startTestApp(registryEnv(`models:/${NAME}@champion`));
+    const body = (await predict(app)).json();
+    expect(body).toMatchObject({ model: NAME, version: v1.version, threshold: 0.23 });
+    const info = (await app.inject(ROUTES.model)).json();
+    expect(info).toMatchObject({ alias: "champion", run_id: v1.runId, lineage: { git_commit: "1111111", dataset: "flights-2001-jan-apr" } });
+    expect(await metricValue(app, METRICS.modelBaselineHitRate, { model: NAME, version: v1.version })).toBe(0.66);
+    expect(await metricValue(app, METRICS.modelInfo, { model: NAME, version: v1.version, alias: "champion", run_id: v1.runId! })).toBe(1);
+  });
+
+  it("swaps to the new version when the alias moves, without restart or a failed request", async () => {
+    app = await startTestApp(registryEnv(`models:/${NAME}@champion`));
+    const statuses: number[] = [];
+    const versions = new Set<string>();
+    let running = true;
+    const load = (async () => {
+      while (running) {
+        const response = await predict(app);
+        statuses.push(response.statusCode);
+        versions.add(response.json().version);
+      }
+    })();
+    mlflow.setAlias(NAME, "champion", v2.version);
+    await waitFor("version 2 to serve", async () => ((await predict(app)).json().version === v2.version ? true : undefined), 10000, 50);
+    running = false;
+    await load;
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect([...versions].sort()).toEqual([v1.version, v2.version]);
+    expect((await predict(app)).json().threshold).toBe(0.4);
+    expect(await metricValue(app, METRICS.modelInfo, { version: v2.version })).toBe(1);
+    expect(await metricValue(app, METRICS.modelInfo, { version: v1.version })).toBeUndefined();
+    expect(await metricValue(app, METRICS.modelReloadsTotal, { model: NAME, result: "success" })).toBe(2);
+    expect(await metricValue(app, METRICS.modelBaselineHitRate, { version: v2.version })).toBe(0.7);
+  });
+
+  it("starts unready while the registry is down and becomes ready when it returns", async () => {
+    await mlflow.setAvailability("unavailable");
+    app = await startTestApp(registryEnv(`models:/${NAME}@champion`));
+    const notReady = await app.inject(ROUTES.readyz);
+    expect(notReady.statusCode).toBe(503);
+    expect(notReady.json().reason).toMatch(/503|unavailable/i);
+    expect((await predict(app)).statusCode).toBe(503);
+    expect((await app.inject(ROUTES.healthz)).statusCode).toBe(200);
+    await mlflow.setAvailability("up");
+    await waitFor("readiness", async () => ((await app.inject(ROUTES.readyz)).statusCode === 200 ? true : undefined), 10000, 100);
+    expect((await predict(app)).json().version).toBe(v1.version);
+  });
+
+  it("keeps serving the current version when the registry goes down or the new artifact is corrupt", async () => {
+    app = await startTestApp(registryEnv(`models:/${NAME}@champion`));
+    await mlflow.setAvailability("unavailable");
+    await waitFor("a counted failure", async () => ((await metricValue(app, METRICS.modelReloadsTotal, { result: "failure" })) ?? 0) >= 1 ? true : undefined, 10000, 50);
+    expect((await predict(app)).json().version).toBe(v1.version);
+    expect((await app.inject(ROUTES.readyz)).statusCode).toBe(200);
+    await mlflow.setAvailability("up");
+
+    const corrupt = await mlflow.register(NAME, { dir: EMBEDDED_MODEL_PATH });
+    await mlflow.corruptArtifact(corrupt, "model.onnx", 1000);
+    const failuresBefore = (await metricValue(app, METRICS.modelReloadsTotal, { result: "failure" })) ?? 0;
+    mlflow.setAlias(NAME, "champion", corrupt.version);
+    await waitFor("the corrupt version to be refused", async () => ((await metricValue(app, METRICS.modelReloadsTotal, { result: "failure" }))! > failuresBefore ? true : undefined), 10000, 50);
+    const response = await predict(app);
+    expect(response.statusCode).toBe(200);
+    expect(response.json().version).toBe(v1.version);
+    expect(await metricValue(app, METRICS.modelLoaded, { model: NAME })).toBe(1);
+  });
+
+  it("says clearly when the model or alias does not exist", async () => {
+    app = await startTestApp(registryEnv(`models:/${NAME}@no-such-alias`));
+    const ready = await app.inject(ROUTES.readyz);
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().reason).toMatch(/no-such-alias/);
+    await app.close();
+    app = await startTestApp(registryEnv(`models:/no-such-model@champion`));
+    expect((await app.inject(ROUTES.readyz)).json().reason).toMatch(/no-such-model/);
+  });
+
+  it("resolves stages and pinned versions too", async () => {
+    mlflow.setStage(NAME, v2.version, "Production");
+    app = await startTestApp(registryEnv(`models:/${NAME}/Production`));
+    expect((await predict(app)).json().version).toBe(v2.version);
+    await app.close();
+    app = await startTestApp(registryEnv(`models:/${NAME}/${v1.version}`));
+    expect((await predict(app)).json().version).toBe(v1.version);
+  });
+});
