@@ -1,51 +1,41 @@
 /**
- * Alert rules and Alertmanager configuration as code. STUB: signatures are the contract with constructs/;
- * the monitoring work fills in the bodies (keep the exported names and shapes).
+ * Alert rules, Alertmanager configuration and runbooks as code: the public surface consumed by constructs/
+ * (PrometheusRule resources, Alertmanager values) and by `npm run monitoring` (files for operators without cdktf).
  */
-export interface AlertRule {
-  readonly alert: string;
-  readonly expr: string;
-  readonly for?: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly annotations: Readonly<Record<string, string>>;
-}
-export interface RecordingRule {
-  readonly record: string;
-  readonly expr: string;
-  readonly labels?: Readonly<Record<string, string>>;
-}
-export interface RuleGroup {
-  readonly name: string;
-  readonly interval?: string;
-  readonly rules: readonly (AlertRule | RecordingRule)[];
-}
-export interface AlertOptions {
-  /** Base URL the runbook_url annotation points under. @default the runbooks folder of this repository */
-  readonly runbookBaseUrl?: string;
+import { buildModelRuleGroups, buildPlatformRuleGroups } from "./rule-groups";
+import type { AlertOptions, RuleGroup } from "./types";
+
+export type {
+  AlertDefinition,
+  AlertOptions,
+  AlertRule,
+  ModelAlertThresholds,
+  PlatformAlertThresholds,
+  RecordingRule,
+  RuleGroup,
+  RunbookPage,
+  Severity,
+} from "./types";
+export { DEFAULT_MODEL_THRESHOLDS, DEFAULT_PLATFORM_THRESHOLDS, DEFAULT_RUNBOOK_BASE_URL, SEVERITIES, isAlertRule } from "./types";
+export type { AlertReceiver, AlertmanagerProps } from "./alertmanager";
+export { INHIBITED_BY_MODEL_NOT_LOADED, alertmanagerConfig } from "./alertmanager";
+export type { PrometheusRuleProps } from "./prometheus-rule";
+export { prometheusRule, rulesFile } from "./prometheus-rule";
+export type { RunbookOptions } from "./runbooks";
+export { modelRunbook, platformRunbook } from "./runbooks";
+export { modelAlertGroups, platformAlertGroups, runbookAnchor, runbookFileName, runbookUrl } from "./rule-groups";
+export { RECORDED } from "./rules/recording";
+
+/** Rules that concern the whole platform: GPU nodes (DCGM) and the prediction log of every replica. */
+export function platformRuleGroups(options: AlertOptions = {}): RuleGroup[] {
+  return buildPlatformRuleGroups(options);
 }
 
-/** Rules that concern the whole platform (GPU nodes, prediction log, drift job freshness). */
-export function platformRuleGroups(_options: AlertOptions = {}): RuleGroup[] {
-  return [];
-}
-
-/** Rules of one model's service (latency, errors, model not loaded, shift, hit rate, cost, drift, canary). */
-export function modelRuleGroups(_model: string, _options: AlertOptions = {}): RuleGroup[] {
-  return [];
-}
-
-export interface AlertReceiver {
-  readonly name: string;
-  /** Webhook URL read from a file mounted from a Kubernetes Secret (never inlined). */
-  readonly webhookUrlFile?: string;
-}
-export interface AlertmanagerProps {
-  /** Receives severity=page. */
-  readonly page: AlertReceiver;
-  /** Receives severity=ticket (and anything unrouted). */
-  readonly ticket: AlertReceiver;
-}
-/** Alertmanager configuration (the YAML document as an object). */
-export function alertmanagerConfig(props: AlertmanagerProps): Record<string, unknown> {
-  return { route: { receiver: props.ticket.name }, receivers: [{ name: props.ticket.name }, { name: props.page.name }] };
+/**
+ * Rules of one model's service: recording rules, then alerts on the service (latency, errors, model not
+ * loaded, traffic, reloads), quality (prediction shift, hit rate, business cost), drift (job results and
+ * freshness) and canary vs stable. Every expression is filtered to `model`, so one Prometheus holds many models.
+ */
+export function modelRuleGroups(model: string, options: AlertOptions = {}): RuleGroup[] {
+  return buildModelRuleGroups(model, options);
 }

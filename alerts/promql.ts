@@ -1,0 +1,200 @@
+/**
+ * PromQL builders shared by the alert rules and the dashboards, so "error ratio" or "hit rate" means the
+ * same query in a page and on the panel the on-call engineer opens next. Metric names, label values and
+ * routes come from the service contract; a renamed metric breaks the build here, not a dashboard at 3 AM.
+ */
+import {
+  DCGM_METRICS,
+  DRIFT_JOB_NAME,
+  FEEDBACK_OUTCOMES,
+  METRICS,
+  MODEL_LABELS,
+  PREDICTION_OUTCOMES,
+  ROUTES,
+  VARIANTS,
+} from "../service/src/contract";
+
+type PredictionOutcome = (typeof PREDICTION_OUTCOMES)[number];
+type FeedbackOutcome = (typeof FEEDBACK_OUTCOMES)[number];
+type Variant = (typeof VARIANTS)[number];
+
+const [MODEL, VERSION, VARIANT] = MODEL_LABELS;
+
+/** Label names of the contract's metrics (see the doc comment of each metric) and those the scrape adds. */
+export const LABEL = {
+  model: MODEL,
+  version: VERSION,
+  variant: VARIANT,
+  outcome: "outcome",
+  alias: "alias",
+  runId: "run_id",
+  reason: "reason",
+  result: "result",
+  route: "route",
+  method: "method",
+  statusCode: "status_code",
+  column: "column",
+  driftMethod: "method",
+  dataset: "dataset",
+  le: "le",
+  // Added by the scrape (job, instance) and by Kubernetes service discovery (namespace, pod).
+  job: "job",
+  instance: "instance",
+  namespace: "namespace",
+  pod: "pod",
+  // DCGM exporter labels.
+  gpu: "gpu",
+  gpuUuid: "UUID",
+  hostname: "Hostname",
+  gpuModel: "modelName",
+} as const;
+
+// Label values, typed against the contract's unions so a renamed value fails type checking.
+export const OUTCOME = {
+  positive: "positive",
+  negative: "negative",
+  error: "error",
+  fallback: "fallback",
+} as const satisfies Record<string, PredictionOutcome>;
+export const CORRECT_FEEDBACK: readonly FeedbackOutcome[] = ["tp", "tn"];
+export const STABLE: Variant = "stable";
+export const CANARY: Variant = "canary";
+export const SHADOW: Variant = "shadow";
+/** model_reloads_total{result}: see METRICS.modelReloadsTotal. */
+export const RELOAD_FAILURE = "failure";
+
+/** Routes that serve predictions (the denominator of the 5xx ratio; probes and /metrics would dilute it). */
+export const INFERENCE_ROUTES = [ROUTES.predict, ROUTES.predictBatch, ROUTES.v2.infer, ROUTES.v2.inferVersion] as const;
+
+// --- matchers and selectors ----------------------------------------------------------------------------------------
+
+const escapeValue = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+const escapeRegex = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** label="value" (value escaped). */
+export const eq = (label: string, value: string) => `${label}="${escapeValue(value)}"`;
+/** label!="value". */
+export const ne = (label: string, value: string) => `${label}!="${escapeValue(value)}"`;
+/** label=~"a|b" with each value matched literally. */
+export const oneOf = (label: string, values: readonly string[]) =>
+  `${label}=~"${escapeValue(values.map(escapeRegex).join("|"))}"`;
+/** label=~"pattern", pattern used as is (dashboard variables such as $variant). */
+export const matches = (label: string, pattern: string) => `${label}=~"${escapeValue(pattern)}"`;
+
+export const selector = (metric: string, matchers: readonly string[] = []) =>
+  matchers.length ? `${metric}{${matchers.join(", ")}}` : metric;
+
+export const bucket = (histogram: string) => `${histogram}_bucket`;
+const by = (labels: readonly string[]) => `by (${labels.join(", ")})`;
+export const sumBy = (labels: readonly string[], expr: string) => `sum ${by(labels)} (${expr})`;
+export const maxBy = (labels: readonly string[], expr: string) => `max ${by(labels)} (${expr})`;
+
+/**
+ * Which series a query covers and how it aggregates: an alert uses `model="flight-delay"` and keeps
+ * namespace/model/variant; a dashboard uses `model="$model", variant=~"$variant"`.
+ */
+export interface Scope {
+  /** Matchers on model metrics (labels model, version, variant). */
+  readonly matchers: readonly string[];
+  /** Labels the result keeps. */
+  readonly by: readonly string[];
+}
+
+/** Alert scope for one model: per namespace (environment), model and variant. */
+export const modelScope = (model: string, extraBy: readonly string[] = []): Scope => ({
+  matchers: [eq(LABEL.model, model)],
+  by: [LABEL.namespace, LABEL.model, LABEL.variant, ...extraBy],
+});
+
+export const withMatchers = (scope: Scope, ...matchers: string[]): Scope => ({ ...scope, matchers: [...scope.matchers, ...matchers] });
+export const keepBy = (scope: Scope, labels: readonly string[]): Scope => ({ ...scope, by: labels });
+
+// --- prediction RED ------------------------------------------------------------------------------------------------
+
+function predictions(fn: "rate" | "increase", scope: Scope, window: string, outcomes?: readonly PredictionOutcome[]): string {
+  const matchers = outcomes ? [...scope.matchers, oneOf(LABEL.outcome, outcomes)] : scope.matchers;
+  return sumBy(scope.by, `${fn}(${selector(METRICS.predictionsTotal, matchers)}[${window}])`);
+}
+/** Predictions per second (all outcomes unless `outcomes` is given). */
+export const predictionRate = (scope: Scope, window: string, outcomes?: readonly PredictionOutcome[]) =>
+  predictions("rate", scope, window, outcomes);
+/** Predictions answered over the window. */
+export const predictionIncrease = (scope: Scope, window: string, outcomes?: readonly PredictionOutcome[]) =>
+  predictions("increase", scope, window, outcomes);
+
+/** Share of predictions answered with an error (the model failed; fallbacks are not errors). */
+export function predictionErrorRatio(scope: Scope, window: string): string {
+  return `${predictionRate(scope, window, [OUTCOME.error])}\n/\n${predictionRate(scope, window)}`;
+}
+
+export function latencyQuantile(quantile: number, scope: Scope, window: string): string {
+  const rate = `rate(${selector(bucket(METRICS.predictionLatencySeconds), scope.matchers)}[${window}])`;
+  return `histogram_quantile(${quantile}, ${sumBy([...scope.by, LABEL.le], rate)})`;
+}
+
+/**
+ * Joins a per-process metric without model labels (HTTP, prediction log) to the model and variant the process
+ * serves: every pod exports model_loaded{model,variant} for the model it serves (in-process shadows excluded).
+ */
+export function servingProcesses(scope: Scope): string {
+  const loaded = selector(METRICS.modelLoaded, [...scope.matchers, ne(LABEL.variant, SHADOW)]);
+  return maxBy([LABEL.job, LABEL.instance, LABEL.model, LABEL.variant], loaded);
+}
+export function perServingProcess(expr: string, scope: Scope): string {
+  return `${expr}\n* on (${LABEL.job}, ${LABEL.instance}) group_left (${LABEL.model}, ${LABEL.variant})\n${servingProcesses(scope)}`;
+}
+
+/** HTTP requests per second on the inference routes, attributed to the model the process serves. */
+export function httpRequestRate(scope: Scope, window: string, statusMatcher?: string): string {
+  const matchers = [oneOf(LABEL.route, INFERENCE_ROUTES), ...(statusMatcher ? [statusMatcher] : [])];
+  return sumBy(scope.by, perServingProcess(`rate(${selector(METRICS.httpRequestsTotal, matchers)}[${window}])`, scope));
+}
+
+export const SERVER_ERROR_STATUS = matches(LABEL.statusCode, "5..");
+
+/** Share of inference requests answered with a 5xx (load shedding 503s included: callers saw an error). */
+export function http5xxRatio(scope: Scope, window: string): string {
+  return `${httpRequestRate(scope, window, SERVER_ERROR_STATUS)}\n/\n${httpRequestRate(scope, window)}`;
+}
+
+// --- prediction distribution and ground truth ----------------------------------------------------------------------
+
+/** Share of model answers that were positive (fallbacks and errors excluded: they say nothing about the model). */
+export function positiveRatio(scope: Scope, window: string): string {
+  return `${predictionRate(scope, window, [OUTCOME.positive])}\n/\n${predictionRate(scope, window, [OUTCOME.positive, OUTCOME.negative])}`;
+}
+
+export function feedbackCount(scope: Scope, window: string, outcomes?: readonly FeedbackOutcome[]): string {
+  const matchers = outcomes ? [...scope.matchers, oneOf(LABEL.outcome, outcomes)] : scope.matchers;
+  return sumBy(scope.by, `increase(${selector(METRICS.modelFeedbackTotal, matchers)}[${window}])`);
+}
+
+/** Live hit rate (accuracy) = (tp + tn) / (tp + fp + tn + fn) over the window. */
+export function hitRate(scope: Scope, window: string): string {
+  return `${feedbackCount(scope, window, CORRECT_FEEDBACK)}\n/\n${feedbackCount(scope, window)}`;
+}
+
+/** Hit rate the version scored at registration, one series per namespace/model/version (replicas deduplicated). */
+export function baselineHitRate(modelMatchers: readonly string[], keep: readonly string[]): string {
+  return maxBy(keep, selector(METRICS.modelBaselineHitRate, modelMatchers));
+}
+
+/** Cost-matrix-weighted errors per labelled prediction. */
+export function businessCostPerFeedback(scope: Scope, window: string): string {
+  const cost = sumBy(scope.by, `increase(${selector(METRICS.modelBusinessCostTotal, scope.matchers)}[${window}])`);
+  return `${cost}\n/\n${feedbackCount(scope, window)}`;
+}
+
+export function businessCostRate(scope: Scope, window: string): string {
+  return sumBy(scope.by, `rate(${selector(METRICS.modelBusinessCostTotal, scope.matchers)}[${window}])`);
+}
+
+// --- drift job (Pushgateway) ---------------------------------------------------------------------------------------
+
+/** Matchers of the drift job's pushed series for the models in `modelMatchers`. */
+export const driftMatchers = (modelMatchers: readonly string[]) => [eq(LABEL.job, DRIFT_JOB_NAME), ...modelMatchers];
+
+export { DCGM_METRICS, METRICS };
+
+/** `_total` stripped, as recording-rule names do (`level:metric:operations`). */
+export const ruleMetricName = (metric: string) => metric.replace(/_total$/, "");

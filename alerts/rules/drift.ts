@@ -1,0 +1,75 @@
+/** What the drift job found (pushed to the Pushgateway by the CronJob) and whether it still runs. */
+import { LABEL, METRICS, driftMatchers, eq, maxBy, selector } from "../promql";
+import type { AlertDefinition, ModelAlertThresholds } from "../types";
+import { label, value } from "./templates";
+
+export function driftAlerts(model: string, t: ModelAlertThresholds): AlertDefinition[] {
+  // Pushed series carry the Pushgateway's namespace/pod when scraped in Kubernetes: keep only model (and column).
+  const pushed = driftMatchers([eq(LABEL.model, model)]);
+  const byModel = [LABEL.model];
+  const byColumn = [LABEL.model, LABEL.column];
+  const lastRun = selector(METRICS.driftLastRunTimestampSeconds, pushed);
+  const staleSeconds = t.driftStaleHours * 3600;
+  return [
+    {
+      name: "DataDriftDetected",
+      severity: "ticket",
+      expr:
+        `${maxBy(byModel, selector(METRICS.driftShare, pushed))}\n` +
+        `and on (${LABEL.model})\n${maxBy(byModel, selector(METRICS.driftDatasetDrifted, pushed))} == 1`,
+      for: "0m",
+      summary: `${label(LABEL.model)}: data drift, ${value.percent} of features drifted in the last drift run`,
+      description:
+        `The last drift run compared recent requests of ${label(LABEL.model)} with the training reference and found ` +
+        `${value.percent} of the features drifted, enough to call the dataset drifted.`,
+      meaning:
+        "The inputs the model sees no longer look like its training data. The model may still be right (check hit rate), " +
+        "but its accuracy on the new distribution is unknown: plan a retrain on recent data.",
+      firstSteps: [
+        "Drift dashboard: which features, how strongly, since which run.",
+        "Open the drift job's HTML report (the job's output) for per-feature distributions.",
+        "Service dashboard: is 'Hit rate vs baseline' dropping too? Then retrain with recent data.",
+      ],
+    },
+    {
+      name: "FeatureDrift",
+      severity: "ticket",
+      expr:
+        `${maxBy([...byColumn, LABEL.driftMethod], selector(METRICS.driftColumnScore, pushed))}\n` +
+        `and on (${byColumn.join(", ")})\n${maxBy(byColumn, selector(METRICS.driftColumnDrifted, pushed))} == 1`,
+      for: "0m",
+      summary: `${label(LABEL.model)}: feature ${label(LABEL.column)} drifted (${label(LABEL.driftMethod)} ${value.number})`,
+      description:
+        `In the last drift run, feature ${label(LABEL.column)} of ${label(LABEL.model)} drifted from the reference: ` +
+        `${label(LABEL.driftMethod)} score ${value.raw}.`,
+      meaning:
+        "One input's distribution moved past its test's threshold (p-value below 0.05 for KS / chi-squared, distance over 0.1 for " +
+        "Wasserstein / Jensen-Shannon). A single feature drifting is often an upstream change (units, encoding, a new category).",
+      firstSteps: [
+        "Drift dashboard: score history of this feature: sudden step (pipeline change) or slow trend (world change)?",
+        "Ask the owner of the upstream feature whether its definition changed.",
+      ],
+    },
+    {
+      name: "DriftJobStale",
+      severity: "ticket",
+      expr:
+        `time() - ${maxBy(byModel, lastRun)} > ${staleSeconds}\n` +
+        `or\n${maxBy(byModel, `absent_over_time(${lastRun}[${t.driftStaleHours}h])`)}`,
+      for: "5m",
+      summary: `${label(LABEL.model)}: no drift run in ${t.driftStaleHours}h`,
+      description:
+        `{{ if gt $value 1.0 }}The last drift run of ${label(LABEL.model)} finished ${value.duration} ago{{ else }}` +
+        `No drift run of ${label(LABEL.model)} was recorded in the last ${t.driftStaleHours}h{{ end }}: drift is not being watched.`,
+      meaning:
+        "The drift CronJob did not push a result: it failed, was suspended, cannot reach the prediction log or the Pushgateway, or " +
+        "the Pushgateway restarted without persistence.",
+      firstSteps: [
+        "kubectl -n $NS get cronjob $DRIFT_CRONJOB   # SUSPEND? LAST SCHEDULE?",
+        "kubectl -n $NS get jobs --sort-by=.status.startTime | grep $DRIFT_CRONJOB | tail -3",
+        "kubectl -n $NS logs job/<latest job from above>",
+        "Run it now: kubectl -n $NS create job --from=cronjob/$DRIFT_CRONJOB $DRIFT_CRONJOB-manual-$(date +%s)",
+      ],
+    },
+  ];
+}

@@ -1,0 +1,36 @@
+/** Is every prediction being logged (the drift job and the feedback join read the log): drops and spill growth. */
+import { LABEL, METRICS, maxBy, selector, sumBy } from "../promql";
+import type { AlertDefinition } from "../types";
+import { label } from "./templates";
+
+export function predictionLogAlerts(): AlertDefinition[] {
+  // Prediction-log metrics are per process (no model label): keep the replica's identity.
+  const replica = [LABEL.namespace, LABEL.job, LABEL.pod, LABEL.instance];
+  const because = (why: string, expr: string) => `label_replace(${expr}, "${LABEL.reason}", "${why}", "", "")`;
+  const spill = selector(METRICS.predictionLogSpillDepth);
+  return [
+    {
+      name: "PredictionLogLoss",
+      severity: "ticket",
+      expr:
+        because("dropped", `${sumBy(replica, `increase(${selector(METRICS.predictionLogDroppedTotal)}[5m])`)} > 0`) +
+        "\nor\n" +
+        because("spill_growing", `${maxBy(replica, `delta(${spill}[15m])`)} > 0 and ${maxBy(replica, spill)} > 0`),
+      for: "1m",
+      summary: `Prediction log on {{ $labels.${LABEL.instance} }}: {{ if eq $labels.${LABEL.reason} "dropped" }}{{ $value | humanize }} records dropped{{ else }}spill file growing{{ end }}`,
+      description:
+        `{{ if eq $labels.${LABEL.reason} "dropped" }}{{ $value | humanize }} prediction-log records were dropped in 5 minutes on ` +
+        `${label(LABEL.instance)}{{ with $labels.${LABEL.pod} }} (pod {{ . }}){{ end }}: they are lost for drift and feedback.` +
+        `{{ else }}The local spill file on ${label(LABEL.instance)} grew by {{ $value | humanize }} records in 15 minutes: the ` +
+        `database is not accepting writes and the spill disk will fill, after which records are dropped.{{ end }}`,
+      meaning:
+        "Records that could not be written to Postgres go to a local spill file and are replayed later; only a full spill disk " +
+        "drops them. Growing spill = the database is down, slow or refusing writes; drops = data is already lost.",
+      firstSteps: [
+        "Service dashboard, 'Prediction log' row: written vs spilled vs replayed, write duration.",
+        "kubectl -n $NS logs $POD --tail=200 | grep -i 'prediction.log\\|postgres'",
+        "Check the database: kubectl -n $DB_NS get cluster,pods (CloudNativePG) and its connection count / disk.",
+      ],
+    },
+  ];
+}
