@@ -49,7 +49,7 @@ export async function positiveProbabilities(
 ): Promise<Float32Array> {
   const out = new Float32Array(records.length);
   for (let start = 0; start < records.length; start += chunk) {
-    const result = await session.run(columnFeeds(columns, records.slice(start, start + chunk)));
+    const result = await session.run(columnFeeds(columns, records.slice(start, start + chunk)), [PROBABILITIES_OUTPUT]);
     const probabilities = result[PROBABILITIES_OUTPUT].data as Float32Array;
     for (let i = 0; i < probabilities.length / 2; i++) out[start + i] = probabilities[2 * i + 1];
   }
