@@ -11,16 +11,19 @@ import { errorHandler } from "./errors";
 import { metricsPlugin } from "./metrics/metrics-plugin";
 import { createServiceMetrics } from "./metrics/service-metrics";
 import { ModelManager, type ScorerFactory } from "./model/model-manager";
-import { OnnxScorer } from "./model/onnx-scorer";
+import { batcherMetrics } from "./model/batcher";
+import { servingScorerFactory } from "./model/serving-scorer";
+import { createShadow } from "./model/shadow";
 import { createModelSource, type ModelSource } from "./registry/model-source";
 import { healthRoutes } from "./routes/health";
 import { modelInfoRoutes } from "./routes/model-info";
-import { predictRoutes } from "./routes/predict";
+import { createPredict, predictRoutes, type PredictOptions } from "./routes/predict";
+import { v2Routes } from "./v2/routes";
 
 export interface AppOverrides {
   /** Where model versions come from. @default the registry or directory named by config.model.uri */
   readonly source?: ModelSource;
-  /** How a model package becomes a scorer. @default an in-thread onnxruntime session */
+  /** How a model package becomes a scorer. @default sessions per INFERENCE_WORKERS behind a MicroBatcher */
   readonly createScorer?: ScorerFactory;
   /** @default JSON logs at config.logLevel */
   readonly logger?: FastifyServerOptions["logger"];
@@ -58,12 +61,27 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
     uri: config.model.uri,
     variant: config.model.variant,
     source,
-    createScorer: overrides.createScorer ?? ((pkg) => OnnxScorer.load(pkg)),
+    createScorer:
+      overrides.createScorer ?? servingScorerFactory({ inference: config.inference, variant: config.model.variant, metrics: batcherMetrics(registry) }),
     pollIntervalMs: config.model.pollIntervalMs,
     baselineMetric: config.baselineMetric,
     metrics,
     log: app.log.child({ component: "model-manager" }),
   });
+  // The challenger: its own manager (polling, hot swap, variant="shadow" metrics), scored after responses.
+  const shadow = config.shadow;
+  const shadowModels =
+    shadow &&
+    new ModelManager({
+      uri: shadow.uri,
+      variant: "shadow",
+      source: createModelSource(shadow.uri, { ...config.mlflow, cacheDir: config.model.cacheDir }),
+      createScorer: servingScorerFactory({ inference: config.inference, variant: "shadow", metrics: batcherMetrics(registry) }),
+      pollIntervalMs: config.model.pollIntervalMs,
+      baselineMetric: config.baselineMetric,
+      metrics,
+      log: app.log.child({ component: "shadow-model-manager" }),
+    });
   let shuttingDown = false;
 
   app.decorate("models", models);
@@ -75,19 +93,40 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
   app.addHook("onSend", async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
   });
-  app.addHook("onReady", async () => models.start());
-  app.addHook("onClose", async () => models.stop());
+  app.addHook("onReady", async () => {
+    models.start();
+    shadowModels?.start();
+  });
+  app.addHook("onClose", async () => {
+    await Promise.all([models.stop(), shadowModels?.stop()]);
+  });
 
   await app.register(metricsPlugin, { registry, metrics });
   await app.register(healthRoutes, { models, shuttingDown: () => shuttingDown });
   await app.register(modelInfoRoutes, { models, variant: config.model.variant });
-  await app.register(predictRoutes, {
-    models,
+  // /predict, /predict/batch and V2 infer score through one predict path (fallback, metrics, log, shadow).
+  const predictOptions: PredictOptions = {
     variant: config.model.variant,
     metrics,
-    maxBatchRecords: config.limits.maxBatchRecords,
     requestTimeoutMs: config.inference.requestTimeoutMs,
     fallback: config.fallback,
+    afterResponse:
+      shadow && shadowModels
+        ? createShadow({
+            models: shadowModels,
+            sampleRate: shadow.sampleRate,
+            metrics,
+            timeoutMs: config.inference.requestTimeoutMs,
+            log: app.log.child({ component: "shadow" }),
+          })
+        : undefined,
+  };
+  await app.register(predictRoutes, { ...predictOptions, models, maxBatchRecords: config.limits.maxBatchRecords });
+  await app.register(v2Routes, {
+    models,
+    ready: () => !shuttingDown,
+    maxBatchRecords: config.limits.maxBatchRecords,
+    predict: createPredict(predictOptions),
   });
   return app as unknown as ModelportApp;
 }

@@ -16,7 +16,10 @@ import { compileRecordValidator, type RecordValidator } from "./request-schema";
 import type { ModelIdentity, Scorer, ServedModel, TensorMetadata } from "./types";
 
 /** Turns a model package into a scorer (in-thread session, worker pool, micro-batcher...). */
-export type ScorerFactory = (pkg: ModelPackage) => Promise<Scorer & { io?(): { inputs: TensorMetadata[]; outputs: TensorMetadata[] } }>;
+export type ScorerFactory = (
+  pkg: ModelPackage,
+  version: ResolvedModelVersion,
+) => Promise<Scorer & { io?(): { inputs: TensorMetadata[]; outputs: TensorMetadata[] } }>;
 
 /** A served version plus what the routes need per version, built once at swap time. */
 export interface LoadedModel extends ServedModel {
@@ -164,7 +167,7 @@ export class ModelManager {
   private async load(resolved: ResolvedModelVersion): Promise<LoadedModel> {
     const dir = await this.options.source.fetch(resolved);
     const pkg = await readModelPackage(dir);
-    const scorer = await this.options.createScorer(pkg);
+    const scorer = await this.options.createScorer(pkg, resolved);
     try {
       const identity: ModelIdentity = {
         name: resolved.name,

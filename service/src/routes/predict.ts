@@ -51,8 +51,17 @@ const servedProperties = {
   threshold: { type: "number" },
 } as const;
 
-export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (app, options) => {
-  const { models, variant, metrics, fallback } = options;
+/**
+ * Scores records with a leased model version the one way every route does it: deadline, fallback on overload
+ * (when configured), prediction metrics, the prediction log and the after-response hook. Rejects with
+ * ScoringRejectedError when overloaded without a fallback (counted here; the route answers 503).
+ */
+export type Predict = (model: LoadedModel, records: readonly FeatureRecord[], reply: FastifyReply) => Promise<Prediction[]>;
+
+export type PredictOptions = Omit<PredictRoutesOptions, "models" | "maxBatchRecords">;
+
+export function createPredict(options: PredictOptions): Predict {
+  const { variant, metrics, fallback } = options;
   const children = new WeakMap<LoadedModel, ReturnType<typeof metricChildren>>();
   const metricsFor = (model: LoadedModel) => {
     let c = children.get(model);
@@ -60,28 +69,7 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
     return c;
   };
 
-  // Pin the served version and validate against its contract before any handler of this plugin runs.
-  app.addHook("preValidation", async (request, reply) => {
-    const lease = models.acquire();
-    if (!lease) {
-      const state = models.state();
-      metrics.rejected.inc({ model: "", variant, reason: "model_unavailable" });
-      void reply
-        .status(503)
-        .header("retry-after", "5")
-        .send(errorBody(503, `no model loaded yet: ${"reason" in state ? state.reason : "loading"}`));
-      return reply;
-    }
-    request.modelLease = lease;
-    const problems = validateBody(request, lease.model, options.maxBatchRecords);
-    if (problems) throw problems;
-  });
-  const release = async (request: FastifyRequest) => request.modelLease?.release();
-  app.addHook("onResponse", release);
-  app.addHook("onRequestAbort", release);
-
-  async function score(request: FastifyRequest, reply: FastifyReply, records: readonly FeatureRecord[]): Promise<Prediction[] | undefined> {
-    const model = request.modelLease!.model;
+  async function score(model: LoadedModel, records: readonly FeatureRecord[]): Promise<Prediction[]> {
     const m = metricsFor(model);
     const started = performance.now();
     let probabilities: Float32Array;
@@ -94,8 +82,7 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
       }
       if (!fallback) {
         metrics.rejected.inc({ model: model.identity.name, variant, reason: error.reason });
-        void reply.status(503).header("retry-after", "1").send(errorBody(503, `model overloaded (${error.reason}); retry later`));
-        return undefined;
+        throw error;
       }
       metrics.fallbacks.inc({ model: model.identity.name, variant, reason: error.reason }, records.length);
       m.fallback.inc(records.length);
@@ -134,9 +121,49 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
     }
   }
 
-  function after(reply: FastifyReply, records: readonly FeatureRecord[], predictions: readonly Prediction[]): void {
+  return async (model, records, reply) => {
+    const started = performance.now();
+    const predictions = await score(model, records);
+    log(model, records, predictions, performance.now() - started);
     const hook = options.afterResponse;
     if (hook) reply.raw.once("finish", () => hook(records, predictions));
+    return predictions;
+  };
+}
+
+export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (app, options) => {
+  const { models, variant, metrics } = options;
+  const predict = createPredict(options);
+
+  // Pin the served version and validate against its contract before any handler of this plugin runs.
+  app.addHook("preValidation", async (request, reply) => {
+    const lease = models.acquire();
+    if (!lease) {
+      const state = models.state();
+      metrics.rejected.inc({ model: "", variant, reason: "model_unavailable" });
+      void reply
+        .status(503)
+        .header("retry-after", "5")
+        .send(errorBody(503, `no model loaded yet: ${"reason" in state ? state.reason : "loading"}`));
+      return reply;
+    }
+    request.modelLease = lease;
+    const problems = validateBody(request, lease.model, options.maxBatchRecords);
+    if (problems) throw problems;
+  });
+  const release = async (request: FastifyRequest) => request.modelLease?.release();
+  app.addHook("onResponse", release);
+  app.addHook("onRequestAbort", release);
+
+  /** Predictions, or undefined once a 503 has been sent because the model is overloaded and there is no fallback. */
+  async function score(request: FastifyRequest, reply: FastifyReply, records: readonly FeatureRecord[]): Promise<Prediction[] | undefined> {
+    try {
+      return await predict(request.modelLease!.model, records, reply);
+    } catch (error) {
+      if (!(error instanceof ScoringRejectedError)) throw error;
+      void reply.status(503).header("retry-after", "1").send(errorBody(503, `model overloaded (${error.reason}); retry later`));
+      return undefined;
+    }
   }
 
   app.post(
@@ -149,14 +176,9 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
       },
     },
     async (request, reply) => {
-      const model = request.modelLease!.model;
-      const record = request.body as FeatureRecord;
-      const started = performance.now();
-      const predictions = await score(request, reply, [record]);
+      const predictions = await score(request, reply, [request.body as FeatureRecord]);
       if (!predictions) return reply;
-      log(model, [record], predictions, performance.now() - started);
-      after(reply, [record], predictions);
-      return { ...predictions[0]!, ...served(model, variant) };
+      return { ...predictions[0]!, ...served(request.modelLease!.model, variant) };
     },
   );
 
@@ -173,14 +195,9 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
       },
     },
     async (request, reply) => {
-      const model = request.modelLease!.model;
-      const records = request.body as FeatureRecord[];
-      const started = performance.now();
-      const predictions = await score(request, reply, records);
+      const predictions = await score(request, reply, request.body as FeatureRecord[]);
       if (!predictions) return reply;
-      log(model, records, predictions, performance.now() - started);
-      after(reply, records, predictions);
-      return { ...served(model, variant), predictions };
+      return { ...served(request.modelLease!.model, variant), predictions };
     },
   );
 };

@@ -10,9 +10,9 @@ import { join } from "node:path";
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { ROUTES } from "../contract";
 import type { LoadedModel, ModelManager } from "../model/model-manager";
-import { ScoringRejectedError, type FeatureRecord } from "../model/types";
+import { ScoringRejectedError } from "../model/types";
 import { projectRoot } from "../paths";
-import type { Prediction } from "../routes/predict";
+import type { Predict, Prediction } from "../routes/predict";
 import { V2RequestError, decodeInferRequest, encodeOutputs, type V2InferResponse } from "./codec";
 
 export interface V2RoutesOptions {
@@ -20,8 +20,8 @@ export interface V2RoutesOptions {
   /** Server readiness (false while shutting down), on top of a model being loaded. */
   readonly ready: () => boolean;
   readonly maxBatchRecords: number;
-  /** Scores records the way /predict does; rejects with ScoringRejectedError when overloaded without a fallback. */
-  readonly predict: (model: LoadedModel, records: readonly FeatureRecord[]) => Promise<readonly Prediction[]>;
+  /** The /predict scoring path (createPredict); rejects with ScoringRejectedError when overloaded without a fallback. */
+  readonly predict: Predict;
 }
 
 /** ONNX Runtime, in the protocol's platform naming (<framework>_<format>). */
@@ -112,7 +112,7 @@ export const v2Routes: FastifyPluginAsync<V2RoutesOptions> = async (app, options
         });
         let predictions: readonly Prediction[];
         try {
-          predictions = await predict(model, decoded.records);
+          predictions = await predict(model, decoded.records, reply);
         } catch (error) {
           if (!(error instanceof ScoringRejectedError)) throw error;
           return reply.status(503).header("retry-after", "1").send({ error: `model overloaded (${error.reason}); retry later` });

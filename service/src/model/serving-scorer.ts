@@ -1,0 +1,37 @@
+/**
+ * The scorer the service serves with: sessions on the event-loop thread (INFERENCE_WORKERS=0) or in a worker
+ * pool, always behind a MicroBatcher. The batcher is also the admission control (deadline, bounded queue), so
+ * it stays even with BATCH_MAX_SIZE=1, which only turns coalescing off.
+ */
+import type { ServiceConfig } from "../config";
+import type { Variant } from "../contract";
+import { MicroBatcher, type BatcherMetrics } from "./batcher";
+import type { ScorerFactory } from "./model-manager";
+import { OnnxScorer } from "./onnx-scorer";
+import { WorkerPoolScorer } from "./worker-pool";
+
+export interface ServingScorerOptions {
+  readonly inference: ServiceConfig["inference"];
+  readonly variant: Variant;
+  readonly metrics?: BatcherMetrics;
+}
+
+export function servingScorerFactory({ inference, variant, metrics }: ServingScorerOptions): ScorerFactory {
+  return async (pkg, version) => {
+    const inner = inference.workers > 0 ? await WorkerPoolScorer.create(pkg, { workers: inference.workers }) : await OnnxScorer.load(pkg);
+    const batcher = new MicroBatcher(inner, {
+      maxBatchSize: inference.batchMaxSize,
+      maxWaitMs: inference.batchMaxWaitMs,
+      // One run in progress per session: more would only queue inside ORT (in-thread) or a busy worker.
+      concurrency: inner instanceof WorkerPoolScorer ? inner.size : 1,
+      maxQueue: inference.maxQueue,
+      timeoutMs: inference.requestTimeoutMs,
+      metrics: metrics && { instruments: metrics, labels: { model: version.name, variant } },
+    });
+    return {
+      score: (records, options) => batcher.score(records, options),
+      close: () => batcher.close(),
+      io: () => inner.io(),
+    };
+  };
+}
