@@ -45,9 +45,9 @@ describe("serving path", () => {
         expect(a.statusCode).toBe(200);
         expect(a.json().probability).toBeCloseTo(fixtureProbability(records[i]!), 5);
       });
-      const histogram = (await app.metricsRegistry.getSingleMetric(METRICS.inferenceBatchSize)!.get()).values;
-      const count = histogram.find((v) => v.metricName?.endsWith("_count") && v.labels.model === "fixture")!.value;
-      const sum = histogram.find((v) => v.metricName?.endsWith("_sum") && v.labels.model === "fixture")!.value;
+      const histogram = (await app.metricsRegistry.getSingleMetric(METRICS.inferenceBatchSize)!.get()).values as { metricName?: string; labels: Record<string, unknown>; value: number }[];
+      const sample = (suffix: string) => histogram.find((v) => v.metricName === `${METRICS.inferenceBatchSize}${suffix}` && v.labels.model === "fixture")!.value;
+      const [count, sum] = [sample("_count"), sample("_sum")];
       expect(sum).toBe(60 + 1); // the 60 requests plus the model manager's warm-up with the input example
       expect(count).toBeLessThan(30);
     });
