@@ -1,0 +1,27 @@
+import { App } from "cdktf";
+import type { EnvironmentConfig } from "./environments";
+import { ModelStack } from "./model-stack";
+import { PlatformStack } from "./platform-stack";
+
+export * from "./environments";
+export * from "./platform-names";
+export { ModelStack } from "./model-stack";
+export { PlatformStack } from "./platform-stack";
+
+/** Stack name of an environment's platform: `platform-<env>`. */
+export const platformStackName = (env: string) => `platform-${env}`;
+/** Stack name of one model in one environment: `model-<name>-<env>`. */
+export const modelStackName = (env: string, model: string) => `model-${model}-${env}`;
+
+/** One platform stack per environment and one stack per model per environment. */
+export function buildStacks(app: App, environments: readonly EnvironmentConfig[]): void {
+  for (const env of environments) {
+    const names = new Set<string>();
+    for (const model of env.models) {
+      if (names.has(model.name)) throw new Error(`Environment ${env.name}: model "${model.name}" is listed twice`);
+      names.add(model.name);
+    }
+    new PlatformStack(app, platformStackName(env.name), env);
+    for (const model of env.models) new ModelStack(app, modelStackName(env.name, model.name), env, model);
+  }
+}

@@ -1,0 +1,82 @@
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { Aspects, TerraformOutput, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import { Cluster } from "../constructs/cluster";
+import { GpuNodePool } from "../constructs/gpu-node-pool";
+import { ModelRegistry } from "../constructs/model-registry";
+import { Observability } from "../constructs/observability";
+import { PlatformPolicies } from "../constructs/policies";
+import { ServiceMesh } from "../constructs/service-mesh";
+import type { EnvironmentConfig } from "./environments";
+import { PLATFORM_NAMES, registryStorage } from "./platform-names";
+import { useRemoteState } from "./remote-state";
+
+/** Cluster, GPU pool, observability, model registry and service mesh of one environment. */
+export class PlatformStack extends TerraformStack {
+  readonly cluster: Cluster;
+
+  constructor(scope: Construct, id: string, env: EnvironmentConfig) {
+    super(scope, id);
+    useRemoteState(this, env, id);
+    if (env.cluster.kind === "eks") {
+      new AwsProvider(this, "Aws", {
+        region: env.cluster.region,
+        defaultTags: [{ tags: { "modelport:environment": env.name, "modelport:stack": id, "managed-by": "cdktf" } }],
+      });
+    } else if (env.gpuPool) {
+      throw new Error(`Environment ${env.name}: gpuPool needs an EKS cluster (cluster.kind "eks")`);
+    }
+    new RandomProvider(this, "Random");
+
+    this.cluster = new Cluster(this, "Cluster", { name: env.clusterName, source: env.cluster });
+    const eks = this.cluster.eks;
+
+    const mesh = new ServiceMesh(this, "Mesh", {
+      namespace: PLATFORM_NAMES.meshNamespace,
+      ingressNamespace: PLATFORM_NAMES.ingressNamespace,
+      modelNamespaces: [PLATFORM_NAMES.modelsNamespace],
+      hosts: [`*.${env.mesh.domain}`],
+      tlsCredentialName: env.mesh.tlsCredentialName,
+      gatewayReplicas: env.mesh.gatewayReplicas,
+      gatewayServiceType: env.cluster.kind === "eks" ? "LoadBalancer" : "NodePort",
+    });
+
+    const o = env.observability;
+    const observability = new Observability(this, "Observability", {
+      namespace: PLATFORM_NAMES.monitoringNamespace,
+      releaseName: PLATFORM_NAMES.prometheusRelease,
+      retention: o.retention,
+      retentionSize: o.retentionSize,
+      storageSize: o.storageSize,
+      prometheusReplicas: o.prometheusReplicas,
+      receivers: o.receivers,
+    });
+
+    if (env.gpuPool) {
+      new GpuNodePool(this, "GpuPool", {
+        clusterName: env.clusterName,
+        nodeRole: eks!.nodeRole,
+        subnetIds: eks!.privateSubnetIds,
+        size: env.gpuPool,
+        capacityType: env.gpuPool.capacityType,
+        prometheusRelease: observability.releaseName,
+      });
+    }
+
+    const storage = registryStorage(env, eks ? { vpcId: eks.vpc.id, subnetIds: eks.privateSubnetIds } : undefined);
+    const registry = new ModelRegistry(this, "Registry", {
+      namePrefix: `modelport-${env.name}`,
+      ...storage,
+      irsa: this.cluster.irsa,
+      replicas: env.registry.replicas,
+      consumerNamespaces: [PLATFORM_NAMES.modelsNamespace],
+      consumerNamespaceDependencies: mesh.modelNamespaces,
+    });
+
+    new TerraformOutput(this, "TrackingUri", { value: registry.trackingUri });
+    new TerraformOutput(this, "ArtifactBucket", { value: registry.bucketName });
+    if (eks) new TerraformOutput(this, "ClusterEndpoint", { value: eks.cluster.endpoint });
+    Aspects.of(this).add(new PlatformPolicies());
+  }
+}
