@@ -300,7 +300,7 @@ export class FakeMlflow {
     const endpoint = endpointOf(url.pathname);
     this.log.push({ method: request.method ?? "GET", endpoint, url: request.url ?? "/", authorization: request.headers.authorization });
     try {
-      if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+      if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs).unref());
       if (this.availability === "unavailable") {
         response.writeHead(503, { "content-type": "text/plain" }).end("Service Unavailable");
         return;

@@ -64,14 +64,21 @@ export async function cachedModelDirectory(store: ArtifactStore, name: string, v
 
 async function downloadAll(store: ArtifactStore, files: readonly ArtifactFile[], into: string): Promise<void> {
   const queue = [...files];
+  let failure: { error: unknown } | undefined;
+  // On the first failure the other workers stop taking files; all settle before the caller removes the folder.
   const worker = async (): Promise<void> => {
-    for (let file = queue.shift(); file; file = queue.shift()) {
+    for (let file = queue.shift(); file && !failure; file = queue.shift()) {
       const destination = join(into, ...file.path.split("/"));
-      await mkdir(dirname(destination), { recursive: true });
-      await store.download(file, destination);
+      try {
+        await mkdir(dirname(destination), { recursive: true });
+        await store.download(file, destination);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(PARALLEL_DOWNLOADS, files.length) }, worker));
+  if (failure) throw failure.error;
 }
 
 function checkListing(files: readonly ArtifactFile[], uri: string): void {
