@@ -1,0 +1,142 @@
+import "cdktf/lib/testing/adapters/jest";
+import { InferenceService, InferenceServiceProps, ENVOY_METRICS, VARIANT_LABEL, WRITABLE_DIRS } from "../../constructs/inference-service";
+import { GPU_NODE_LABEL, GPU_RESOURCE, GPU_TAINT } from "../../constructs/gpu-node-pool";
+import { ENV, ROUTES, SERVICE_PORT } from "../../service/src/contract";
+import { crdErrors, Json, NETWORK, synth } from "./support/harness";
+
+const base: InferenceServiceProps = {
+  model: "flight-delay",
+  variant: "stable",
+  namespace: "models",
+  image: "ghcr.io/modelport/modelport-service:0.1.0",
+  registryAlias: "champion",
+  trackingUri: "http://mlflow.mlflow.svc.cluster.local:5000",
+  predictionLog: { secretName: "prediction-log", key: "url" },
+  network: NETWORK,
+  prometheusRelease: "kps",
+};
+
+const container = (d: Json) => d.spec.template.spec.container[0];
+const envOf = (c: Json) => Object.fromEntries(c.env.map((e: Json) => [e.name, e.value ?? e.value_from]));
+
+describe("InferenceService", () => {
+  const out = synth((stack) => new InferenceService(stack, "svc", base));
+  const deployment = out.named("kubernetes_deployment_v1", "flight-delay-stable");
+  const c = container(deployment);
+
+  it("probes the service's real routes on its port", () => {
+    expect(c.liveness_probe.http_get).toMatchObject({ path: ROUTES.healthz, port: String(SERVICE_PORT) });
+    expect(c.readiness_probe.http_get).toMatchObject({ path: ROUTES.readyz, port: String(SERVICE_PORT) });
+    expect(c.startup_probe.http_get.path).toBe(ROUTES.healthz);
+  });
+
+  it("runs node dist/service/src/server.js from /app, hardened", () => {
+    expect(c.command).toEqual(["node", "dist/service/src/server.js"]);
+    expect(c.working_dir).toBe("/app");
+    expect(c.security_context).toMatchObject({
+      run_as_non_root: true,
+      read_only_root_filesystem: true,
+      allow_privilege_escalation: false,
+      capabilities: { drop: ["ALL"] },
+      seccomp_profile: { type: "RuntimeDefault" },
+    });
+    const mounts = c.volume_mount.map((m: Json) => m.mount_path);
+    expect(mounts).toEqual(expect.arrayContaining([WRITABLE_DIRS.tmp, WRITABLE_DIRS.modelCache]));
+    const volumes = deployment.spec.template.spec.volume;
+    expect(volumes.every((v: Json) => v.empty_dir)).toBe(true);
+    expect(c.resources.requests).toEqual({ cpu: "500m", memory: "512Mi" });
+    expect(c.resources.limits).toEqual({ cpu: "2", memory: "1Gi" });
+  });
+
+  it("sets the contract's environment: model URI by alias, registry, variant, pod name, secret log URL", () => {
+    const env = envOf(c);
+    expect(env[ENV.modelUri]).toBe("models:/flight-delay@champion");
+    expect(env[ENV.mlflowTrackingUri]).toBe(base.trackingUri);
+    expect(env[ENV.modelVariant]).toBe("stable");
+    expect(env[ENV.podName]).toEqual({ field_ref: { field_path: "metadata.name" } });
+    expect(env[ENV.predictionLogUrl]).toEqual({ secret_key_ref: { name: "prediction-log", key: "url" } });
+    expect(env[ENV.modelCacheDir]).toBe(WRITABLE_DIRS.modelCache);
+  });
+
+  it("rolls out with zero unavailable and hands replicas to the HPA", () => {
+    expect(deployment.spec.strategy.rolling_update.max_unavailable).toBe("0");
+    expect(deployment.lifecycle.ignore_changes).toEqual(["spec[0].replicas"]);
+    const hpa = out.named("kubernetes_horizontal_pod_autoscaler_v2", "flight-delay-stable");
+    expect(hpa.spec).toMatchObject({ min_replicas: 2, max_replicas: 6 });
+    expect(out.named("kubernetes_pod_disruption_budget_v1", "flight-delay-stable").spec.max_unavailable).toBe("1");
+  });
+
+  it("has no GPU request, toleration or node selector unless asked", () => {
+    const pod = deployment.spec.template.spec;
+    expect(pod.toleration).toBeUndefined();
+    expect(pod.node_selector).toBeUndefined();
+    expect(c.resources.limits[GPU_RESOURCE]).toBeUndefined();
+  });
+
+  it("ServiceMonitor carries the release label, scrapes the sidecar's merged endpoint and is a valid CRD", () => {
+    const sm = out.resources("kubernetes_manifest")[0].manifest;
+    expect(sm.kind).toBe("ServiceMonitor");
+    expect(sm.metadata.labels.release).toBe("kps");
+    expect(sm.spec.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "flight-delay", [VARIANT_LABEL]: "stable" });
+    expect(sm.spec.endpoints[0]).toMatchObject({ port: ENVOY_METRICS.portName, path: ENVOY_METRICS.path });
+    const svc = out.named("kubernetes_service_v1", "flight-delay-stable");
+    expect(svc.spec.port.map((p: Json) => p.name)).toContain(ENVOY_METRICS.portName);
+    const pod = deployment.spec.template.metadata.annotations;
+    expect(pod["prometheus.io/path"]).toBe(ROUTES.metrics);
+    expect(crdErrors(out.customResources())).toEqual([]);
+  });
+
+  it("NetworkPolicy lets in only the mesh ingress and Prometheus, out only registry, database, DNS and istiod", () => {
+    const np = out.named("kubernetes_network_policy_v1", "flight-delay-stable").spec;
+    expect(np.policy_types).toEqual(["Ingress", "Egress"]);
+    const nsOf = (rule: Json, dir: string) => rule[dir][0].namespace_selector?.match_labels["kubernetes.io/metadata.name"];
+    expect(np.ingress.map((r: Json) => [nsOf(r, "from"), r.ports[0].port])).toEqual([
+      ["istio-ingress", String(SERVICE_PORT)],
+      ["monitoring", String(ENVOY_METRICS.port)],
+    ]);
+    expect(np.egress.map((r: Json) => [nsOf(r, "to"), r.ports[0].port, r.ports[0].protocol])).toEqual([
+      ["mlflow", "5000", "TCP"],
+      ["mlflow", "5432", "TCP"],
+      ["kube-system", "53", "UDP"],
+      ["kube-system", "53", "TCP"],
+      ["istio-system", "15012", "TCP"],
+    ]);
+  });
+
+  it("with a GPU: requests nvidia.com/gpu and tolerates exactly the taint the GPU pool sets", () => {
+    const gpu = synth((stack) => new InferenceService(stack, "svc", { ...base, gpus: 1 }));
+    const d = gpu.named("kubernetes_deployment_v1", "flight-delay-stable");
+    const pod = d.spec.template.spec;
+    expect(container(d).resources.limits[GPU_RESOURCE]).toBe("1");
+    expect(container(d).resources.requests[GPU_RESOURCE]).toBe("1");
+    expect(pod.toleration).toEqual([{ key: GPU_TAINT.key, operator: "Equal", value: GPU_TAINT.value, effect: GPU_TAINT.effect }]);
+    expect(pod.node_selector).toEqual({ [GPU_NODE_LABEL.key]: GPU_NODE_LABEL.value });
+  });
+
+  it("with IRSA: the role trusts only this variant's service account", () => {
+    const irsa = synth((stack) =>
+      new InferenceService(stack, "svc", {
+        ...base,
+        irsa: { config: { oidcProviderArn: "arn:aws:iam::1:oidc-provider/x", oidcIssuer: "oidc.eks.example/id/ABC" }, roleName: "dev-fd-stable" },
+      }),
+    );
+    const role = irsa.named("aws_iam_role", "dev-fd-stable");
+    const cond = JSON.parse(role.assume_role_policy).Statement[0].Condition.StringEquals;
+    expect(cond["oidc.eks.example/id/ABC:sub"]).toBe("system:serviceaccount:models:flight-delay-stable");
+    expect(cond["oidc.eks.example/id/ABC:aud"]).toBe("sts.amazonaws.com");
+    const sa = irsa.named("kubernetes_service_account_v1", "flight-delay-stable");
+    expect(sa.metadata.annotations["eks.amazonaws.com/role-arn"]).toMatch(/aws_iam_role\..*\.arn/);
+  });
+
+  it.each([
+    [{ replicas: { min: -1, max: 3 } }, /replicas.min must be an integer >= 1, got -1/],
+    [{ replicas: { min: 4, max: 2 } }, /replicas.max \(2\) must be an integer >= replicas.min \(4\)/],
+    [{ registryAlias: "champion alias" }, /registryAlias "champion alias"/],
+    [{ variant: "blue" as never }, /variant "blue" must be one of stable, canary, shadow/],
+    [{ resources: { requests: { cpu: "2", memory: "1Gi" }, limits: { cpu: "1", memory: "1Gi" } } }, /CPU request 2 exceeds its limit 1/],
+    [{ env: { NOT_A_SETTING: "x" } }, /env "NOT_A_SETTING" is not a variable the service reads/],
+    [{ model: "Flight_Delay" }, /model "Flight_Delay" must be lowercase/],
+  ])("rejects bad props %p", (override, message) => {
+    expect(() => synth((stack) => new InferenceService(stack, "svc", { ...base, ...override }))).toThrow(message);
+  });
+});
