@@ -1,0 +1,222 @@
+import "cdktf/lib/testing/adapters/jest";
+import { CanaryRelease, CanaryReleaseProps } from "../../constructs/canary-release";
+import { DriftMonitor, DriftMonitorProps } from "../../constructs/drift-monitor";
+import { VARIANT_LABEL } from "../../constructs/inference-service";
+import { ModelDeployment, ModelDeploymentProps, PlatformEndpoints } from "../../constructs/model-deployment";
+import { modelDashboards } from "../../dashboards";
+import { ENV, VARIANT_HEADER } from "../../service/src/contract";
+import { crdErrors, Json, NETWORK, synth } from "./support/harness";
+
+const canaryBase: CanaryReleaseProps = {
+  model: "flight-delay",
+  namespace: "models",
+  hosts: ["flight-delay.models.example.com"],
+  gateway: "istio-ingress/modelport",
+  weights: { stable: 90, canary: 10 },
+  hasCanary: true,
+  shadowPercent: 5,
+};
+const manifests = (out: ReturnType<typeof synth>, kind: string) =>
+  out.resources("kubernetes_manifest").map((m) => m.manifest).filter((m: Json) => m.kind === kind);
+
+describe("CanaryRelease", () => {
+  const out = synth((stack) => new CanaryRelease(stack, "release", canaryBase));
+  const [vs] = manifests(out, "VirtualService");
+  const [dr] = manifests(out, "DestinationRule");
+
+  it("splits traffic by weights that sum to 100 and mirrors a share to the shadow", () => {
+    const split = vs.spec.http.find((r: Json) => r.name === "split");
+    const weights = Object.fromEntries(split.route.map((r: Json) => [r.destination.subset, r.weight]));
+    expect(weights).toEqual({ stable: 90, canary: 10 });
+    expect(split.route.reduce((sum: number, r: Json) => sum + r.weight, 0)).toBe(100);
+    expect(split.mirror.subset).toBe("shadow");
+    expect(split.mirrorPercentage).toEqual({ value: 5 });
+    expect(split).toMatchObject({ timeout: "10s", retries: { attempts: 2, perTryTimeout: "2s" } });
+  });
+
+  it("pins a request to the canary with the x-model-variant header, ahead of the split", () => {
+    expect(vs.spec.http[0].match).toEqual([{ headers: { [VARIANT_HEADER]: { exact: "canary" } } }]);
+    expect(vs.spec.http[0].route).toEqual([expect.objectContaining({ weight: 100, destination: expect.objectContaining({ subset: "canary" }) })]);
+    expect(vs.spec.gateways).toEqual(["istio-ingress/modelport", "mesh"]);
+  });
+
+  it("DestinationRule subsets select pods by the variant label, mTLS to them", () => {
+    expect(dr.spec.subsets).toEqual(["stable", "canary", "shadow"].map((name) => ({ name, labels: { [VARIANT_LABEL]: name } })));
+    expect(dr.spec.trafficPolicy.tls.mode).toBe("ISTIO_MUTUAL");
+  });
+
+  it("VirtualService and DestinationRule validate against the Istio CRD schemas", () => {
+    expect(crdErrors([vs, dr])).toEqual([]);
+    // The validator does reject a broken object (a string weight).
+    const broken = structuredClone(vs);
+    broken.spec.http[2].route[0].weight = "ninety";
+    expect(crdErrors([broken])).toEqual([expect.stringMatching(/weight must be integer/)]);
+  });
+
+  it("without a canary or shadow: stable only, at 100", () => {
+    const only = synth((stack) => new CanaryRelease(stack, "r", { ...canaryBase, weights: undefined, hasCanary: false, shadowPercent: undefined }));
+    const [v] = manifests(only, "VirtualService");
+    expect(v.spec.http.map((r: Json) => r.name)).toEqual(["pin-stable", "split"]);
+    expect(v.spec.http[1].route).toEqual([expect.objectContaining({ weight: 100 })]);
+    expect(v.spec.http[1].mirror).toBeUndefined();
+  });
+
+  it.each([
+    [{ weights: { stable: 90, canary: 20 } }, /weights must sum to 100, got stable 90 \+ canary 20 = 110/],
+    [{ weights: { stable: 110, canary: -10 } }, /stable weight must be an integer 0..100, got 110/],
+    [{ weights: { stable: 50.5, canary: 49.5 } }, /stable weight must be an integer/],
+    [{ hasCanary: false }, /canary weight is 10 but no canary variant is deployed/],
+    [{ shadowPercent: 0 }, /shadowPercent must be in \(0, 100\]/],
+    [{ timeout: "10 seconds" }, /timeout "10 seconds" must be a duration/],
+    [{ gateway: "modelport" }, /gateway "modelport" must be "<namespace>\/<name>"/],
+  ])("rejects %p", (override, message) => {
+    expect(() => synth((stack) => new CanaryRelease(stack, "r", { ...canaryBase, ...override }))).toThrow(message);
+  });
+});
+
+const driftBase: DriftMonitorProps = {
+  model: "flight-delay",
+  namespace: "models",
+  image: "ghcr.io/modelport/modelport-service:0.1.0",
+  referenceUri: "s3://bucket/datasets/flight-delay/reference.parquet",
+  reportBucket: "bucket",
+  predictionLog: { secretName: "prediction-log", key: "url" },
+  pushgatewayUrl: "http://pushgateway.monitoring.svc.cluster.local:9091",
+  aws: { region: "eu-west-1", irsa: { oidcProviderArn: "arn:oidc", oidcIssuer: "oidc.example/id/X" }, roleName: "prod-fd-drift" },
+};
+
+describe("DriftMonitor", () => {
+  const out = synth((stack) => new DriftMonitor(stack, "drift", driftBase));
+  const cron = out.named("kubernetes_cron_job_v1", "flight-delay-drift").spec;
+  const job = cron.job_template.spec;
+  const c = job.template.spec.container[0];
+
+  it("runs the drift CLI from the service image with the model, window, reference and report location", () => {
+    expect(c.command).toEqual([
+      "node", "dist/service/src/drift/cli.js", "--model", "flight-delay", "--window", "24h",
+      "--reference", driftBase.referenceUri, "--out", "s3://bucket/drift-reports",
+    ]);
+    expect(c.working_dir).toBe("/app");
+  });
+
+  it("never overlaps and is bounded", () => {
+    expect(cron).toMatchObject({ concurrency_policy: "Forbid", schedule: "17 * * * *", successful_jobs_history_limit: 3, failed_jobs_history_limit: 3 });
+    expect(job).toMatchObject({ backoff_limit: 2, active_deadline_seconds: 1800 });
+  });
+
+  it("gets the prediction-log URL from the Secret, the Pushgateway URL and the AWS region", () => {
+    const env = Object.fromEntries(c.env.map((e: Json) => [e.name, e.value ?? e.value_from]));
+    expect(env[ENV.predictionLogUrl]).toEqual({ secret_key_ref: { name: "prediction-log", key: "url" } });
+    expect(env[ENV.pushgatewayUrl]).toBe(driftBase.pushgatewayUrl);
+    expect(env[ENV.awsRegion]).toBe("eu-west-1");
+    expect(env[ENV.mlflowS3EndpointUrl]).toBeUndefined();
+  });
+
+  it("IRSA role may only write reports and read the reference", () => {
+    const policy = JSON.parse(out.resources("aws_iam_role_policy")[0].policy);
+    expect(policy.Statement).toEqual([
+      { Effect: "Allow", Action: ["s3:PutObject"], Resource: ["arn:aws:s3:::bucket/drift-reports/*"] },
+      { Effect: "Allow", Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::bucket/datasets/flight-delay/reference.parquet"] },
+    ]);
+    const trust = JSON.parse(out.named("aws_iam_role", "prod-fd-drift").assume_role_policy);
+    expect(trust.Statement[0].Condition.StringEquals["oidc.example/id/X:sub"]).toBe("system:serviceaccount:models:flight-delay-drift");
+  });
+
+  it("with an in-cluster S3 server: endpoint and credentials from the Secret", () => {
+    const dev = synth((stack) =>
+      new DriftMonitor(stack, "d", { ...driftBase, aws: undefined, s3Endpoint: { url: "http://seaweedfs.mlflow:8333", credentialsSecret: "artifact-store-credentials" } }),
+    );
+    const env = dev.named("kubernetes_cron_job_v1", "flight-delay-drift").spec.job_template.spec.template.spec.container[0].env;
+    const byName = Object.fromEntries(env.map((e: Json) => [e.name, e.value ?? e.value_from]));
+    expect(byName[ENV.mlflowS3EndpointUrl]).toBe("http://seaweedfs.mlflow:8333");
+    expect(byName.AWS_SECRET_ACCESS_KEY).toEqual({ secret_key_ref: { name: "artifact-store-credentials", key: "AWS_SECRET_ACCESS_KEY" } });
+  });
+
+  it.each([
+    [{ schedule: "every hour" }, /schedule "every hour" must be a 5-field cron/],
+    [{ backoffLimit: -1 }, /backoffLimit must be an integer >= 0, got -1/],
+    [{ window: "1 day" }, /window "1 day"/],
+    [{ aws: undefined }, /give `aws`.*or `s3Endpoint`/],
+  ])("rejects %p", (override, message) => {
+    expect(() => synth((stack) => new DriftMonitor(stack, "d", { ...driftBase, ...override }))).toThrow(message);
+  });
+});
+
+const platform: PlatformEndpoints = {
+  namespace: "models",
+  trackingUri: "http://mlflow.mlflow.svc.cluster.local:5000",
+  pushgatewayUrl: "http://pushgateway.monitoring.svc.cluster.local:9091",
+  prometheusRelease: "kps",
+  monitoringNamespace: "monitoring",
+  meshNamespace: "istio-system",
+  ingressNamespace: "istio-ingress",
+  gateway: "istio-ingress/modelport",
+  registryPeer: NETWORK.registry,
+  databasePeer: NETWORK.database,
+  reportBucket: "modelport",
+  predictionLog: { secretName: "prediction-log", key: "url" },
+  s3Endpoint: { url: "http://seaweedfs.mlflow.svc.cluster.local:8333", credentialsSecret: "artifact-store-credentials" },
+};
+const deploymentBase: ModelDeploymentProps = {
+  model: "flight-delay",
+  image: "ghcr.io/modelport/modelport-service:0.1.0",
+  platform,
+  hosts: ["flight-delay.models.example.com"],
+  namePrefix: "modelport-dev",
+  canary: { weight: 25 },
+  drift: { referenceUri: "s3://modelport/datasets/flight-delay/reference.parquet" },
+};
+
+describe("ModelDeployment", () => {
+  const out = synth((stack) => new ModelDeployment(stack, "model", deploymentBase));
+
+  it("deploys stable and canary serving different registry aliases", () => {
+    const uris = out.resources("kubernetes_deployment_v1").map((d) => [
+      d.metadata.name,
+      d.spec.template.spec.container[0].env.find((e: Json) => e.name === ENV.modelUri).value,
+    ]).sort();
+    expect(uris).toEqual([
+      ["flight-delay-canary", "models:/flight-delay@challenger"],
+      ["flight-delay-stable", "models:/flight-delay@champion"],
+    ]);
+  });
+
+  it("routes 75/25 and schedules the drift job", () => {
+    const vs = out.resources("kubernetes_manifest").map((m) => m.manifest).find((m: Json) => m.kind === "VirtualService");
+    const split = vs.spec.http.find((r: Json) => r.name === "split");
+    expect(split.route.map((r: Json) => r.weight)).toEqual([75, 25]);
+    expect(out.resources("kubernetes_cron_job_v1")).toHaveLength(1);
+  });
+
+  it("ships the model's alert rules as a PrometheusRule with the release label; every custom resource is schema-valid", () => {
+    const rule = out.resources("kubernetes_manifest").map((m) => m.manifest).find((m: Json) => m.kind === "PrometheusRule");
+    expect(rule.metadata).toMatchObject({ name: "flight-delay-rules", namespace: "models", labels: { release: "kps" } });
+    expect(rule.spec.groups.length).toBeGreaterThan(0);
+    expect(JSON.stringify(rule.spec.groups)).toContain("flight-delay");
+    expect(crdErrors(out.customResources())).toEqual([]);
+  });
+
+  it("ships exactly the model's dashboards (modelDashboards) as ConfigMaps for Grafana's sidecar", () => {
+    const maps = out.resources("kubernetes_config_map_v1");
+    const expected = modelDashboards("flight-delay");
+    expect(maps.map((m) => Object.keys(m.data)[0]).sort()).toEqual(expected.map((d) => d.fileName).sort());
+    for (const m of maps) {
+      expect(m.metadata.labels.grafana_dashboard).toBe("1");
+      expect(m.metadata.namespace).toBe("monitoring");
+      const [json] = Object.values(m.data) as string[];
+      expect(() => JSON.parse(json)).not.toThrow();
+    }
+  });
+
+  it("rejects two variants serving the same alias", () => {
+    expect(() =>
+      synth((stack) => new ModelDeployment(stack, "m", { ...deploymentBase, canary: { weight: 10, alias: "champion" } })),
+    ).toThrow(/canary and stable both serve alias "champion"/);
+  });
+
+  it("rejects an out-of-range canary weight with the CanaryRelease message", () => {
+    expect(() => synth((stack) => new ModelDeployment(stack, "m", { ...deploymentBase, canary: { weight: 120 } }))).toThrow(
+      /stable weight must be an integer 0..100, got -20/,
+    );
+  });
+});
