@@ -1,6 +1,8 @@
+import fc from "fast-check";
 import { readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { createModelSource, DOWNLOAD_MANIFEST_FILE, ModelSourceError, type ModelSource } from "../../service/src/registry";
+import { checkRelativePath } from "../../service/src/registry/transfer";
 import { FakeMlflow, type TransferFault } from "../support/fake-mlflow";
 import { copyTinyModel, filesUnder, tempDir, TINY_MODEL_DIR } from "./helpers";
 
@@ -190,4 +192,20 @@ test("an unsupported artifact scheme is named with what is supported", async () 
     errorCode: "UNSUPPORTED_ARTIFACT_URI",
     message: expect.stringMatching(/gs:\/\/bucket\/flight-delay\/1 uses a storage Modelport cannot read; supported: mlflow-artifacts:\/.*s3:\/\/, file:\/\//),
   });
+});
+
+test("no listed path a server could send escapes the download folder", () => {
+  const segment = fc.oneof(fc.constantFrom("..", ".", "", "data", "model.onnx", "a\\b", "\u0000"), fc.string({ maxLength: 6 }));
+  const listedPath = fc.oneof(fc.string({ maxLength: 20 }), fc.array(segment, { maxLength: 5 }).map((parts) => parts.join("/")));
+  fc.assert(
+    fc.property(listedPath, (path) => {
+      try {
+        checkRelativePath(path, "mlflow-artifacts:/1/run/artifacts/model");
+      } catch (error) {
+        return error instanceof ModelSourceError && error.errorCode === "INVALID_ARTIFACT";
+      }
+      return posix.join("/cache/partial", path).startsWith("/cache/partial/") && posix.normalize(path) === path && !path.includes("\\");
+    }),
+    { numRuns: 3000 },
+  );
 });

@@ -198,3 +198,18 @@ describe("outages and timeouts", () => {
     expect(elapsed).toBeLessThan(1000);
   });
 });
+
+describe("tracking server behind a path prefix", () => {
+  test("registry calls and artifact downloads keep the tracking URI's path", async () => {
+    const prefixed = await FakeMlflow.start({ basePath: "/mlflow" });
+    try {
+      await prefixed.register("flight-delay", { dir: TINY_MODEL_DIR, aliases: ["champion"] });
+      const champion = createModelSource("models:/flight-delay@champion", { trackingUri: `${prefixed.url}/`, cacheDir: cache.path });
+      await champion.fetch(await champion.resolve());
+      expect(prefixed.count("unknown")).toBe(0);
+      expect(prefixed.requests.every((r) => r.url.startsWith("/mlflow/api/2.0/"))).toBe(true);
+    } finally {
+      await prefixed.stop();
+    }
+  });
+});

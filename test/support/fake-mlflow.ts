@@ -139,21 +139,26 @@ export class FakeMlflow {
     /** The fake's artifact store: <root>/<experiment>/<run>/artifacts/model/... */
     private readonly artifactRoot: string,
     private auth: FakeMlflowAuth | undefined,
+    private readonly basePath: string,
   ) {}
 
-  /** Listens on 127.0.0.1 on a free port. */
-  static async start(options: { readonly auth?: FakeMlflowAuth } = {}): Promise<FakeMlflow> {
+  /**
+   * Listens on 127.0.0.1 on a free port. `basePath` serves the API under a prefix, as behind an ingress
+   * (`/mlflow` -> http://127.0.0.1:<port>/mlflow/api/2.0/...).
+   */
+  static async start(options: { readonly auth?: FakeMlflowAuth; readonly basePath?: string } = {}): Promise<FakeMlflow> {
     const artifactRoot = await mkdtemp(join(tmpdir(), "fake-mlflow-"));
     const server = createServer();
     await listen(server, 0);
-    const fake = new FakeMlflow(server, (server.address() as AddressInfo).port, artifactRoot, options.auth);
+    const basePath = (options.basePath ?? "").replace(/\/+$/, "");
+    const fake = new FakeMlflow(server, (server.address() as AddressInfo).port, artifactRoot, options.auth, basePath);
     server.on("request", (request, response) => void fake.handle(request, response));
     return fake;
   }
 
   /** The tracking URI (MLFLOW_TRACKING_URI). */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://127.0.0.1:${this.port}${this.basePath}`;
   }
 
   /** Every request received, in order (rejected ones included). */
@@ -296,8 +301,11 @@ export class FakeMlflow {
   // --- HTTP ------------------------------------------------------------------------------------------------------------
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? "/", this.url);
-    const endpoint = endpointOf(url.pathname);
+    const url = new URL(request.url ?? "/", "http://127.0.0.1");
+    // Requests outside the base path match no endpoint (404), as an ingress would route them elsewhere.
+    const inBase = url.pathname.startsWith(`${this.basePath}/`);
+    if (inBase) url.pathname = url.pathname.slice(this.basePath.length);
+    const endpoint = inBase ? endpointOf(url.pathname) : "unknown";
     this.log.push({ method: request.method ?? "GET", endpoint, url: request.url ?? "/", authorization: request.headers.authorization });
     try {
       if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs).unref());
@@ -383,7 +391,7 @@ export class FakeMlflow {
         return this.download(path, response);
       }
       case "unknown":
-        throw new HttpError(404, "ENDPOINT_NOT_FOUND", `No API endpoint ${method} ${url.pathname} in this fake MLflow server`);
+        throw new HttpError(404, "ENDPOINT_NOT_FOUND", `No API endpoint ${method} ${request.url} in this fake MLflow server`);
     }
   }
 

@@ -3,6 +3,7 @@
  * Schemes: `mlflow-artifacts:` (the tracking server's artifact proxy), `s3://` (read directly), and `file:` or
  * an absolute path (a tracking server with a local artifact store on a shared volume).
  */
+import { constants } from "node:fs";
 import { copyFile, readdir, stat } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,10 +41,14 @@ export function openArtifactStore(uri: string, context: ArtifactStoreContext): A
     if (!context.mlflow) throw new ModelSourceError(`artifact URI ${uri} needs the MLflow tracking server, but no tracking URI is configured`, "UNSUPPORTED_ARTIFACT_URI");
     return new MlflowProxyStore(uri, context.mlflow, context.timeoutMs);
   }
-  if (scheme === "s3") {
-    return new S3ArtifactStore(uri, context);
+  if (scheme === "s3") return new S3ArtifactStore(uri, context);
+  if (scheme === "file") {
+    try {
+      return new LocalArtifactStore(uri, fileURLToPath(uri));
+    } catch (error) {
+      throw new ModelSourceError(`artifact URI ${uri} is not a usable file URL: ${(error as Error).message}`, "UNSUPPORTED_ARTIFACT_URI");
+    }
   }
-  if (scheme === "file") return new LocalArtifactStore(uri, fileURLToPath(uri));
   if (scheme === undefined && uri.startsWith("/")) return new LocalArtifactStore(uri, uri);
   throw new ModelSourceError(
     `artifact URI ${uri} uses a storage Modelport cannot read; supported: mlflow-artifacts:/ (serve MLflow with --serve-artifacts), s3://, file://`,
@@ -114,6 +119,6 @@ class LocalArtifactStore implements ArtifactStore {
   }
 
   async download(file: ArtifactFile, destination: string): Promise<void> {
-    await copyFile(join(this.dir, file.path), destination);
+    await copyFile(join(this.dir, file.path), destination, constants.COPYFILE_EXCL);
   }
 }

@@ -47,18 +47,15 @@ export class IdleTimeout {
   }
 }
 
-/** Pipes `body` into a new file (which must not exist yet); resolves with the byte count. */
-export async function writeBodyToFile(body: Readable, destination: string, idle: IdleTimeout): Promise<number> {
-  let bytes = 0;
+/** Pipes `body` into a new file (which must not exist yet), restarting the idle clock on every chunk. */
+export async function writeBodyToFile(body: Readable, destination: string, idle: IdleTimeout): Promise<void> {
   const progress = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      bytes += chunk.length;
       idle.touch();
       callback(null, chunk);
     },
   });
   await pipeline(body, progress, createWriteStream(destination, { flags: "wx" }), { signal: idle.signal });
-  return bytes;
 }
 
 /** Rejects listing entries that would escape the download directory ("..", absolute paths, empty segments). */
