@@ -52,7 +52,7 @@ export function emitMonitoring(options: EmitOptions): string[] {
     write(`prometheus/modelport-${model}.prometheusrule.yaml`, yaml(prometheusRule({ name: `modelport-${model}`, namespace: "monitoring", labels: resourceLabels }, groups)));
   }
   write("alertmanager/alertmanager.yml", yaml(EXAMPLE_ALERTMANAGER));
-  for (const dashboard of [...platformDashboards(), ...options.models.flatMap((model) => modelDashboards(model))]) {
+  for (const dashboard of [...platformDashboards(alertOptions), ...options.models.flatMap((model) => modelDashboards(model, alertOptions))]) {
     write(`grafana/${dashboard.fileName}`, JSON.stringify(dashboard.json, null, 2));
   }
   for (const model of options.models) write(`runbooks/${model}.md`, modelRunbook(model, alertOptions));

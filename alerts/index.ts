@@ -23,7 +23,7 @@ export type { PrometheusRuleProps } from "./prometheus-rule";
 export { prometheusRule, rulesFile } from "./prometheus-rule";
 export type { RunbookOptions } from "./runbooks";
 export { modelRunbook, platformRunbook } from "./runbooks";
-export { modelAlertGroups, platformAlertGroups, runbookAnchor, runbookFileName, runbookUrl } from "./rule-groups";
+export { modelAlertGroups, platformAlertGroups, runbookAnchor, runbookFileName, runbookPageUrl, runbookUrl } from "./rule-groups";
 export { RECORDED } from "./rules/recording";
 
 /** Rules that concern the whole platform: GPU nodes (DCGM) and the prediction log of every replica. */

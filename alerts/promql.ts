@@ -185,6 +185,14 @@ export function businessCostPerFeedback(scope: Scope, window: string): string {
   return `${cost}\n/\n${feedbackCount(scope, window)}`;
 }
 
+/**
+ * Events of a counter over the window, also counting a labelled series created by its first event (increase()
+ * needs two samples, so a counter that appears at 1 would otherwise go unnoticed).
+ */
+export function counterEvents(counter: string, window: string, labels: readonly string[]): string {
+  return `${sumBy(labels, `increase(${counter}[${window}])`)} > 0\nor\n${sumBy(labels, `${counter} unless ${counter} offset ${window}`)}`;
+}
+
 export function businessCostRate(scope: Scope, window: string): string {
   return sumBy(scope.by, `rate(${selector(METRICS.modelBusinessCostTotal, scope.matchers)}[${window}])`);
 }
@@ -195,6 +203,9 @@ export function businessCostRate(scope: Scope, window: string): string {
 export const driftMatchers = (modelMatchers: readonly string[]) => [eq(LABEL.job, DRIFT_JOB_NAME), ...modelMatchers];
 
 export { DCGM_METRICS, METRICS };
+
+/** Prometheus' own series of pending and firing alerts (labels alertname, alertstate and the alert's labels). */
+export const PROMETHEUS_ALERTS = "ALERTS";
 
 /** `_total` stripped, as recording-rule names do (`level:metric:operations`). */
 export const ruleMetricName = (metric: string) => metric.replace(/_total$/, "");

@@ -24,9 +24,13 @@ export const runbookFileName = (page: RunbookPage) => (page.kind === "model" ? `
 /** Anchor of an alert's section in its runbook page (GitHub-style heading slug). */
 export const runbookAnchor = (alertName: string) => alertName.toLowerCase();
 
-export function runbookUrl(page: RunbookPage, alertName: string, options: AlertOptions = {}): string {
+export function runbookPageUrl(page: RunbookPage, options: AlertOptions = {}): string {
   const base = (options.runbookBaseUrl ?? DEFAULT_RUNBOOK_BASE_URL).replace(/\/+$/, "");
-  return `${base}/${runbookFileName(page)}#${runbookAnchor(alertName)}`;
+  return `${base}/${runbookFileName(page)}`;
+}
+
+export function runbookUrl(page: RunbookPage, alertName: string, options: AlertOptions = {}): string {
+  return `${runbookPageUrl(page, options)}#${runbookAnchor(alertName)}`;
 }
 
 export function modelThresholds(options: AlertOptions = {}): ModelAlertThresholds {

@@ -1,7 +1,13 @@
 /**
- * Grafana dashboards as code. STUB: signatures are the contract with constructs/; the monitoring work fills
- * in the bodies with @grafana/grafana-foundation-sdk builders (keep the exported names and shapes).
+ * Grafana dashboards as code (built with @grafana/grafana-foundation-sdk): the public surface consumed by
+ * constructs/ (Grafana sidecar ConfigMaps) and by `npm run monitoring` (JSON files).
  */
+import { runbookPageUrl } from "../alerts/rule-groups";
+import type { AlertOptions } from "../alerts/types";
+import { driftDashboard } from "./drift";
+import { gpuDashboard } from "./gpu";
+import { serviceDashboard } from "./service";
+
 export interface DashboardFile {
   readonly uid: string;
   readonly title: string;
@@ -10,12 +16,33 @@ export interface DashboardFile {
   readonly json: Record<string, unknown>;
 }
 
+/** Grafana uids are at most 40 characters. */
+function uidFor(...parts: string[]): string {
+  const uid = ["modelport", ...parts].join("-").replace(/[^A-Za-z0-9_-]/g, "-");
+  if (uid.length <= 40) return uid;
+  // Keep it unique and stable: a short hash of the full name replaces the tail.
+  let hash = 0;
+  for (const char of uid) hash = (Math.imul(hash, 31) + char.charCodeAt(0)) >>> 0;
+  return `${uid.slice(0, 31)}-${hash.toString(36).padStart(7, "0").slice(0, 8)}`;
+}
+
+const file = (uid: string, json: { title?: string }): DashboardFile => ({
+  uid,
+  title: json.title ?? uid,
+  fileName: `${uid}.json`,
+  json: json as Record<string, unknown>,
+});
+
 /** Dashboards shared by every model: GPU nodes. */
-export function platformDashboards(): DashboardFile[] {
-  return [];
+export function platformDashboards(options: AlertOptions = {}): DashboardFile[] {
+  const uid = uidFor("gpu");
+  return [file(uid, gpuDashboard(uid, runbookPageUrl({ kind: "platform" }, options)))];
 }
 
 /** One model's Service and Drift dashboards, templated by model and variant with this model preselected. */
-export function modelDashboards(_model: string): DashboardFile[] {
-  return [];
+export function modelDashboards(model: string, options: AlertOptions = {}): DashboardFile[] {
+  const runbook = runbookPageUrl({ kind: "model", model }, options);
+  const serviceUid = uidFor(model, "service");
+  const driftUid = uidFor(model, "drift");
+  return [file(serviceUid, serviceDashboard(model, serviceUid, runbook)), file(driftUid, driftDashboard(model, driftUid, runbook))];
 }

@@ -1,5 +1,5 @@
 /** Is every prediction being logged (the drift job and the feedback join read the log): drops and spill growth. */
-import { LABEL, METRICS, maxBy, selector, sumBy } from "../promql";
+import { LABEL, METRICS, counterEvents, maxBy, selector } from "../promql";
 import type { AlertDefinition } from "../types";
 import { label } from "./templates";
 
@@ -13,7 +13,7 @@ export function predictionLogAlerts(): AlertDefinition[] {
       name: "PredictionLogLoss",
       severity: "ticket",
       expr:
-        because("dropped", `${sumBy(replica, `increase(${selector(METRICS.predictionLogDroppedTotal)}[5m])`)} > 0`) +
+        because("dropped", `(${counterEvents(selector(METRICS.predictionLogDroppedTotal), "5m", replica)})`) +
         "\nor\n" +
         because("spill_growing", `${maxBy(replica, `delta(${spill}[15m])`)} > 0 and ${maxBy(replica, spill)} > 0`),
       for: "1m",

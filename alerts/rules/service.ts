@@ -6,6 +6,7 @@ import {
   RELOAD_FAILURE,
   SHADOW,
   STABLE,
+  counterEvents,
   eq,
   maxBy,
   ne,
@@ -119,10 +120,7 @@ export function serviceAlerts(model: string, t: ModelAlertThresholds): AlertDefi
     {
       name: "ModelReloadFailing",
       severity: "ticket",
-      expr:
-        `${sumBy(perReplica, `increase(${reloadFailures}[15m])`)} > 0\n` +
-        // A counter series created by its first failure has no earlier sample for increase() to see.
-        `or\n${sumBy(perReplica, `${reloadFailures} unless ${reloadFailures} offset 15m`)}`,
+      expr: counterEvents(reloadFailures, "15m", perReplica),
       for: "0m",
       summary: `${modelVariant}: model reload failed on {{ $labels.${LABEL.instance} }}`,
       description:
