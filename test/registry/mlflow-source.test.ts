@@ -213,3 +213,16 @@ describe("tracking server behind a path prefix", () => {
     }
   });
 });
+
+test("a tracking URI that misses the server's path prefix is named as such, not as a missing model", async () => {
+  const prefixed = await FakeMlflow.start({ basePath: "/mlflow" });
+  try {
+    await prefixed.register("flight-delay", { dir: TINY_MODEL_DIR, aliases: ["champion"] });
+    const wrongBase = prefixed.url.replace(/\/mlflow$/, "");
+    const error = await failure(createModelSource("models:/flight-delay@champion", { trackingUri: wrongBase, cacheDir: cache.path }).resolve());
+    expect(error).toMatchObject({ errorCode: "ENDPOINT_NOT_FOUND", status: 404 });
+    expect(error.message).toMatch(/has no endpoint \/api\/2\.0\/mlflow\/registered-models\/alias \(HTTP 404\).*check that MLFLOW_TRACKING_URI is the tracking server's base URL/);
+  } finally {
+    await prefixed.stop();
+  }
+});

@@ -391,7 +391,9 @@ export class FakeMlflow {
         return this.download(path, response);
       }
       case "unknown":
-        throw new HttpError(404, "ENDPOINT_NOT_FOUND", `No API endpoint ${method} ${request.url} in this fake MLflow server`);
+        // Flask's page for an unknown route, as MLflow answers it: HTML, not the JSON error shape.
+        response.writeHead(404, { "content-type": "text/html; charset=utf-8" }).end("<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n");
+        return;
     }
   }
 

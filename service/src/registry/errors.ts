@@ -18,6 +18,8 @@ export type ModelSourceErrorCode =
   | "TIMEOUT"
   /** The version exists but its status is not READY (still registering, or registration failed). */
   | "NOT_READY"
+  /** HTTP 404 without an MLflow error body: the tracking URI is wrong or the server lacks the endpoint. */
+  | "ENDPOINT_NOT_FOUND"
   /** A 2xx answer whose body is not the documented shape. */
   | "BAD_RESPONSE"
   /** Downloaded or local files do not form a complete model directory. */

@@ -220,7 +220,16 @@ export class MlflowClient {
         status,
       );
     }
-    if ((code === "RESOURCE_DOES_NOT_EXIST" || status === 404) && options.notFound) {
+    if (status === 404 && typeof body.error_code !== "string") {
+      // No MLflow error body: the path itself is unknown (wrong base URL, a proxy, or an MLflow without the endpoint).
+      return new ModelSourceError(
+        `${this.base.origin} has no endpoint ${response.url ? new URL(response.url).pathname : ""} (HTTP 404) for the ${options.what}: ` +
+          `check that ${ENV.mlflowTrackingUri} is the tracking server's base URL, and that MLflow is 2.3 or newer (model aliases)`,
+        "ENDPOINT_NOT_FOUND",
+        status,
+      );
+    }
+    if (code === "RESOURCE_DOES_NOT_EXIST" && options.notFound) {
       return new ModelSourceError(`${options.notFound} (MLflow: ${serverMessage || `HTTP ${status}`})`, code, status);
     }
     return new ModelSourceError(`MLflow answered the ${options.what} with HTTP ${status} ${code}: ${serverMessage}`, code, status);
