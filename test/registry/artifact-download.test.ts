@@ -1,6 +1,9 @@
 import fc from "fast-check";
 import { readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
+import { EMBEDDED_MODEL_DIR } from "../../service/src/contract";
+import { readModelPackage } from "../../service/src/model/mlmodel";
+import { projectRoot } from "../../service/src/paths";
 import { createModelSource, DOWNLOAD_MANIFEST_FILE, ModelSourceError, type ModelSource } from "../../service/src/registry";
 import { checkRelativePath } from "../../service/src/registry/transfer";
 import { FakeMlflow, type TransferFault } from "../support/fake-mlflow";
@@ -45,6 +48,15 @@ test("the whole model directory arrives, nested external-data file included, byt
   // One listing per directory level (root and data/), one download per file.
   expect(mlflow.count("listArtifacts")).toBe(2);
   expect(mlflow.count("downloadArtifact")).toBe(expected.length);
+});
+
+test("the embedded demo model round-trips through the registry into a package the service can read", async () => {
+  const embedded = join(projectRoot(), EMBEDDED_MODEL_DIR);
+  await mlflow.register("flight-delay", { dir: embedded, aliases: ["champion"] });
+  const dir = await fetchChampion();
+  const pkg = await readModelPackage(dir);
+  expect(pkg.inputs.map((c) => c.name)).toEqual((await readModelPackage(embedded)).inputs.map((c) => c.name));
+  expect((await readFile(pkg.onnxPath)).equals(await readFile(join(embedded, "model.onnx")))).toBe(true);
 });
 
 test("a multi-megabyte file streams through intact", async () => {
