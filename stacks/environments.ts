@@ -70,7 +70,7 @@ const devFlightDelay: ModelConfig = {
     replicas: { min: 1, max: 1 },
     resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } },
   },
-  drift: { referenceUri: "service/models/flight-delay/reference.json", schedule: "*/30 * * * *" },
+  drift: { referenceUri: "service/models/flight-delay/reference.csv", schedule: "*/30 * * * *" },
 };
 
 export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
