@@ -115,11 +115,12 @@ async function isComplete(dir: string): Promise<boolean> {
   } catch {
     return false;
   }
-  for (const file of manifest.files ?? []) {
+  if (!Array.isArray(manifest?.files)) return false;
+  for (const file of manifest.files) {
     const size = await stat(join(dir, file.path)).then((s) => s.size, () => -1);
     if (size !== file.size) return false;
   }
-  return Array.isArray(manifest.files);
+  return true;
 }
 
 /** Atomic rename into place; an incomplete leftover at the target (someone deleted files) is moved aside first. */
