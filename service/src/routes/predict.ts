@@ -69,12 +69,12 @@ export function createPredict(options: PredictOptions): Predict {
     return c;
   };
 
-  async function score(model: LoadedModel, records: readonly FeatureRecord[]): Promise<Prediction[]> {
+  async function score(model: LoadedModel, records: readonly FeatureRecord[], receivedAt: number): Promise<Prediction[]> {
     const m = metricsFor(model);
     const started = performance.now();
     let probabilities: Float32Array;
     try {
-      probabilities = await model.scorer.score(records, { deadline: started + options.requestTimeoutMs });
+      probabilities = await model.scorer.score(records, { deadline: receivedAt + options.requestTimeoutMs });
     } catch (error) {
       if (!(error instanceof ScoringRejectedError)) {
         m.error.inc(records.length);
@@ -123,7 +123,8 @@ export function createPredict(options: PredictOptions): Predict {
 
   return async (model, records, reply) => {
     const started = performance.now();
-    const predictions = await score(model, records);
+    // The deadline counts from the request's arrival, so time spent parsing and validating under load is included.
+    const predictions = await score(model, records, started - reply.elapsedTime);
     log(model, records, predictions, performance.now() - started);
     const hook = options.afterResponse;
     if (hook) reply.raw.once("finish", () => hook(records, predictions));

@@ -1,0 +1,101 @@
+/** BENCHMARKS.md from one benchmark run's results: method, machine, and one table per scenario. */
+import type { BenchResults } from "./run";
+
+const ms = (value: number) => (value < 1 ? value.toFixed(3) : value.toFixed(2));
+const rps = (value: number) => value.toFixed(0);
+const pct = (ratio: number) => `${(ratio * 100).toFixed(0)}%`;
+
+export function renderMarkdown(r: BenchResults): string {
+  const lines: string[] = [];
+  const push = (...more: string[]) => lines.push(...more);
+  push(
+    "# Benchmarks",
+    "",
+    `Measured by \`npm run bench\` on ${r.startedAt.slice(0, 10)}: ${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}.`,
+    `Load average before/after: ${r.machine.loadBefore.map((l) => l.toFixed(1)).join(" ")} / ${r.machine.loadAfter.map((l) => l.toFixed(1)).join(" ")}` +
+      " (the machine is shared: figures above ~1 mean other work competed for the cores).",
+    "The service, the bare Fastify baseline and the load generator run as separate processes on the same host,",
+    `so they share the cores. ${r.settings.durationS as number} s per measurement, wrk with one thread (closed loop),`,
+    "latency percentiles from wrk's own histogram; overload uses an open-loop generator (fixed arrival rate,",
+    "latency from each request's scheduled send time). Raw numbers: `bench-results/latest.json`.",
+    "",
+    "## Service vs bare route (demo model)",
+    "",
+    "`POST /predict` with validation, micro-batching, metrics and the GBDT demo model, against a bare Fastify",
+    "route that parses the same body and returns a constant answer.",
+    "",
+    "| connections | service req/s | service p50 ms | service p99 ms | bare req/s | bare p50 ms | bare p99 ms | service / bare |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+  );
+  for (const row of r.comparison) {
+    push(
+      `| ${row.connections} | ${rps(row.service.rps)} | ${ms(row.service.p50Ms)} | ${ms(row.service.p99Ms)} | ${rps(row.bare.rps)} | ${ms(row.bare.p50Ms)} | ${ms(row.bare.p99Ms)} | ${pct(row.ratio)} |`,
+    );
+  }
+  push(
+    "",
+    "## Heavy model: micro-batching and worker threads",
+    "",
+    `\`POST /predict\` with the heavy model at ${r.settings.heavyConnections as number} connections, and a lone request (1 connection).`,
+    "Event-loop delay is the service's own `nodejs_eventloop_lag_p99_seconds` / `_max_seconds` over the loaded run.",
+    "",
+    "| configuration | req/s | p50 ms | p99 ms | lone p50 ms | lone p99 ms | event loop p99 ms | event loop max ms |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
+  );
+  for (const row of r.heavy) {
+    push(
+      `| ${row.config.name} | ${rps(row.loaded.rps)} | ${ms(row.loaded.p50Ms)} | ${ms(row.loaded.p99Ms)} | ${ms(row.lone.p50Ms)} | ${ms(row.lone.p99Ms)} | ${ms(row.eventLoopP99Ms)} | ${ms(row.eventLoopMaxMs)} |`,
+    );
+  }
+  const byName = (workers: boolean, on: boolean) => r.heavy.find((h) => (h.config.workers > 0) === workers && (h.config.batchMaxSize > 1) === on);
+  const ratios: string[] = [];
+  for (const workers of [false, true]) {
+    const on = byName(workers, true);
+    const off = byName(workers, false);
+    if (on && off) {
+      ratios.push(
+        `- ${workers ? "worker threads" : "in-thread"}: batching gives ${(on.loaded.rps / off.loaded.rps).toFixed(2)}× the req/s of unbatched; ` +
+          `lone-request p50 ${ms(on.lone.p50Ms)} ms vs ${ms(off.lone.p50Ms)} ms (${(on.lone.p50Ms - off.lone.p50Ms >= 0 ? "+" : "") + ms(on.lone.p50Ms - off.lone.p50Ms)} ms).`,
+      );
+    }
+  }
+  push("", ...ratios);
+  push(
+    "",
+    "## Overload with deadlines",
+    "",
+    "The heavy model's best configuration with `REQUEST_TIMEOUT_MS` as the deadline, driven by as many connections",
+    "as hold 4× the requests it can answer within one deadline (4 × capacity × deadline). Every request must be",
+    'answered in time: by the model, by the configured fallback (200, `"fallback": true`) or by 503 + Retry-After;',
+    "no socket errors or timeouts, no other status. Status counts are the service's own `http_requests_total`.",
+    "",
+    "| case | deadline ms | capacity req/s | connections | req/s | answers by status | fallbacks by reason | p50 ms | p99 ms | max ms | socket errors |",
+    "|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|",
+  );
+  const counts = (record: Record<string, number>) =>
+    Object.entries(record)
+      .map(([key, n]) => `${key}: ${n}`)
+      .join(", ") || "none";
+  for (const row of r.overload) {
+    const res = row.result;
+    push(
+      `| ${row.name} | ${row.deadlineMs} | ${rps(row.capacityRps)} | ${row.connections} | ${rps(res.rps)} | ${counts(row.status)} | ${counts(row.fallbacks)} | ${ms(res.p50Ms)} | ${ms(res.p99Ms)} | ${ms(res.maxMs)} | ${res.socketErrors} |`,
+    );
+  }
+  push(
+    "",
+    "## Prediction logging",
+    "",
+    "Demo model at 64 connections, without and with `PREDICTION_LOG_URL` pointing at a real PostgreSQL 15 on the same host.",
+    "",
+    "| case | req/s | p50 ms | p99 ms | rows written |",
+    "|---|---:|---:|---:|---:|",
+  );
+  for (const row of r.logging) {
+    push(`| ${row.name} | ${rps(row.result.rps)} | ${ms(row.result.p50Ms)} | ${ms(row.result.p99Ms)} | ${row.written ?? "n/a"} |`);
+  }
+  const [off, on] = r.logging;
+  if (off && on) push("", `Logging on runs at ${pct(on.result.rps / off.result.rps)} of the req/s with logging off.`);
+  push("");
+  return lines.join("\n");
+}

@@ -1,0 +1,322 @@
+/**
+ * `npm run bench [-- --quick] [-- --out DIR] [-- --heavy-model DIR] [-- --markdown FILE]`
+ *
+ * Starts the real service (`node dist/service/src/server.js`) and a bare Fastify baseline as separate processes
+ * and drives them from a third (wrk):
+ *   1. demo model vs bare route at 1, 16, 64, 256 connections: req/s, p50, p99 and the service/bare ratio;
+ *   2. heavy model: micro-batching on vs off, in-thread vs worker threads, at 256 connections and for a lone
+ *      request, with the service's event-loop delay under load;
+ *   3. overload, 4x what the service can answer within a deadline: every request answered in time (fallback or 503);
+ *   4. prediction logging to a real PostgreSQL on vs off.
+ * Writes bench-results/<time>.json and (full runs) the tables in BENCHMARKS.md. --quick is a smoke run of every
+ * scenario in seconds, for tests.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { availableParallelism, cpus, loadavg } from "node:os";
+import { join, resolve } from "node:path";
+import { EMBEDDED_MODEL_DIR, ENV, METRICS, ROUTES } from "../service/src/contract";
+import { readModelPackage } from "../service/src/model/mlmodel";
+import { projectRoot } from "../service/src/paths";
+import { freePort, waitFor } from "../test/support/net";
+import { TestPostgres } from "../test/support/postgres";
+import { startService, type RunningService } from "../test/support/service-process";
+import { renderMarkdown } from "./report";
+import { runWrk, type WrkResult } from "./wrk";
+
+export interface BenchArgs {
+  readonly quick: boolean;
+  readonly outDir: string;
+  readonly heavyModel: string;
+  readonly demoModel: string;
+  /** Where the markdown report goes; undefined = none (quick runs). */
+  readonly markdown?: string;
+}
+
+export interface ComparisonRow {
+  readonly connections: number;
+  readonly service: WrkResult;
+  readonly bare: WrkResult;
+  readonly ratio: number;
+}
+
+export interface HeavyConfig {
+  readonly name: string;
+  readonly workers: number;
+  readonly batchMaxSize: number;
+}
+
+export interface HeavyRow {
+  readonly config: HeavyConfig;
+  readonly loaded: WrkResult;
+  readonly lone: WrkResult;
+  /** Service event-loop delay during the loaded run (prom-client's monitorEventLoopDelay, reset per scrape). */
+  readonly eventLoopP99Ms: number;
+  readonly eventLoopMaxMs: number;
+}
+
+export interface OverloadRow {
+  readonly name: string;
+  readonly deadlineMs: number;
+  readonly capacityRps: number;
+  readonly connections: number;
+  readonly result: WrkResult;
+  /** The service's own count of /predict answers by status code. */
+  readonly status: Record<string, number>;
+  /** predictions_fallback_total by reason. */
+  readonly fallbacks: Record<string, number>;
+}
+
+export interface LoggingRow {
+  readonly name: string;
+  readonly result: WrkResult;
+  /** prediction_log_written_total after the run; undefined when the service exported none. */
+  readonly written?: number;
+}
+
+export interface BenchResults {
+  readonly startedAt: string;
+  readonly quick: boolean;
+  readonly machine: { readonly cpus: number; readonly model: string; readonly node: string; readonly loadBefore: number[]; readonly loadAfter: number[] };
+  readonly settings: Record<string, unknown>;
+  readonly comparison: ComparisonRow[];
+  readonly heavy: HeavyRow[];
+  readonly overload: OverloadRow[];
+  readonly logging: LoggingRow[];
+}
+
+export function parseArgs(argv: readonly string[]): BenchArgs {
+  const root = projectRoot();
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    if (i < 0) return undefined;
+    const v = argv[i + 1];
+    if (!v || v.startsWith("--")) throw new Error(`${flag} needs a value`);
+    return resolve(v);
+  };
+  const known = ["--quick", "--out", "--heavy-model", "--markdown"];
+  const unknown = argv.filter((a, i) => a.startsWith("--") && !known.includes(a) && !known.includes(argv[i - 1] ?? ""));
+  if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(", ")}; options: ${known.join(", ")}`);
+  const quick = argv.includes("--quick");
+  return {
+    quick,
+    outDir: value("--out") ?? join(root, "bench-results"),
+    heavyModel: value("--heavy-model") ?? join(root, `${EMBEDDED_MODEL_DIR}-heavy`),
+    demoModel: join(root, EMBEDDED_MODEL_DIR),
+    markdown: value("--markdown") ?? (quick ? undefined : join(root, "BENCHMARKS.md")),
+  };
+}
+
+export async function runBench(args: BenchArgs): Promise<BenchResults> {
+  const durationS = args.quick ? 1 : 5;
+  const concurrencies = args.quick ? [1, 16] : [1, 16, 64, 256];
+  const heavyConnections = args.quick ? 16 : 256;
+  const workers = availableParallelism();
+  const deadlineMs = 100;
+  await mkdir(args.outDir, { recursive: true });
+  if (!existsSync(join(args.heavyModel, "MLmodel"))) {
+    throw new Error(`no heavy model at ${args.heavyModel}: build it with \`npm run model:build -- --heavy\` or pass --heavy-model DIR`);
+  }
+  const demoRecord = (await readModelPackage(args.demoModel)).inputExample[0]!;
+  const heavyRecord = (await readModelPackage(args.heavyModel)).inputExample[0]!;
+  const startedAt = new Date().toISOString();
+  const loadBefore = loadavg();
+  const wrk = (url: string, body: unknown, connections: number, seconds = durationS) =>
+    runWrk({ url, body, connections, durationS: seconds, workDir: args.outDir });
+  // JIT, connection and session warm-up before measuring (skipped by --quick, which only proves the paths work).
+  const warmUp = async (url: string, body: unknown, connections: number) => {
+    if (!args.quick) await wrk(url, body, connections, 1);
+  };
+  const log = (line: string) => console.error(`bench: ${line}`);
+
+  // 1. Demo model vs the bare route.
+  const comparison: ComparisonRow[] = [];
+  {
+    const bare = await startBare();
+    const service = await startService({ env: serviceEnv(args.demoModel, {}) });
+    try {
+      await warmUp(service.url + ROUTES.predict, demoRecord, 64);
+      await warmUp(bare.url + ROUTES.predict, demoRecord, 64);
+      for (const connections of concurrencies) {
+        const s = await wrk(service.url + ROUTES.predict, demoRecord, connections);
+        const b = await wrk(bare.url + ROUTES.predict, demoRecord, connections);
+        comparison.push({ connections, service: s, bare: b, ratio: s.rps / b.rps });
+        log(`demo c=${connections}: service ${s.rps.toFixed(0)} req/s p99 ${s.p99Ms.toFixed(2)} ms, bare ${b.rps.toFixed(0)} req/s (${((100 * s.rps) / b.rps).toFixed(0)}%)`);
+      }
+    } finally {
+      await Promise.all([service.stop(), bare.stop()]);
+    }
+  }
+
+  // 2. Heavy model: batching on/off, in-thread vs workers.
+  const allHeavyConfigs: HeavyConfig[] = [
+    { name: "in-thread, batching off", workers: 0, batchMaxSize: 1 },
+    { name: "in-thread, batching on", workers: 0, batchMaxSize: 64 },
+    { name: `${workers} workers, batching off`, workers, batchMaxSize: 1 },
+    { name: `${workers} workers, batching on`, workers, batchMaxSize: 64 },
+  ];
+  const heavyConfigs = args.quick ? [allHeavyConfigs[0]!, allHeavyConfigs[3]!] : allHeavyConfigs;
+  const heavy: HeavyRow[] = [];
+  for (const config of heavyConfigs) {
+    const service = await startService({
+      env: serviceEnv(args.heavyModel, { [ENV.inferenceWorkers]: String(config.workers), [ENV.batchMaxSize]: String(config.batchMaxSize) }),
+    });
+    try {
+      const url = service.url + ROUTES.predict;
+      await warmUp(url, heavyRecord, heavyConnections);
+      const lone = await wrk(url, heavyRecord, 1);
+      await eventLoopDelay(service); // resets the service's delay histogram
+      const loaded = await wrk(url, heavyRecord, heavyConnections);
+      const delay = await eventLoopDelay(service);
+      heavy.push({ config, loaded, lone, eventLoopP99Ms: delay.p99Ms, eventLoopMaxMs: delay.maxMs });
+      log(`heavy ${config.name}: ${loaded.rps.toFixed(0)} req/s p99 ${loaded.p99Ms.toFixed(2)} ms, lone p50 ${lone.p50Ms.toFixed(3)} ms, loop p99 ${delay.p99Ms.toFixed(1)} ms`);
+    } finally {
+      await service.stop();
+    }
+  }
+
+  // 3. Overload. wrk keeps one request in flight per connection, so N connections hold N requests in the
+  // service; N = 4 x (capacity x deadline) is four times what can be answered within the deadline.
+  const best = heavy.reduce((a, b) => (b.loaded.rps > a.loaded.rps ? b : a));
+  const capacityRps = best.loaded.rps;
+  const overloadConnections = Math.min(4096, Math.max(64, Math.round((4 * capacityRps * deadlineMs) / 1000)));
+  const overload: OverloadRow[] = [];
+  const overloadCases = [
+    ["fallback configured", { [ENV.fallbackLabel]: "0" }],
+    ["no fallback (503)", {}],
+  ] as const;
+  for (const [name, extra] of args.quick ? overloadCases.slice(0, 1) : overloadCases) {
+    const service = await startService({
+      env: serviceEnv(args.heavyModel, {
+        [ENV.inferenceWorkers]: String(best.config.workers),
+        [ENV.batchMaxSize]: String(best.config.batchMaxSize),
+        [ENV.requestTimeoutMs]: String(deadlineMs),
+        ...extra,
+      }),
+    });
+    try {
+      const result = await wrk(service.url + ROUTES.predict, heavyRecord, overloadConnections);
+      const metrics = await scrape(service);
+      const status = byLabel(metrics, METRICS.httpRequestsTotal, "status_code", (labels) => labels.includes(`route="${ROUTES.predict}"`));
+      const fallbacks = byLabel(metrics, METRICS.predictionsFallbackTotal, "reason");
+      overload.push({ name, deadlineMs, capacityRps, connections: overloadConnections, result, status, fallbacks });
+      log(`overload ${name} (${overloadConnections} connections): status ${JSON.stringify(status)}, fallbacks ${JSON.stringify(fallbacks)}, p99 ${result.p99Ms.toFixed(1)} ms, max ${result.maxMs.toFixed(1)} ms, socket errors ${result.socketErrors}`);
+    } finally {
+      await service.stop();
+    }
+  }
+
+  // 4. Prediction logging to PostgreSQL on vs off (demo model, 64 connections).
+  const logging: LoggingRow[] = [];
+  const pg = await TestPostgres.start();
+  try {
+    const databaseUrl = await pg.createDatabase("bench");
+    for (const [name, extra] of [
+      ["logging off", {}],
+      ["logging on (PostgreSQL)", { [ENV.predictionLogUrl]: databaseUrl }],
+    ] as const) {
+      const service = await startService({ env: serviceEnv(args.demoModel, extra) });
+      try {
+        await warmUp(service.url + ROUTES.predict, demoRecord, 64);
+        const result = await wrk(service.url + ROUTES.predict, demoRecord, 64);
+        const written = sum(await scrape(service), METRICS.predictionLogWrittenTotal);
+        logging.push({ name, result, written });
+        log(`${name}: ${result.rps.toFixed(0)} req/s p99 ${result.p99Ms.toFixed(2)} ms, rows written ${written ?? "n/a"}`);
+      } finally {
+        await service.stop();
+      }
+    }
+  } finally {
+    await pg.destroy();
+  }
+
+  const results: BenchResults = {
+    startedAt,
+    quick: args.quick,
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "unknown", node: process.version, loadBefore, loadAfter: loadavg() },
+    settings: { durationS, concurrencies, heavyConnections, workers, deadlineMs, load: "wrk -t1, closed loop" },
+    comparison,
+    heavy,
+    overload,
+    logging,
+  };
+  const file = join(args.outDir, `bench-${startedAt.replace(/[:.]/g, "-")}.json`);
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(join(args.outDir, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+  log(`results in ${file}`);
+  if (args.markdown) {
+    await writeFile(args.markdown, renderMarkdown(results));
+    log(`tables in ${args.markdown}`);
+  }
+  return results;
+}
+
+function serviceEnv(modelDir: string, extra: Record<string, string>): Record<string, string> {
+  return { [ENV.modelUri]: modelDir, [ENV.logLevel]: "warn", [ENV.modelPollIntervalSeconds]: "3600", ...extra };
+}
+
+async function startBare(): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [join(__dirname, "bare-server.js")], {
+    env: { ...process.env, [ENV.port]: String(port) },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`the bare server at ${url}`, async () => ((await fetch(`${url}/`).catch(() => undefined)) ? true : undefined), 15000, 50);
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  return {
+    url,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** The service's /metrics as [name, labels, value] samples. Scraping also resets its event-loop delay histogram. */
+async function scrape(service: RunningService): Promise<[string, string, number][]> {
+  const text = await (await fetch(service.url + ROUTES.metrics)).text();
+  return text
+    .split("\n")
+    .filter((line) => line && !line.startsWith("#"))
+    .map((line) => {
+      const match = /^([^{ ]+)(\{[^}]*\})? (\S+)$/.exec(line);
+      return match ? ([match[1]!, match[2] ?? "", Number(match[3])] as [string, string, number]) : ["", "", NaN];
+    });
+}
+
+async function eventLoopDelay(service: RunningService): Promise<{ p99Ms: number; maxMs: number }> {
+  const metrics = await scrape(service);
+  return { p99Ms: (sum(metrics, METRICS.eventLoopLagP99Seconds) ?? NaN) * 1000, maxMs: (sum(metrics, "nodejs_eventloop_lag_max_seconds") ?? NaN) * 1000 };
+}
+
+function sum(metrics: [string, string, number][], name: string): number | undefined {
+  const samples = metrics.filter(([n]) => n === name);
+  return samples.length === 0 ? undefined : samples.reduce((total, [, , value]) => total + value, 0);
+}
+
+/** Sum of a metric's samples grouped by one label's value. */
+function byLabel(metrics: [string, string, number][], name: string, label: string, where: (labels: string) => boolean = () => true): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [n, labels, value] of metrics) {
+    if (n !== name || !where(labels)) continue;
+    const key = new RegExp(`${label}="([^"]*)"`).exec(labels)?.[1] ?? "";
+    out[key] = (out[key] ?? 0) + value;
+  }
+  return out;
+}
+
+if (require.main === module) {
+  let args: BenchArgs;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}`);
+    process.exit(2);
+  }
+  runBench(args).catch((error: Error) => {
+    console.error(`bench failed: ${error.stack ?? error.message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,44 @@
+// Smoke run of `npm run bench -- --quick`: every scenario runs for a second against real processes (service,
+// bare Fastify, wrk, PostgreSQL) and the results file carries each table's figures. The embedded model stands
+// in for the heavy one, which is built on demand and not committed.
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { BenchResults } from "../../bench/run";
+import { EMBEDDED_MODEL_DIR } from "../../service/src/contract";
+import { projectRoot } from "../../service/src/paths";
+
+const run = promisify(execFile);
+const root = projectRoot();
+
+it("runs every benchmark scenario in --quick mode and writes the results", async () => {
+  const out = await mkdtemp(join(tmpdir(), "bench-"));
+  try {
+    const markdown = join(out, "BENCHMARKS.md");
+    const args = ["--quick", "--out", out, "--heavy-model", join(root, EMBEDDED_MODEL_DIR), "--markdown", markdown];
+    await run(process.execPath, [join(root, "dist", "bench", "run.js"), ...args], { cwd: root });
+    const results = JSON.parse(await readFile(join(out, "latest.json"), "utf8")) as BenchResults;
+    expect(results.comparison.map((r) => r.connections)).toEqual([1, 16]);
+    for (const row of results.comparison) {
+      expect(row.service.rps).toBeGreaterThan(0);
+      expect(row.service.non2xx + row.service.socketErrors).toBe(0);
+      expect(row.ratio).toBeCloseTo(row.service.rps / row.bare.rps, 6);
+    }
+    expect(results.heavy).toHaveLength(2);
+    for (const row of results.heavy) {
+      expect(row.loaded.rps).toBeGreaterThan(0);
+      expect(row.eventLoopP99Ms).toBeGreaterThan(0);
+    }
+    const [overload] = results.overload;
+    expect(overload!.result.socketErrors).toBe(0);
+    expect(Object.keys(overload!.status)).toEqual(["200"]);
+    expect(results.logging.map((r) => r.name)).toEqual(["logging off", "logging on (PostgreSQL)"]);
+    const report = await readFile(markdown, "utf8");
+    for (const heading of ["Service vs bare route", "Heavy model", "Overload with deadlines", "Prediction logging"]) expect(report).toContain(heading);
+    expect((await readdir(out)).some((f) => /^bench-.*\.json$/.test(f))).toBe(true);
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}, 240_000);
