@@ -165,7 +165,8 @@ export class DriftMonitor extends Construct {
                       "--model", props.model,
                       "--window", window,
                       "--reference", props.referenceUri,
-                      "--out", `s3://${props.reportBucket}/${reportPrefix}`,
+                      // The job itself files reports under drift-reports/<model>/<date>/ of the bucket it is given.
+                      "--out", `s3://${props.reportBucket}`,
                     ],
                     env,
                     resources,
