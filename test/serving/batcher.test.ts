@@ -39,10 +39,10 @@ function rejectionOf(promise: Promise<unknown>): Promise<ScoringRejectedError> {
 describe("MicroBatcher", () => {
   it("runs a lone request at once instead of waiting maxWaitMs for company", async () => {
     const scorer = new RecordingScorer();
-    const batcher = new MicroBatcher(scorer, { maxWaitMs: 200, maxBatchSize: 64 });
+    const batcher = new MicroBatcher(scorer, { maxWaitMs: 2000, maxBatchSize: 64 });
     const started = performance.now();
     const [p] = await batcher.score([record(42)]);
-    expect(performance.now() - started).toBeLessThan(50);
+    expect(performance.now() - started).toBeLessThan(1000); // generous: the machine may be busy, the wait is 2 s
     expect(p).toBeCloseTo(0.42);
     expect(scorer.batches).toEqual([1]);
   });
@@ -97,7 +97,7 @@ describe("MicroBatcher", () => {
   });
 
   it("rejects with reason timeout once the deadline passes, even while the run is still going", async () => {
-    const scorer = new RecordingScorer(300);
+    const scorer = new RecordingScorer(3000);
     const batcher = new MicroBatcher(scorer, { timeoutMs: 30 });
     const started = performance.now();
     const running = rejectionOf(batcher.score([record(1)]));
@@ -105,7 +105,7 @@ describe("MicroBatcher", () => {
     await new Promise((resolve) => setImmediate(resolve));
     const waiting = rejectionOf(batcher.score([record(3)], { deadline: performance.now() + 40 }));
     const [r1, r2, r3] = await Promise.all([running, queued, waiting]);
-    expect(performance.now() - started).toBeLessThan(150);
+    expect(performance.now() - started).toBeLessThan(1500); // well before the 3 s run ends
     for (const r of [r1, r2, r3]) {
       expect(r).toBeInstanceOf(ScoringRejectedError);
       expect(r.reason).toBe("timeout");

@@ -232,7 +232,9 @@ export class MicroBatcher implements Scorer {
       },
     ).finally(() => {
       this.running--;
-      if (this.queue.length > 0) this.dispatch();
+      // Dispatch on the next check phase, not now: an in-thread run blocked the loop, and the requests that
+      // arrived meanwhile are parsed in the poll phase before it, so they join the next batch.
+      if (this.queue.length > 0) this.scheduleDispatch();
       else if (this.running === 0) this.onIdle?.();
     });
   }
