@@ -3,7 +3,11 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Fastify, { type FastifyInstance } from "fastify";
+import { Registry } from "prom-client";
 import type { PredictionLogEntry } from "../../service/src/contract";
+import { errorHandler } from "../../service/src/errors";
+import { predictionLogPlugin, type PredictionLogOptions } from "../../service/src/prediction-log/plugin";
 import type { Logger } from "../../service/src/prediction-log/writer";
 import type { TestPostgres } from "../support/postgres";
 
@@ -53,4 +57,54 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, timeo
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+export interface TestApp {
+  readonly app: FastifyInstance;
+  readonly registry: Registry;
+  /** Entries handed to record(), in order; their index is features.index. */
+  readonly recorded: PredictionLogEntry[];
+  /** pino lines the app logged (JSON). */
+  readonly logs: Array<{ level: number; msg: string; [key: string]: unknown }>;
+}
+
+/**
+ * A small Fastify app with the plugin and a stand-in predict route (GET /predict records one entry and answers
+ * its id), so the tests exercise the plugin as the service uses it, over app.inject() or a real socket.
+ */
+export async function buildTestApp(options: Partial<PredictionLogOptions> = {}): Promise<TestApp> {
+  const logs: TestApp["logs"] = [];
+  const app = Fastify({
+    logger: { level: "info", stream: { write: (line: string) => void logs.push(JSON.parse(line)) } },
+  });
+  app.setErrorHandler(errorHandler);
+  const registry = new Registry();
+  await app.register(predictionLogPlugin, {
+    sampleRate: 1,
+    spillDir: tempDir("spill-"),
+    replica: "replica-a",
+    registry,
+    costs: { falsePositive: 1, falseNegative: 5 },
+    ...options,
+  });
+  const recorded: PredictionLogEntry[] = [];
+  app.get("/predict", async () => {
+    const e = entry(recorded.length);
+    recorded.push(e);
+    app.predictionLog.record(e);
+    return { prediction_id: e.predictionId };
+  });
+  app.get("/status", async () => app.predictionLog.status());
+  return { app, registry, recorded, logs };
+}
+
+/** Current value of a metric (summed over label sets matching `labels`). */
+export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) throw new Error(`metric ${name} is not registered`);
+  const { values } = await metric.get();
+  return values
+    .filter((v) => !("metricName" in v && v.metricName !== name))
+    .filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
+    .reduce((sum, v) => sum + v.value, 0);
 }

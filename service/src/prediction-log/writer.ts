@@ -282,6 +282,7 @@ export class PredictionLogWriter implements PredictionLog {
       const applied = await migrate(this.pool);
       if (applied.length > 0) this.log.info({ applied }, "prediction log: schema migrations applied");
       this.schemaReady = true;
+      this.recovered();
       return true;
     } catch (error) {
       this.degraded(error);
