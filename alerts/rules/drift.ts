@@ -38,10 +38,10 @@ export function driftAlerts(model: string, t: ModelAlertThresholds): AlertDefini
         `${maxBy([...byColumn, LABEL.driftMethod], selector(METRICS.driftColumnScore, pushed))}\n` +
         `and on (${byColumn.join(", ")})\n${maxBy(byColumn, selector(METRICS.driftColumnDrifted, pushed))} == 1`,
       for: "0m",
-      summary: `${label(LABEL.model)}: feature ${label(LABEL.column)} drifted (${label(LABEL.driftMethod)} ${value.number})`,
+      summary: `${label(LABEL.model)}: feature ${label(LABEL.column)} drifted (${label(LABEL.driftMethod)} ${value.precise})`,
       description:
         `In the last drift run, feature ${label(LABEL.column)} of ${label(LABEL.model)} drifted from the reference: ` +
-        `${label(LABEL.driftMethod)} score ${value.raw}.`,
+        `${label(LABEL.driftMethod)} score ${value.precise}.`,
       meaning:
         "One input's distribution moved past its test's threshold (p-value below 0.05 for KS / chi-squared, distance over 0.1 for " +
         "Wasserstein / Jensen-Shannon). A single feature drifting is often an upstream change (units, encoding, a new category).",

@@ -33,8 +33,8 @@ export function serviceAlerts(model: string, t: ModelAlertThresholds): AlertDefi
       for: "5m",
       summary: `${label(LABEL.model)}: no replica has a model loaded, predictions are failing`,
       description:
-        `No replica of ${label(LABEL.model)}{{ with $labels.${LABEL.variant} }} ({{ . }}){{ end }} has had a model loaded and warmed for 5 minutes ` +
-        `(model_loaded is {{ $value }}, or no replica exports it at all). Requests get 503 or the configured fallback.`,
+        `No replica of ${label(LABEL.model)}{{ with $labels.${LABEL.variant} }} ({{ . }}){{ end }} has had a model loaded and warmed for 5 minutes` +
+        `{{ if not $labels.${LABEL.variant} }}: no replica exports model_loaded at all{{ end }}. Requests get 503 or the configured fallback.`,
       meaning:
         "Every replica reports `model_loaded == 0`, or none is scraped. Causes, most likely first: the registry alias points to a " +
         "version whose artifacts cannot be downloaded or do not load (bad ONNX, signature mismatch), MLflow or S3 is unreachable, " +
@@ -89,7 +89,7 @@ export function serviceAlerts(model: string, t: ModelAlertThresholds): AlertDefi
       expr: `${traffic(STABLE)} offset 1d > 0\nunless on (${LABEL.namespace}, ${LABEL.model}, ${LABEL.variant})\n${traffic(STABLE)} > 0`,
       for: "15m",
       summary: `${modelVariant}: no predictions for 15 minutes`,
-      description: `${modelVariant} answered no predictions in the last 15 minutes; this time yesterday it answered ${value.number}/s.`,
+      description: `${modelVariant} answered no predictions in the last 15 minutes; this time yesterday it answered {{ printf "%.2f" $value }}/s.`,
       meaning:
         "The model is up but nobody reaches it: the mesh routes elsewhere (VirtualService weights), the caller is down or " +
         "changed its URL, or a NetworkPolicy blocks it. Yesterday's traffic at this hour proves this is not just a quiet service.",

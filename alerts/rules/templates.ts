@@ -13,6 +13,8 @@ export const value = {
   duration: "{{ $value | humanizeDuration }}",
   number: "{{ $value | humanize }}",
   raw: "{{ $value }}",
+  /** Three significant digits, for p-values and ratios near 0 (humanize would print 0.001 as "1m"). */
+  precise: '{{ printf "%.3g" $value }}',
 } as const;
 /** Formats a threshold for prose: 0.1 s -> "100ms", 0.01 -> "1%". */
 export const percent = (ratio: number) => `${+(ratio * 100).toFixed(2)}%`;
