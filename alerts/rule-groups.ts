@@ -100,14 +100,19 @@ export function toAlertRule(alert: AlertDefinition, page: RunbookPage, options: 
   };
 }
 
+/**
+ * A model's recording rules and the alerts that read them share one group: Prometheus runs a group's rules in
+ * order, so every alert sees this evaluation's recorded values (across groups it could see the previous one,
+ * or none once the evaluation interval exceeds the 5-minute lookback). Drift alerts read pushed series only.
+ */
 export function buildModelRuleGroups(model: string, options: AlertOptions = {}): RuleGroup[] {
   const page: RunbookPage = { kind: "model", model };
+  const alertGroups = modelAlertGroups(model, options);
+  const alertsOf = (names: readonly string[]) =>
+    alertGroups.filter((group) => names.includes(group.name)).flatMap((group) => group.alerts.map((alert) => toAlertRule(alert, page, options)));
   return [
-    { name: `modelport-${model}-recording`, rules: modelRecordingRules(model) },
-    ...modelAlertGroups(model, options).map(({ name, alerts }) => ({
-      name: `modelport-${model}-${name}`,
-      rules: alerts.map((alert) => toAlertRule(alert, page, options)),
-    })),
+    { name: `modelport-${model}`, rules: [...modelRecordingRules(model), ...alertsOf(["service", "quality", "canary"])] },
+    { name: `modelport-${model}-drift`, rules: alertsOf(["drift"]) },
   ];
 }
 
