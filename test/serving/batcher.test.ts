@@ -15,7 +15,7 @@ class RecordingScorer implements Scorer {
     this.batches.push(records.length);
     this.running++;
     this.maxRunning = Math.max(this.maxRunning, this.running);
-    await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    await new Promise((resolve) => setTimeout(resolve, this.delayMs).unref());
     this.running--;
     if (this.fail) throw this.fail;
     return Float32Array.from(records, (r) => (r.x as number) / 100);
@@ -111,6 +111,23 @@ describe("MicroBatcher", () => {
       expect(r.reason).toBe("timeout");
     }
     expect(r3.message).toMatch(/waiting for a batch slot/);
+    expect(batcher.depth).toBe(0);
+  });
+
+  it("sheds thousands of expired requests cheaply and keeps serving those behind them", async () => {
+    const scorer = new RecordingScorer(1000); // outlives every 10 ms deadline below, however busy the machine
+    const batcher = new MicroBatcher(scorer, { maxQueue: 5000, maxBatchSize: 64, timeoutMs: 10_000 });
+    const first = batcher.score([record(1)]);
+    await new Promise((resolve) => setImmediate(resolve)); // the first run is in progress
+    const expired = Array.from({ length: 3000 }, (_, i) => rejectionOf(batcher.score([record(i)], { deadline: performance.now() + 10 })));
+    const survivor = batcher.score([record(99)], { deadline: performance.now() + 5000 });
+    expect(batcher.depth).toBe(3001);
+    const reasons = new Set((await Promise.all(expired)).map((r) => r.reason));
+    expect(reasons).toEqual(new Set(["timeout"]));
+    expect(batcher.depth).toBe(1);
+    await first;
+    expect((await survivor)[0]).toBeCloseTo(0.99);
+    expect(scorer.batches).toEqual([1, 1]);
     expect(batcher.depth).toBe(0);
   });
 

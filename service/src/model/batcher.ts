@@ -84,8 +84,51 @@ interface Pending {
   readonly resolve: (probabilities: Float32Array) => void;
   readonly reject: (error: Error) => void;
   timer: NodeJS.Timeout | undefined;
-  /** Settled (answered, timed out or failed): later outcomes are ignored. */
-  done: boolean;
+  /** In the queue until its batch starts; settled = answered, timed out or failed (later outcomes are ignored). */
+  state: "queued" | "running" | "settled";
+}
+
+/**
+ * FIFO of waiting requests with O(1) push and shift. A request that times out is only accounted out here and
+ * skipped when it reaches the front: under overload thousands expire, and splicing each out would be O(n) apiece.
+ */
+class PendingQueue {
+  private items: (Pending | undefined)[] = [];
+  private head = 0;
+  /** Live requests, and the records they carry. */
+  size = 0;
+  records = 0;
+
+  push(pending: Pending): void {
+    this.items.push(pending);
+    this.size++;
+    this.records += pending.records.length;
+  }
+
+  /** The oldest live request. */
+  peek(): Pending | undefined {
+    while (this.head < this.items.length && this.items[this.head]!.state !== "queued") this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return this.items[this.head];
+  }
+
+  shift(): Pending | undefined {
+    const pending = this.peek();
+    if (pending) {
+      this.items[this.head++] = undefined;
+      this.forget(pending);
+    }
+    return pending;
+  }
+
+  /** Accounts a request out (it left the queue or expired in it); an expired one is skipped later by peek. */
+  forget(pending: Pending): void {
+    this.size--;
+    this.records -= pending.records.length;
+  }
 }
 
 /** A Scorer that coalesces concurrent calls into batched runs of the wrapped scorer. */
@@ -95,9 +138,7 @@ export class MicroBatcher implements Scorer {
   readonly concurrency: number;
   readonly maxQueue: number;
   readonly timeoutMs: number;
-  private readonly queue: Pending[] = [];
-  /** Records in `queue` (a request may carry several). */
-  private queuedRecords = 0;
+  private readonly queue = new PendingQueue();
   private running = 0;
   private dispatchScheduled = false;
   private waitTimer: NodeJS.Timeout | undefined;
@@ -129,25 +170,24 @@ export class MicroBatcher implements Scorer {
 
   /** Records waiting for a run. */
   get depth(): number {
-    return this.queuedRecords;
+    return this.queue.records;
   }
 
   score(records: readonly FeatureRecord[], options: ScoreOptions = {}): Promise<Float32Array> {
     if (this.closed) return Promise.reject(new Error("MicroBatcher is closed"));
     if (records.length === 0) return Promise.resolve(new Float32Array(0));
-    if (this.queuedRecords + records.length > this.maxQueue) {
+    if (this.queue.records + records.length > this.maxQueue) {
       return Promise.reject(
-        new ScoringRejectedError("queue_full", `batch queue is full (${this.queuedRecords} of ${this.maxQueue} records waiting)`),
+        new ScoringRejectedError("queue_full", `batch queue is full (${this.queue.records} of ${this.maxQueue} records waiting)`),
       );
     }
     const now = performance.now();
     const timeoutMs = options.deadline === undefined ? this.timeoutMs : Math.max(0, options.deadline - now);
     return new Promise<Float32Array>((resolve, reject) => {
-      const pending: Pending = { records, enqueuedAt: now, resolve, reject, timer: undefined, done: false };
+      const pending: Pending = { records, enqueuedAt: now, resolve, reject, timer: undefined, state: "queued" };
       pending.timer = setTimeout(() => this.expire(pending), timeoutMs);
       this.queue.push(pending);
-      this.queuedRecords += records.length;
-      this.queueDepth?.set(this.queuedRecords);
+      this.queueDepth?.set(this.queue.records);
       this.scheduleDispatch();
     });
   }
@@ -155,7 +195,7 @@ export class MicroBatcher implements Scorer {
   /** Refuses new calls, lets queued and running ones finish, then closes the wrapped scorer. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.queue.length > 0 || this.running > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
+    if (this.queue.size > 0 || this.running > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
     clearTimeout(this.waitTimer);
     await this.scorer.close();
   }
@@ -170,9 +210,9 @@ export class MicroBatcher implements Scorer {
   }
 
   private dispatch(): void {
-    while (this.running < this.concurrency && this.queue.length > 0) {
-      if (this.running > 0 && this.queuedRecords < this.maxBatchSize && this.maxWaitMs > 0) {
-        const waited = performance.now() - this.queue[0].enqueuedAt;
+    while (this.running < this.concurrency && this.queue.size > 0) {
+      if (this.running > 0 && this.queue.records < this.maxBatchSize && this.maxWaitMs > 0) {
+        const waited = performance.now() - this.queue.peek()!.enqueuedAt;
         if (waited < this.maxWaitMs) {
           // Another run is busy, so company is likely: hold the partial batch until it fills or ages out.
           if (!this.waitTimer) {
@@ -191,15 +231,14 @@ export class MicroBatcher implements Scorer {
   private takeBatch(): Pending[] {
     const batch: Pending[] = [];
     let size = 0;
-    while (this.queue.length > 0) {
-      const next = this.queue[0];
+    for (let next = this.queue.peek(); next; next = this.queue.peek()) {
       if (batch.length > 0 && size + next.records.length > this.maxBatchSize) break;
       this.queue.shift();
+      next.state = "running";
       batch.push(next);
       size += next.records.length;
     }
-    this.queuedRecords -= size;
-    this.queueDepth?.set(this.queuedRecords);
+    this.queueDepth?.set(this.queue.records);
     return batch;
   }
 
@@ -234,28 +273,27 @@ export class MicroBatcher implements Scorer {
       this.running--;
       // Dispatch on the next check phase, not now: an in-thread run blocked the loop, and the requests that
       // arrived meanwhile are parsed in the poll phase before it, so they join the next batch.
-      if (this.queue.length > 0) this.scheduleDispatch();
+      if (this.queue.size > 0) this.scheduleDispatch();
       else if (this.running === 0) this.onIdle?.();
     });
   }
 
   private expire(pending: Pending): void {
     pending.timer = undefined;
-    const index = this.queue.indexOf(pending);
-    if (index >= 0) {
-      this.queue.splice(index, 1);
-      this.queuedRecords -= pending.records.length;
-      this.queueDepth?.set(this.queuedRecords);
-      if (this.queue.length === 0 && this.running === 0) this.onIdle?.();
+    const queued = pending.state === "queued";
+    if (queued) {
+      this.queue.forget(pending);
+      this.queueDepth?.set(this.queue.records);
     }
     const waited = Math.round(performance.now() - pending.enqueuedAt);
-    const where = index >= 0 ? "waiting for a batch slot" : "while its batch ran";
+    const where = queued ? "waiting for a batch slot" : "while its batch ran";
     this.settle(pending, () => pending.reject(new ScoringRejectedError("timeout", `deadline passed after ${waited} ms ${where}`)));
+    if (queued && this.queue.size === 0 && this.running === 0) this.onIdle?.();
   }
 
   private settle(pending: Pending, answer: () => void): void {
-    if (pending.done) return;
-    pending.done = true;
+    if (pending.state === "settled") return;
+    pending.state = "settled";
     clearTimeout(pending.timer);
     answer();
   }
