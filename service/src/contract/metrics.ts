@@ -43,6 +43,10 @@ export const METRICS = {
   inferenceQueueDepth: "inference_queue_depth",
   /** prom-client default metric: event-loop delay p99 (seconds). */
   eventLoopLagP99Seconds: "nodejs_eventloop_lag_p99_seconds",
+  /** prom-client default metric: resident memory of the process (bytes). */
+  processResidentMemoryBytes: "process_resident_memory_bytes",
+  /** prom-client default metric: user + system CPU time (counter, seconds). */
+  processCpuSecondsTotal: "process_cpu_seconds_total",
 
   // --- prediction log ---------------------------------------------------------------------------------------------
   /** Counter: rows inserted into the table by this replica (from the queue and from spill replay). */
