@@ -237,15 +237,17 @@ export class PredictionLogWriter implements PredictionLog {
   }
 
   /**
-   * Writes the queue to the database within timeoutMs, then spills whatever is left (the spill is replayed by
-   * the next start). Entries recorded after this go straight to the spill.
+   * Writes the queue to the database within timeoutMs (one more attempt if it is down), then spills whatever is
+   * left (the spill is replayed by the next start). Entries recorded after this go straight to the spill.
    */
   async close(timeoutMs = 5000): Promise<void> {
     if (this.closing) return this.loop;
     this.closing = true;
     this.wake();
     const deadline = Date.now() + timeoutMs;
-    while (this.queue.length > 0 && Date.now() < deadline && this.loop) {
+    // Wait for the queue to drain, unless a write attempt made while closing has already failed.
+    const failuresAtClose = this.failures;
+    while (this.queue.length > 0 && Date.now() < deadline && this.loop && this.failures <= failuresAtClose) {
       await sleep(Math.min(10, deadline - Date.now()));
     }
     this.closed = true;
