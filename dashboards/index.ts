@@ -2,6 +2,7 @@
  * Grafana dashboards as code (built with @grafana/grafana-foundation-sdk): the public surface consumed by
  * constructs/ (Grafana sidecar ConfigMaps) and by `npm run monitoring` (JSON files).
  */
+import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { runbookPageUrl } from "../alerts/rule-groups";
 import type { AlertOptions } from "../alerts/types";
 import { driftDashboard } from "./drift";
@@ -26,11 +27,24 @@ function uidFor(...parts: string[]): string {
   return `${uid.slice(0, 31)}-${hash.toString(36).padStart(7, "0").slice(0, 8)}`;
 }
 
-const file = (uid: string, json: { title?: string }): DashboardFile => ({
+/**
+ * The SDK writes the interval-variable fields (auto, auto_min, auto_count) on every variable; Grafana's
+ * Dashboard schema has them on none of the kinds used here, so they are dropped from the file.
+ */
+function withoutIntervalDefaults(json: Dashboard): Dashboard {
+  const list = json.templating?.list?.map((variable) => {
+    if (variable.type === "interval") return variable;
+    const { auto: _auto, auto_min: _autoMin, auto_count: _autoCount, ...rest } = variable as typeof variable & Record<string, unknown>;
+    return rest as typeof variable;
+  });
+  return list ? { ...json, templating: { ...json.templating, list } } : json;
+}
+
+const file = (uid: string, json: Dashboard): DashboardFile => ({
   uid,
   title: json.title ?? uid,
   fileName: `${uid}.json`,
-  json: json as Record<string, unknown>,
+  json: withoutIntervalDefaults(json) as unknown as Record<string, unknown>,
 });
 
 /** Dashboards shared by every model: GPU nodes. */

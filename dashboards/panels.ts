@@ -180,7 +180,6 @@ export function labelVariable(options: {
     .description(options.description)
     .datasource(DATASOURCE)
     .query({ query: options.query, refId: "PrometheusVariableQueryEditor-VariableQuery" })
-    .definition(options.query)
     .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
     .sort(dashboard.VariableSort.AlphabeticalAsc);
   if (options.multi) variable.multi(true).includeAll(true).allValue(".*");
