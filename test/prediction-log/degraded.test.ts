@@ -3,9 +3,11 @@
  * registers, predictions are served, status() and the log say logging is degraded, entries spill, and once the
  * database is there everything lands in the table.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { METRICS } from "../../service/src/contract";
 import { TestPostgres } from "../support/postgres";
-import { buildTestApp, metricValue, rowCount, waitFor } from "./support";
+import { buildTestApp, metricValue, rowCount, tempDir, waitFor } from "./support";
 
 describe("prediction log with a bad database at start", () => {
   let pg: TestPostgres;
@@ -55,5 +57,20 @@ describe("prediction log with a bad database at start", () => {
       await t.app.close();
       await late.destroy();
     }
+  });
+
+  it("spill disk unusable: still serves, and every entry that cannot be kept is counted as dropped", async () => {
+    const file = join(tempDir("not-a-dir-"), "file");
+    writeFileSync(file, "");
+    const t = await buildTestApp({ url: pg.url("postgres", { password: "wrong-password" }), maxQueue: 10, spillDir: join(file, "spill") });
+    try {
+      for (let i = 0; i < 25; i++) expect((await t.app.inject({ method: "GET", url: "/predict" })).statusCode).toBe(200);
+      await waitFor(async () => (await metricValue(t.registry, METRICS.predictionLogDroppedTotal, { reason: "spill_write_failed" })) === 15, 5000, "drops");
+      expect(t.logs.some((l) => l.level === 50 && /spill directory unusable/.test(l.msg))).toBe(true);
+    } finally {
+      await t.app.close();
+    }
+    // The 10 queued at close could not be spilled either: counted too.
+    expect(await metricValue(t.registry, METRICS.predictionLogDroppedTotal, { reason: "spill_write_failed" })).toBe(25);
   });
 });

@@ -64,18 +64,25 @@ export class SpillStore {
   private pendingFirstSeq: string | undefined;
   private flushScheduled = false;
 
+  /** Why the directory cannot be used (then every spill attempt fails and is counted), if it cannot. */
+  readonly unusable: Error | undefined;
+
   constructor(
     readonly dir: string,
     private readonly events: SpillEvents,
   ) {
-    mkdirSync(dir, { recursive: true });
-    for (const name of readdirSync(dir).filter((n) => SEGMENT.test(n)).sort()) {
-      const path = join(dir, name);
-      const offset = readOffset(path);
-      const size = statSync(path).size;
-      const segment: Segment = { path, size, offset, lines: countLines(path, offset, size) };
-      if (segment.lines === 0 && offset >= size) removeSegment(path);
-      else this.segments.push(segment);
+    try {
+      mkdirSync(dir, { recursive: true });
+      for (const name of readdirSync(dir).filter((n) => SEGMENT.test(n)).sort()) {
+        const path = join(dir, name);
+        const offset = readOffset(path);
+        const size = statSync(path).size;
+        const segment: Segment = { path, size, offset, lines: countLines(path, offset, size) };
+        if (segment.lines === 0 && offset >= size) removeSegment(path);
+        else this.segments.push(segment);
+      }
+    } catch (error) {
+      this.unusable = error as Error;
     }
   }
 

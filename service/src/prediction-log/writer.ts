@@ -15,7 +15,7 @@
  */
 import { Pool, type DatabaseError } from "pg";
 import { Registry } from "prom-client";
-import { PREDICTION_LOG_COLUMNS as C, PREDICTION_LOG_TABLE, type PredictionLogEntry } from "../contract";
+import { METRICS, PREDICTION_LOG_COLUMNS as C, PREDICTION_LOG_TABLE, type PredictionLogEntry } from "../contract";
 import { createPredictionLogMetrics, type DropReason, type PredictionLogMetrics } from "./metrics";
 import { DEFAULT_RETENTION, maintain, migrate, type RetentionPolicy } from "./schema";
 import { SpillStore, type SpillBatch } from "./spill";
@@ -162,6 +162,12 @@ export class PredictionLogWriter implements PredictionLog {
         this.log.error({ lost: count, spillDir: options.spillDir }, "prediction log: unreadable spill lines skipped (torn write at a crash?)");
       },
     });
+    if (this.spill.unusable) {
+      this.log.error(
+        { err: this.spill.unusable, spillDir: options.spillDir },
+        `prediction log: spill directory unusable; entries that overflow the queue will be lost (counted in ${METRICS.predictionLogDroppedTotal})`,
+      );
+    }
     this.spilling = this.spill.depth > 0;
     if (this.spilling) this.log.info({ spillDepth: this.spill.depth }, "prediction log: spill from a previous run found; it is replayed first");
   }
@@ -304,7 +310,8 @@ export class PredictionLogWriter implements PredictionLog {
 
   private async nextBatch(): Promise<Batch | undefined> {
     if (this.queue.length > 0) {
-      const due = this.closing || this.queue.length >= this.batchSize || Date.now() - this.queueSince >= this.flushIntervalMs;
+      const due =
+        this.closing || this.settledWaiters.length > 0 || this.queue.length >= this.batchSize || Date.now() - this.queueSince >= this.flushIntervalMs;
       if (!due) return undefined;
       const rows = this.queue.slice(0, this.batchSize);
       return {
