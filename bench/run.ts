@@ -112,7 +112,8 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
   const durationS = args.quick ? 1 : 5;
   const concurrencies = args.quick ? [1, 16] : [1, 16, 64, 256];
   const heavyConnections = args.quick ? 16 : 256;
-  const workers = availableParallelism();
+  // One core stays with the event loop (HTTP, validation, batching); the others run sessions.
+  const workers = Math.max(1, availableParallelism() - 1);
   const deadlineMs = 100;
   await mkdir(args.outDir, { recursive: true });
   if (!existsSync(join(args.heavyModel, "MLmodel"))) {
@@ -153,8 +154,8 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
   const allHeavyConfigs: HeavyConfig[] = [
     { name: "in-thread, batching off", workers: 0, batchMaxSize: 1 },
     { name: "in-thread, batching on", workers: 0, batchMaxSize: 64 },
-    { name: `${workers} workers, batching off`, workers, batchMaxSize: 1 },
-    { name: `${workers} workers, batching on`, workers, batchMaxSize: 64 },
+    { name: `${workers} worker${workers > 1 ? "s" : ""}, batching off`, workers, batchMaxSize: 1 },
+    { name: `${workers} worker${workers > 1 ? "s" : ""}, batching on`, workers, batchMaxSize: 64 },
   ];
   const heavyConfigs = args.quick ? [allHeavyConfigs[0]!, allHeavyConfigs[3]!] : allHeavyConfigs;
   const heavy: HeavyRow[] = [];
