@@ -124,7 +124,15 @@ export const predictionIncrease = (scope: Scope, window: string, outcomes?: read
 
 /** Share of predictions answered with an error (the model failed; fallbacks are not errors). */
 export function predictionErrorRatio(scope: Scope, window: string): string {
-  return `${predictionRate(scope, window, [OUTCOME.error])}\n/\n${predictionRate(scope, window)}`;
+  return ratioOrZero(predictionRate(scope, window, [OUTCOME.error]), predictionRate(scope, window));
+}
+
+/**
+ * part / whole, and 0 where `part` has no series: labelled error counters only appear at the first error, and
+ * "no data" on an error panel reads as "broken" at 3 AM.
+ */
+export function ratioOrZero(part: string, whole: string): string {
+  return `(\n${part}\nor\n0 * ${whole}\n)\n/\n${whole}`;
 }
 
 export function latencyQuantile(quantile: number, scope: Scope, window: string): string {
@@ -154,7 +162,7 @@ export const SERVER_ERROR_STATUS = matches(LABEL.statusCode, "5..");
 
 /** Share of inference requests answered with a 5xx (load shedding 503s included: callers saw an error). */
 export function http5xxRatio(scope: Scope, window: string): string {
-  return `${httpRequestRate(scope, window, SERVER_ERROR_STATUS)}\n/\n${httpRequestRate(scope, window)}`;
+  return ratioOrZero(httpRequestRate(scope, window, SERVER_ERROR_STATUS), httpRequestRate(scope, window));
 }
 
 // --- prediction distribution and ground truth ----------------------------------------------------------------------

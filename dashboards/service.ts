@@ -112,7 +112,7 @@ export function serviceDashboard(model: string, uid: string, runbookUrl: string)
     .stat({
       title: "5xx ratio",
       description: `Share of inference requests answered 5xx. HighErrorRate fires above ${t.errorRatio * 100}% for 5 minutes.`,
-      queries: [{ expr: `${http5xxRatio(all, RATE_WINDOW)} or vector(0)`, legend: "5xx" }],
+      queries: [{ expr: http5xxRatio(all, RATE_WINDOW), legend: "5xx" }],
       unit: "percentunit",
       steps: [{ value: t.errorRatio / 2, color: "yellow" }, { value: t.errorRatio, color: "red" }],
       decimals: 2,
@@ -183,8 +183,9 @@ export function serviceDashboard(model: string, uid: string, runbookUrl: string)
       title: "Fallbacks and rejections",
       description: "Answers given by the fallback instead of the model, and requests refused with 503, per reason. Both mean the model could not answer in time.",
       queries: [
-        { expr: sumBy([LABEL.variant, LABEL.reason], `rate(${selector(METRICS.predictionsFallbackTotal, served)}[${RATE_WINDOW}])`), legend: "fallback {{variant}} {{reason}}" },
-        { expr: sumBy([LABEL.variant, LABEL.reason], `rate(${selector(METRICS.predictionsRejectedTotal, served)}[${RATE_WINDOW}])`), legend: "rejected {{variant}} {{reason}}" },
+        // Fallback and rejection counters appear at their first event: a zero line per variant until then.
+        { expr: `${sumBy([LABEL.variant, LABEL.reason], `rate(${selector(METRICS.predictionsFallbackTotal, served)}[${RATE_WINDOW}])`)}\nor\n0 * ${predictionRate(byVariant, RATE_WINDOW)}`, legend: "fallback {{variant}} {{reason}}" },
+        { expr: `${sumBy([LABEL.variant, LABEL.reason], `rate(${selector(METRICS.predictionsRejectedTotal, served)}[${RATE_WINDOW}])`)}\nor\n0 * ${predictionRate(byVariant, RATE_WINDOW)}`, legend: "rejected {{variant}} {{reason}}" },
       ],
       unit: "reqps",
     });
