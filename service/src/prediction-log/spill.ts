@@ -140,8 +140,12 @@ export class SpillStore {
 
   /** Reads up to `max` lines from the oldest segment; undefined when nothing is durably spilled. */
   async read(max: number): Promise<SpillBatch | undefined> {
+    // A segment whose first write failed (disk full) holds nothing: drop it so it cannot block the ones after.
+    while (this.segments[0] && this.segments[0].lines === 0 && this.segments[0].offset >= this.segments[0].size) {
+      this.commit(this.segments[0], 0, 0);
+    }
     const segment = this.segments[0];
-    if (!segment || segment.lines === 0) return undefined;
+    if (!segment) return undefined;
     let want = READ_CHUNK_BYTES;
     const handle = await open(segment.path, "r");
     try {

@@ -96,7 +96,15 @@ const INSERT_SQL =
 interface Batch {
   readonly rows: readonly PredictionLogRow[];
   readonly fromSpill: boolean;
+  /** Highest seq in the batch (rows refused on the way included). */
+  readonly lastSeq: bigint | undefined;
   commit(): void;
+}
+
+/** A queued entry: turned into a row only when its batch is written, so record() stays a push. */
+interface Queued {
+  readonly entry: PredictionLogEntry;
+  readonly seq: bigint;
 }
 
 export class PredictionLogWriter implements PredictionLog {
@@ -112,7 +120,7 @@ export class PredictionLogWriter implements PredictionLog {
   private readonly retention: RetentionPolicy;
   private readonly backoff: { readonly initialMs: number; readonly maxMs: number };
 
-  private queue: PredictionLogRow[] = [];
+  private queue: Queued[] = [];
   private queueSince = 0;
   /** Entries go to the spill until it has been replayed completely (keeps seq order). */
   private spilling: boolean;
@@ -177,15 +185,15 @@ export class PredictionLogWriter implements PredictionLog {
     this.loop ??= this.run();
   }
 
+  /** Queues one entry; the entry must not be mutated afterwards (it is serialised later, off the request path). */
   record(entry: PredictionLogEntry): void {
     try {
       if (this.sampleThreshold < 0x1_0000_0000 && !this.sampled(entry.predictionId)) return;
       const seq = this.nextSeq++;
       this.lastRecordedSeq = seq;
-      const row = toRow(entry, this.replica, seq);
       if (this.closed) {
         // After close (a request that finished late): straight to disk, the next start replays it.
-        this.spill.append(JSON.stringify(row), row[C.seq] as string);
+        this.spillEntry(entry, seq);
         this.spill.flush();
         return;
       }
@@ -197,15 +205,14 @@ export class PredictionLogWriter implements PredictionLog {
         );
       }
       if (this.spilling) {
-        this.spill.append(JSON.stringify(row), row[C.seq] as string);
+        this.spillEntry(entry, seq);
         return;
       }
       if (this.queue.length === 0) this.queueSince = Date.now();
-      this.queue.push(row);
+      this.queue.push({ entry, seq });
       if (this.queue.length >= this.batchSize) this.wake();
     } catch (error) {
-      this.metrics.dropped.inc({ reason: "rejected" });
-      this.log.error({ err: error, predictionId: entry?.predictionId }, "prediction log: entry could not be serialised, dropped");
+      this.reject(error, entry?.predictionId);
     }
   }
 
@@ -261,7 +268,8 @@ export class PredictionLogWriter implements PredictionLog {
     const left = this.queue;
     this.queue = [];
     if (left.length > 0) {
-      this.spill.writeSegment(left.map((row) => JSON.stringify(row)), left[0]![C.seq] as string);
+      const lines = this.toRows(left).flatMap((row) => this.serialise(row));
+      this.spill.writeSegment(lines, left[0]!.seq.toString());
       this.log.warn({ spilled: left.length, spillDir: this.spill.dir }, "prediction log: database not reachable before the shutdown deadline, queue spilled");
     }
     this.spill.close();
@@ -271,18 +279,26 @@ export class PredictionLogWriter implements PredictionLog {
 
   private async run(): Promise<void> {
     while (!this.closed) {
-      if (!this.schemaReady) {
-        if (!(await this.prepareSchema())) await this.pause();
-        continue;
+      try {
+        await this.step();
+      } catch (error) {
+        // Not the database (write() handles that): the spill directory vanished, a bug. Keep the loop alive.
+        this.log.error({ err: error }, "prediction log: writer loop error; retrying");
+        this.failures++;
+        await this.pause();
       }
-      if (Date.now() >= this.nextMaintenance) await this.maintainPartitions();
-      const batch = await this.nextBatch();
-      if (!batch) {
-        await this.idle();
-        continue;
-      }
-      if (!(await this.write(batch))) await this.pause();
     }
+  }
+
+  private async step(): Promise<void> {
+    if (!this.schemaReady) {
+      if (!(await this.prepareSchema())) await this.pause();
+      return;
+    }
+    if (Date.now() >= this.nextMaintenance) await this.maintainPartitions();
+    const batch = await this.nextBatch();
+    if (!batch) return this.idle();
+    if (!(await this.write(batch))) await this.pause();
   }
 
   private async prepareSchema(): Promise<boolean> {
@@ -313,12 +329,13 @@ export class PredictionLogWriter implements PredictionLog {
       const due =
         this.closing || this.settledWaiters.length > 0 || this.queue.length >= this.batchSize || Date.now() - this.queueSince >= this.flushIntervalMs;
       if (!due) return undefined;
-      const rows = this.queue.slice(0, this.batchSize);
+      const taken = this.queue.slice(0, this.batchSize);
       return {
-        rows,
+        rows: this.toRows(taken),
         fromSpill: false,
+        lastSeq: taken[taken.length - 1]!.seq,
         commit: () => {
-          this.queue.splice(0, rows.length);
+          this.queue.splice(0, taken.length);
           // The rest waited at least as long as this batch: write it without delay.
           this.queueSince = 0;
         },
@@ -334,7 +351,10 @@ export class PredictionLogWriter implements PredictionLog {
       }
       return undefined;
     }
-    return { rows: spilled.lines as PredictionLogRow[], fromSpill: true, commit: () => spilled.commit() };
+    const rows = spilled.lines as PredictionLogRow[];
+    const seqs = rows.map((row) => parseSeq(row?.[C.seq])).filter((seq) => seq !== undefined);
+    const lastSeq = seqs.reduce<bigint | undefined>((max, seq) => (max === undefined || seq > max ? seq : max), undefined);
+    return { rows, fromSpill: true, lastSeq, commit: () => spilled.commit() };
   }
 
   /** Inserts one batch; false on a transient failure (the batch stays where it was and is retried). */
@@ -357,7 +377,7 @@ export class PredictionLogWriter implements PredictionLog {
     this.metrics.written.inc(inserted);
     if (batch.fromSpill) this.metrics.replayed.inc(batch.rows.length);
     batch.commit();
-    this.settle(batch.rows);
+    this.settle(batch.lastSeq);
     this.recovered();
     return true;
   }
@@ -373,18 +393,15 @@ export class PredictionLogWriter implements PredictionLog {
           this.degraded(error);
           return undefined;
         }
-        this.metrics.dropped.inc({ reason: "rejected" });
-        this.log.error({ err: error, predictionId: row[C.predictionId] }, "prediction log: row refused by the database, dropped");
+        this.reject(error, row[C.predictionId]);
       }
     }
     return inserted;
   }
 
-  private settle(rows: readonly PredictionLogRow[]): void {
-    for (const row of rows) {
-      const seq = parseSeq(row[C.seq]);
-      if (seq !== undefined && seq > this.settledSeq) this.settledSeq = seq;
-    }
+  /** Entries are written in seq order: everything up to the batch's last seq is settled. */
+  private settle(lastSeq: bigint | undefined): void {
+    if (lastSeq !== undefined && lastSeq > this.settledSeq) this.settledSeq = lastSeq;
     if (this.settledWaiters.length === 0) return;
     const done = this.settledWaiters.filter((w) => w.seq <= this.settledSeq);
     this.settledWaiters = this.settledWaiters.filter((w) => w.seq > this.settledSeq);
@@ -445,6 +462,37 @@ export class PredictionLogWriter implements PredictionLog {
 
   private wake(): void {
     this.wakeUp?.();
+  }
+
+  private spillEntry(entry: PredictionLogEntry, seq: bigint): void {
+    this.spill.append(JSON.stringify(toRow(entry, this.replica, seq)), seq.toString());
+  }
+
+  /** Rows for queued entries; an entry that cannot become a row (an invalid Date) is dropped and counted. */
+  private toRows(queued: readonly Queued[]): PredictionLogRow[] {
+    const rows: PredictionLogRow[] = [];
+    for (const { entry, seq } of queued) {
+      try {
+        rows.push(toRow(entry, this.replica, seq));
+      } catch (error) {
+        this.reject(error, entry.predictionId);
+      }
+    }
+    return rows;
+  }
+
+  private serialise(row: PredictionLogRow): string[] {
+    try {
+      return [JSON.stringify(row)];
+    } catch (error) {
+      this.reject(error, row[C.predictionId]);
+      return [];
+    }
+  }
+
+  private reject(error: unknown, predictionId: unknown): void {
+    this.metrics.dropped.inc({ reason: "rejected" });
+    this.log.error({ err: error, predictionId }, "prediction log: entry cannot be stored (refused by the database or not serialisable), dropped");
   }
 
   /** Stable per prediction id: the first 32 bits of a (random) UUID, compared with the rate. */
