@@ -1,26 +1,32 @@
 /**
- * Trains the flight-delay GBDT: reads the training months, splits rows (seeded) into a training sample, a
- * validation sample (threshold choice) and the drift reference, target-encodes airports, grows the trees.
+ * Splits the flights data for training (seeded, disjoint samples of the training months: training rows,
+ * validation rows for the threshold, a drift reference; the held-out month for evaluation) and trains the
+ * flight-delay GBDT on airport target encodings.
  */
 import { flightAt, flightFeatures, isDelayed, readFlightTable, type FlightFeatures, type FlightTable } from "./flights";
 import { fitTargetEncoding, treeFeatureVector, TREE_FEATURES, type AirportEncodings } from "./flight-delay-model";
 import { trainGbdt, type GbdtModel, type GbdtOptions } from "./gbdt";
 import { sampleIndices, seededRandom } from "./random";
 
-export interface TrainingConfig {
+export interface SplitConfig {
   /** @default [1, 2, 3, 4] (January-April 2001) */
   readonly trainMonths: readonly number[];
   /** Held-out month the model is evaluated on. @default 6 (June 2001) */
   readonly testMonth: number;
-  /** Rows the trees are grown on (sampled from the training months). @default 400000 */
+  /** Rows the model is fitted on (sampled from the training months). @default 400000 */
   readonly trainRows: number;
-  /** Rows (disjoint from trainRows) the threshold is chosen on. @default 50000 */
+  /** Rows (disjoint from the training rows) the threshold is chosen on. @default 50000 */
   readonly validationRows: number;
-  /** Training-month rows kept as the drift reference. @default 5000 */
+  /** Training rows kept as the drift reference. @default 5000 */
   readonly referenceRows: number;
+  /** Sample of the test month to evaluate on. @default every flight of the month */
+  readonly testRows?: number;
   /** Read at most this many flights per split (training months, test month); for quick test builds. @default all */
   readonly limitRows?: number;
   readonly seed: number;
+}
+
+export interface TrainingConfig extends SplitConfig {
   readonly gbdt: GbdtOptions;
 }
 
@@ -39,29 +45,30 @@ export interface LabelledRecords {
   readonly labels: Uint8Array;
 }
 
-export interface TrainedFlightDelay {
-  readonly model: GbdtModel;
-  readonly encodings: AirportEncodings;
+export interface FlightSplits {
+  readonly train: LabelledRecords;
   readonly validation: LabelledRecords;
+  /** A sample of the training rows. */
   readonly reference: LabelledRecords;
   readonly test: LabelledRecords;
-  readonly trainingFlights: number;
+  /** Airport delay rates from every training-month flight except the validation rows. */
+  readonly encodings: AirportEncodings;
 }
 
-export async function trainFlightDelay(config: TrainingConfig = DEFAULT_TRAINING_CONFIG): Promise<TrainedFlightDelay> {
+export async function splitFlights(config: SplitConfig): Promise<FlightSplits> {
   if (config.trainMonths.includes(config.testMonth)) throw new Error(`testMonth ${config.testMonth} must not be one of trainMonths (${config.trainMonths.join(", ")})`);
   const random = seededRandom(config.seed);
   const flights = await readFlightTable({ months: config.trainMonths, limit: config.limitRows });
   const labels = Uint8Array.from(flights.delay, (delay) => isDelayed({ delay }));
 
-  // Disjoint samples: a seeded shuffle of sampled row numbers, cut into validation | training.
+  // Disjoint samples: a seeded shuffle of sampled row numbers, cut into validation | training (scaled down
+  // together when the data is smaller than asked for).
   const wanted = Math.min(flights.length, config.trainRows + config.validationRows);
   const sampled = shuffle(sampleIndices(flights.length, wanted, random), random);
-  const validationCount = Math.min(config.validationRows, Math.floor(wanted / 10) || 1);
-  const validationRows = sampled.subarray(0, validationCount);
+  const validationCount = Math.round((wanted * config.validationRows) / (config.trainRows + config.validationRows));
+  const validationRows = Uint32Array.from(sampled.subarray(0, validationCount)).sort();
   const trainRows = Uint32Array.from(sampled.subarray(validationCount)).sort();
 
-  // Encodings see every training-month flight except the validation rows, so validation stays honest.
   const inValidation = new Uint8Array(flights.length);
   for (const row of validationRows) inValidation[row] = 1;
   const fitRows = Array.from({ length: flights.length }, (_, i) => i).filter((i) => !inValidation[i]);
@@ -70,22 +77,29 @@ export async function trainFlightDelay(config: TrainingConfig = DEFAULT_TRAINING
     destination: fitTargetEncoding(fitRows.map((i) => flights.destination[i]), fitRows.map((i) => labels[i])),
   };
 
-  const features = TREE_FEATURES.map(() => new Float32Array(trainRows.length));
-  trainRows.forEach((row, i) => {
-    const vector = treeFeatureVector(flightFeatures(flightAt(flights, row)), encodings);
-    for (let f = 0; f < vector.length; f++) features[f][i] = vector[f];
-  });
-  const model = trainGbdt({ features, labels: Uint8Array.from(trainRows, (row) => labels[row]) }, config.gbdt);
-
   const testFlights = await readFlightTable({ months: [config.testMonth], limit: config.limitRows });
   return {
-    model,
-    encodings,
-    validation: labelled(flights, Uint32Array.from(validationRows).sort()),
+    train: labelled(flights, trainRows),
+    validation: labelled(flights, validationRows),
     reference: labelled(flights, sampleIndices(trainRows.length, config.referenceRows, random).map((i) => trainRows[i])),
-    test: labelled(testFlights, Uint32Array.from({ length: testFlights.length }, (_, i) => i)),
-    trainingFlights: trainRows.length,
+    test: labelled(testFlights, sampleIndices(testFlights.length, config.testRows ?? testFlights.length, random)),
+    encodings,
   };
+}
+
+export interface TrainedFlightDelay extends FlightSplits {
+  readonly model: GbdtModel;
+}
+
+export async function trainFlightDelay(config: TrainingConfig = DEFAULT_TRAINING_CONFIG): Promise<TrainedFlightDelay> {
+  const splits = await splitFlights(config);
+  const { records, labels } = splits.train;
+  const features = TREE_FEATURES.map(() => new Float32Array(records.length));
+  records.forEach((record, i) => {
+    const vector = treeFeatureVector(record, splits.encodings);
+    for (let f = 0; f < vector.length; f++) features[f][i] = vector[f];
+  });
+  return { ...splits, model: trainGbdt({ features, labels }, config.gbdt) };
 }
 
 function labelled(table: FlightTable, rows: Uint32Array): LabelledRecords {
