@@ -14,6 +14,9 @@ import { ModelManager, type ScorerFactory } from "./model/model-manager";
 import { batcherMetrics } from "./model/batcher";
 import { servingScorerFactory } from "./model/serving-scorer";
 import { createShadow } from "./model/shadow";
+import { predictionLogPlugin } from "./prediction-log/plugin";
+import type { CostMatrix } from "./prediction-log/feedback";
+import { DEFAULT_RETENTION } from "./prediction-log/schema";
 import { createModelSource, type ModelSource } from "./registry/model-source";
 import { healthRoutes } from "./routes/health";
 import { modelInfoRoutes } from "./routes/model-info";
@@ -102,7 +105,25 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
   });
 
   await app.register(metricsPlugin, { registry, metrics });
-  await app.register(healthRoutes, { models, shuttingDown: () => shuttingDown });
+  await app.register(predictionLogPlugin, {
+    ...config.predictionLog,
+    retention: { ...DEFAULT_RETENTION, retentionDays: config.predictionLog.retentionDays },
+    replica: config.replica,
+    registry,
+    costs: config.costs,
+    // Feedback is costed with the matrix of the version that made the prediction, when it is still loaded.
+    costsFor: (model, version) => {
+      const served = [models.current, shadowModels?.current].find((m) => m?.identity.name === model && m.identity.version === version);
+      return served && costMatrixFromTags(served.identity.tags, config.costs);
+    },
+    // Leave part of the shutdown grace for the listener to close after the queue is written or spilled.
+    closeTimeoutMs: Math.max(1000, Math.min(5000, config.shutdownGraceMs / 2)),
+  });
+  await app.register(healthRoutes, {
+    models,
+    shuttingDown: () => shuttingDown,
+    details: () => ({ prediction_log: app.predictionLog.status() }),
+  });
   await app.register(modelInfoRoutes, { models, variant: config.model.variant });
   // /predict, /predict/batch and V2 infer score through one predict path (fallback, metrics, log, shadow).
   const predictOptions: PredictOptions = {
@@ -110,6 +131,7 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
     metrics,
     requestTimeoutMs: config.inference.requestTimeoutMs,
     fallback: config.fallback,
+    recordPrediction: (entry) => app.predictionLog.record(entry),
     afterResponse:
       shadow && shadowModels
         ? createShadow({
@@ -129,4 +151,13 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
     predict: createPredict(predictOptions),
   });
   return app as unknown as ModelportApp;
+}
+
+/** Registry tags `cost_false_positive` / `cost_false_negative` on the model version override the configured costs. */
+export function costMatrixFromTags(tags: Readonly<Record<string, string>>, defaults: CostMatrix): CostMatrix {
+  const read = (tag: string, fallback: number) => {
+    const value = Number(tags[tag]);
+    return tags[tag] !== undefined && Number.isFinite(value) && value >= 0 ? value : fallback;
+  };
+  return { falsePositive: read("cost_false_positive", defaults.falsePositive), falseNegative: read("cost_false_negative", defaults.falseNegative) };
 }

@@ -45,7 +45,13 @@ export interface ServiceConfig {
   };
   /** Answer given instead of the model on timeout or overload; undefined = 503 with Retry-After. */
   readonly fallback?: { readonly label: 0 | 1; readonly probability: number };
-  readonly predictionLog: { readonly url?: string; readonly sampleRate: number; readonly spillDir: string };
+  readonly predictionLog: {
+    readonly url?: string;
+    readonly sampleRate: number;
+    readonly spillDir: string;
+    /** Days of daily partitions (and feedback) kept. */
+    readonly retentionDays: number;
+  };
   readonly costs: { readonly falsePositive: number; readonly falseNegative: number };
   /** Run metric (or metrics.json key) read as the registered baseline hit rate. */
   readonly baselineMetric: string;
@@ -126,6 +132,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       url: read.url(ENV.predictionLogUrl, ["postgres:", "postgresql:"]),
       sampleRate: read.number(ENV.predictionLogSampleRate, 1, 0, 1),
       spillDir: read.string(ENV.predictionLogSpillDir) ?? join(tmpdir(), "modelport-spill"),
+      retentionDays: read.int(ENV.predictionLogRetentionDays, 30, 1, 3650),
     },
     costs: {
       falsePositive: read.number(ENV.costFalsePositive, 1, 0, 1e9),
