@@ -4,17 +4,14 @@
  * `--heavy` writes the compute-heavy MLP variant used by the batching benchmark instead.
  */
 import { join } from "node:path";
-import { EMBEDDED_MODEL_DIR } from "../src/contract/settings";
+import { EMBEDDED_MODEL_DIR, HEAVY_MODEL_DIR } from "../src/contract/settings";
+import { readModelPackage } from "../src/model/mlmodel";
 import { buildFlightDelayModel } from "./build-flight-delay";
 import { FLIGHT_DELAY_INPUTS } from "./flight-delay-model";
 import { buildHeavyModel } from "./heavy-model";
 import { measureLatency } from "./latency";
 import { ONNX_FILE } from "./mlflow-model-dir";
 import { createSession } from "./onnx-scoring";
-import { readModelPackage } from "../src/model/mlmodel";
-
-/** The heavy variant's default directory, next to the embedded model (git-ignored). */
-export const HEAVY_MODEL_DIR = `${EMBEDDED_MODEL_DIR}-heavy`;
 
 interface Arguments {
   readonly heavy: boolean;

@@ -12,7 +12,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** `count` distinct indices from [0, n), in increasing order (Floyd-free reservoir: one pass, seeded). */
+/** `count` distinct indices from [0, n), in increasing order, in one seeded pass. */
 export function sampleIndices(n: number, count: number, random: () => number): Uint32Array {
   const take = Math.min(n, count);
   const out = new Uint32Array(take);

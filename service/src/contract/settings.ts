@@ -44,3 +44,5 @@ export const ENV = {
 /** Where the embedded demo model lives, relative to the repository (and image) root. */
 export const EMBEDDED_MODEL_DIR = "service/models/flight-delay";
 export const EMBEDDED_MODEL_NAME = "flight-delay";
+/** The compute-heavy variant for the batching benchmark (`npm run model:build -- --heavy`; git-ignored). */
+export const HEAVY_MODEL_DIR = `${EMBEDDED_MODEL_DIR}-heavy`;
