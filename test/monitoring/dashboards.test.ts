@@ -12,6 +12,7 @@ import { RECORDED, isAlertRule, modelRuleGroups, platformRuleGroups } from "../.
 import { DCGM_METRICS, METRICS } from "../../service/src/contract";
 import { PROMETHEUS_ALERTS } from "../../alerts/promql";
 import { promtool } from "../support/prometheus";
+import { expandVariables } from "./dashboard-variables";
 import { metricNames } from "./promql-names";
 
 const MODEL = "flight-delay";
@@ -27,14 +28,6 @@ interface PanelJson {
   fieldConfig?: { defaults?: { unit?: string } };
 }
 const panelsOf = (dashboard: DashboardFile) => (dashboard.json.panels as PanelJson[]).filter((panel) => panel.type !== "row");
-
-/** Dashboard variables replaced as Grafana would for a query run (All variant = regex .*). */
-export function expandVariables(expr: string): string {
-  return expr
-    .replace(/\$__rate_interval/g, "1m")
-    .replace(/\$model\b/g, MODEL)
-    .replace(/\$(variant|node|gpu)\b/g, ".*");
-}
 
 const histograms = [METRICS.predictionLatencySeconds, METRICS.predictionProbability, METRICS.httpRequestDurationSeconds, METRICS.inferenceBatchSize, METRICS.inferenceQueueWaitSeconds, METRICS.predictionLogWriteDurationSeconds];
 const KNOWN_METRICS = new Set<string>([
@@ -117,7 +110,7 @@ describe("dashboards", () => {
   });
 
   it("have queries that all parse (promtool check rules)", async () => {
-    const exprs = dashboards.flatMap((d) => panelsOf(d).flatMap((p) => (p.targets ?? []).map((t) => expandVariables(t.expr!))));
+    const exprs = dashboards.flatMap((d) => panelsOf(d).flatMap((p) => (p.targets ?? []).map((t) => expandVariables(t.expr!, MODEL))));
     const dir = mkdtempSync(join(tmpdir(), "dashboard-queries-"));
     try {
       const file = join(dir, "queries.yml");
