@@ -1,6 +1,3 @@
-/**
- * @jest-environment ./test/model-kit/native-typed-arrays-environment.ts
- */
 // The committed embedded model directory: what the service loads when no registry is configured.
 import fc from "fast-check";
 import { readFile } from "node:fs/promises";

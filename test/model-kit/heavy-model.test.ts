@@ -1,6 +1,3 @@
-/**
- * @jest-environment ./test/model-kit/native-typed-arrays-environment.ts
- */
 // The heavy benchmark variant, built narrow and on little data: same contract as the demo model.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
