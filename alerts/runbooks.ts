@@ -102,7 +102,7 @@ export function modelRunbook(model: string, options: RunbookOptions = {}): strin
     "| --- | --- |",
     `| p99 prediction latency (queueing included), 5 m | < ${seconds(t.latencyP99Seconds)} |`,
     `| 5xx ratio on inference routes, 5 m | < ${percent(t.errorRatio)} |`,
-    `| Positive rate, last hour vs last day | within ${percent(t.positiveRateShift)} points |`,
+    `| Positive rate, last hour vs last day | within ${+(t.positiveRateShift * 100).toFixed(2)} points |`,
     `| Live hit rate (6 h, >= ${t.minFeedback} labels) | >= ${percent(1 - t.hitRateRelativeDrop)} of the version's registration baseline |`,
     `| Cost per labelled prediction (6 h) | <= ${t.businessCostFactor}x its 7-day average |`,
     `| Drift job | a run every ${t.driftStaleHours} h at least |`,
