@@ -139,6 +139,7 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
             sampleRate: shadow.sampleRate,
             metrics,
             timeoutMs: config.inference.requestTimeoutMs,
+            recordPrediction: (entry) => app.predictionLog.record(entry),
             log: app.log.child({ component: "shadow" }),
           })
         : undefined,
