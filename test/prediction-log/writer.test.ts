@@ -100,7 +100,7 @@ describe("prediction-log schema and writer (real PostgreSQL)", () => {
     const w = writer({ pool: pool(url), registry, logger });
     w.start();
     for (let i = 0; i < 10; i++) w.record(entry(i, i === 4 ? { features: { index: i, origin: "S\u0000FO" } } : {}));
-    await waitFor(async () => (await metricValue(registry, METRICS.predictionLogDroppedTotal)) === 1, 10_000, "drop counted");
+    expect(await w.flush(10_000)).toBe(true);
     expect(await rowCount(pg, "poison")).toBe(9);
     expect(await metricValue(registry, METRICS.predictionLogDroppedTotal, { reason: "rejected" })).toBe(1);
     expect(await metricValue(registry, METRICS.predictionLogWrittenTotal)).toBe(9);
