@@ -87,6 +87,23 @@ describe("POST /feedback (real PostgreSQL)", () => {
     ]);
   });
 
+  it("accepts one bare label and a bare array as well as {items}", async () => {
+    const one = logged({ modelVersion: "7" }).predictionId;
+    const single = await post({ prediction_id: one, actual: 1 });
+    expect(single.statusCode).toBe(200);
+    expect(single.json().results).toEqual([{ prediction_id: one, status: "accepted" }]);
+    const two = logged({ modelVersion: "7" }).predictionId;
+    const array = await post([{ prediction_id: two, actual: 0 }, { prediction_id: one, actual: 0 }]);
+    expect(array.statusCode).toBe(200);
+    expect(array.json().results).toEqual([
+      { prediction_id: two, status: "accepted" },
+      { prediction_id: one, status: "duplicate" },
+    ]);
+    const bad = await post({ prediction_id: one, actual: 2 });
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.stringify(bad.json().fields)).toContain("actual");
+  });
+
   it("answers 404 naming unknown ids, while storing the known ones of the same batch", async () => {
     const known = logged({ modelVersion: "6" }).predictionId;
     const unknown = randomUUID();

@@ -2,7 +2,7 @@
  * POST /feedback: ground-truth labels for logged predictions.
  *
  * Body: `{"items": [{"prediction_id": "<uuid from the prediction response>", "actual": 0 | 1}, ...]}` (1 to
- * 1000 items; one label is a one-item batch). Each item gets a status:
+ * 1000 items); a bare item or a bare array of items is accepted as the same. Each item gets a status:
  * - `accepted`: stored, and counted in model_feedback_total / model_business_cost_total for the version and
  *   variant that made the prediction (fallback answers are stored but not counted: they are not the model's);
  * - `duplicate`: that prediction already has a label (the first one wins, across replicas too), ignored;
@@ -90,6 +90,13 @@ export const feedbackRoutes: FastifyPluginAsync<FeedbackRoutesOptions> = async (
     // inc by 0 too, so every version that received feedback has a cost series to divide.
     metrics.businessCost.inc(labels, costOf(outcome, costsFor?.(prediction.model, prediction.version) ?? costs));
   };
+
+  // One label may come bare ({prediction_id, actual}) and a batch as a plain array: both are read as {items}.
+  app.addHook("preValidation", async (request) => {
+    const body = request.body;
+    if (Array.isArray(body)) request.body = { items: body };
+    else if (body !== null && typeof body === "object" && "prediction_id" in body) request.body = { items: [body] };
+  });
 
   app.post<{ Body: FeedbackBody }>(ROUTES.feedback, { schema: { body: feedbackBodySchema } }, async (request, reply) => {
     if (!store) {
