@@ -15,9 +15,8 @@ export function renderMarkdown(r: BenchResults): string {
     `Load average before/after: ${r.machine.loadBefore.map((l) => l.toFixed(1)).join(" ")} / ${r.machine.loadAfter.map((l) => l.toFixed(1)).join(" ")}` +
       " (the machine is shared: figures above ~1 mean other work competed for the cores).",
     "The service, the bare Fastify baseline and the load generator run as separate processes on the same host,",
-    `so they share the cores. ${r.settings.durationS as number} s per measurement, wrk with one thread (closed loop),`,
-    "latency percentiles from wrk's own histogram; overload uses an open-loop generator (fixed arrival rate,",
-    "latency from each request's scheduled send time). Raw numbers: `bench-results/latest.json`.",
+    `so they share the cores. ${r.settings.durationS as number} s per measurement, wrk with one thread (closed loop: one request`,
+    "in flight per connection), latency percentiles from wrk's own histogram. Raw numbers: `bench-results/latest.json`.",
     "",
     "## Service vs bare route (demo model)",
     "",
@@ -37,14 +36,17 @@ export function renderMarkdown(r: BenchResults): string {
     "## Heavy model: micro-batching and worker threads",
     "",
     `\`POST /predict\` with the heavy model at ${r.settings.heavyConnections as number} connections, and a lone request (1 connection).`,
-    "Event-loop delay is the service's own `nodejs_eventloop_lag_p99_seconds` / `_max_seconds` over the loaded run.",
+    "Event-loop delay is the service's own `nodejs_eventloop_lag_p99_seconds` / `_max_seconds` (monitorEventLoopDelay):",
+    "during the lone-request run the CPU is not saturated, so it shows what blocks the loop (an in-thread run);",
+    "under load it also shows CPU contention with the load generator and the worker on a 2-core machine.",
     "",
-    "| configuration | req/s | p50 ms | p99 ms | lone p50 ms | lone p99 ms | event loop p99 ms | event loop max ms |",
+    "| configuration | req/s | p50 ms | p99 ms | lone p50 ms | lone p99 ms | loop p99 / max ms, lone | loop p99 / max ms, loaded |",
     "|---|---:|---:|---:|---:|---:|---:|---:|",
   );
   for (const row of r.heavy) {
     push(
-      `| ${row.config.name} | ${rps(row.loaded.rps)} | ${ms(row.loaded.p50Ms)} | ${ms(row.loaded.p99Ms)} | ${ms(row.lone.p50Ms)} | ${ms(row.lone.p99Ms)} | ${ms(row.eventLoopP99Ms)} | ${ms(row.eventLoopMaxMs)} |`,
+      `| ${row.config.name} | ${rps(row.loaded.rps)} | ${ms(row.loaded.p50Ms)} | ${ms(row.loaded.p99Ms)} | ${ms(row.lone.p50Ms)} | ${ms(row.lone.p99Ms)} | ` +
+        `${ms(row.loneEventLoop.p99Ms)} / ${ms(row.loneEventLoop.maxMs)} | ${ms(row.loadedEventLoop.p99Ms)} / ${ms(row.loadedEventLoop.maxMs)} |`,
     );
   }
   const byName = (workers: boolean, on: boolean) => r.heavy.find((h) => (h.config.workers > 0) === workers && (h.config.batchMaxSize > 1) === on);
@@ -64,13 +66,18 @@ export function renderMarkdown(r: BenchResults): string {
     "",
     "## Overload with deadlines",
     "",
-    "The heavy model's best configuration with `REQUEST_TIMEOUT_MS` as the deadline, driven by as many connections",
-    "as hold 4× the requests it can answer within one deadline (4 × capacity × deadline). Every request must be",
+    "`REQUEST_TIMEOUT_MS` is the deadline; wrk holds one request in flight per connection, and the connections",
+    "hold 4× the requests the model can answer within one deadline (4 × capacity × deadline). Meeting the deadline",
+    "then means answering 4× the model's capacity, mostly by the fallback or 503, which only works while that",
+    "stays below what the HTTP layer itself can answer on these 2 shared cores: so the overloaded configuration is",
+    "the heavy model on a worker without batching (its capacity is in the table above). Every request must be",
     'answered in time: by the model, by the configured fallback (200, `"fallback": true`) or by 503 + Retry-After;',
     "no socket errors or timeouts, no other status. Status counts are the service's own `http_requests_total`.",
+    "Beyond what the HTTP layer can serve, no in-process deadline helps: cap concurrency in front of the pods",
+    "(mesh connection pool / outlier detection) and scale out.",
     "",
-    "| case | deadline ms | capacity req/s | connections | req/s | answers by status | fallbacks by reason | p50 ms | p99 ms | max ms | socket errors |",
-    "|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|",
+    "| case | configuration | deadline ms | capacity req/s | connections | req/s | answers by status | fallbacks by reason | p50 ms | p99 ms | max ms | socket errors |",
+    "|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|",
   );
   const counts = (record: Record<string, number>) =>
     Object.entries(record)
@@ -79,7 +86,7 @@ export function renderMarkdown(r: BenchResults): string {
   for (const row of r.overload) {
     const res = row.result;
     push(
-      `| ${row.name} | ${row.deadlineMs} | ${rps(row.capacityRps)} | ${row.connections} | ${rps(res.rps)} | ${counts(row.status)} | ${counts(row.fallbacks)} | ${ms(res.p50Ms)} | ${ms(res.p99Ms)} | ${ms(res.maxMs)} | ${res.socketErrors} |`,
+      `| ${row.name} | ${row.config} | ${row.deadlineMs} | ${rps(row.capacityRps)} | ${row.connections} | ${rps(res.rps)} | ${counts(row.status)} | ${counts(row.fallbacks)} | ${ms(res.p50Ms)} | ${ms(res.p99Ms)} | ${ms(res.maxMs)} | ${res.socketErrors} |`,
     );
   }
   push(
