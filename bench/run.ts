@@ -306,9 +306,19 @@ async function scrape(service: RunningService): Promise<[string, string, number]
     });
 }
 
+/**
+ * Event-loop delay since the previous scrape. Node's monitorEventLoopDelay records each sampling interval in
+ * full (an idle loop sampled every 10 ms reports ~10.1 ms), so the smallest sample, the interval itself, is
+ * subtracted: what remains is how late the loop ran.
+ */
 async function eventLoopDelay(service: RunningService): Promise<EventLoopDelay> {
   const metrics = await scrape(service);
-  return { p99Ms: (sum(metrics, METRICS.eventLoopLagP99Seconds) ?? NaN) * 1000, maxMs: (sum(metrics, "nodejs_eventloop_lag_max_seconds") ?? NaN) * 1000 };
+  const seconds = (name: string) => sum(metrics, name) ?? NaN;
+  const interval = seconds("nodejs_eventloop_lag_min_seconds");
+  return {
+    p99Ms: (seconds(METRICS.eventLoopLagP99Seconds) - interval) * 1000,
+    maxMs: (seconds("nodejs_eventloop_lag_max_seconds") - interval) * 1000,
+  };
 }
 
 function sum(metrics: [string, string, number][], name: string): number | undefined {

@@ -29,7 +29,7 @@ it("runs every benchmark scenario in --quick mode and writes the results", async
     expect(results.heavy).toHaveLength(2);
     for (const row of results.heavy) {
       expect(row.loaded.rps).toBeGreaterThan(0);
-      expect(row.loneEventLoop.p99Ms).toBeGreaterThan(0);
+      expect(row.loneEventLoop.p99Ms).toBeGreaterThanOrEqual(0);
       expect(row.loadedEventLoop.maxMs).toBeGreaterThanOrEqual(row.loadedEventLoop.p99Ms);
     }
     const [overload] = results.overload;

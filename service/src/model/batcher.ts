@@ -10,8 +10,10 @@
  * event-loop turn joins the same batch at no cost to a lone request.
  *
  * Every request carries a deadline and the queue is bounded: when either gives out, the caller gets a
- * `ScoringRejectedError` right away (reason "timeout" or "queue_full") so the route can answer the configured
- * fallback or 503 + Retry-After instead of letting the client time out.
+ * `ScoringRejectedError` (reason "timeout" or "queue_full") so the route can answer the configured fallback or
+ * 503 + Retry-After instead of letting the client time out. A request that cannot make its deadline, judged by
+ * the work queued ahead of it and the measured cost per record, is refused at once rather than when the deadline
+ * passes: under overload the answer is immediate and the model's time goes to requests that can still make it.
  */
 import { Gauge, Histogram, type Registry } from "prom-client";
 import { performance } from "node:perf_hooks";
@@ -142,6 +144,8 @@ export class MicroBatcher implements Scorer {
   private running = 0;
   private dispatchScheduled = false;
   private waitTimer: NodeJS.Timeout | undefined;
+  /** Moving average of run time per record (ms), from completed runs; 0 until the first run (warm-up) ends. */
+  private msPerRecord = 0;
   private closed = false;
   /** Resolves close() once the last queued and running request is answered. */
   private onIdle: (() => void) | undefined;
@@ -183,6 +187,12 @@ export class MicroBatcher implements Scorer {
     }
     const now = performance.now();
     const timeoutMs = options.deadline === undefined ? this.timeoutMs : Math.max(0, options.deadline - now);
+    const expectedMs = ((this.queue.records + records.length) * this.msPerRecord) / this.concurrency;
+    if (expectedMs > timeoutMs) {
+      return Promise.reject(
+        new ScoringRejectedError("timeout", `would miss its ${Math.round(timeoutMs)} ms deadline: about ${Math.round(expectedMs)} ms of work is queued`),
+      );
+    }
     return new Promise<Float32Array>((resolve, reject) => {
       const pending: Pending = { records, enqueuedAt: now, resolve, reject, timer: undefined, state: "queued" };
       pending.timer = setTimeout(() => this.expire(pending), timeoutMs);
@@ -257,8 +267,21 @@ export class MicroBatcher implements Scorer {
     } catch (error) {
       run = Promise.reject(error);
     }
+    // Bookkeeping comes before the answers, so callers that score again at once see the freed slot and cost.
+    const finished = (succeeded: boolean) => {
+      this.running--;
+      if (succeeded) {
+        const perRecord = (performance.now() - now) / records.length;
+        this.msPerRecord = this.msPerRecord === 0 ? perRecord : 0.8 * this.msPerRecord + 0.2 * perRecord;
+      }
+      // Dispatch on the next check phase, not now: an in-thread run blocked the loop, and the requests that
+      // arrived meanwhile are parsed in the poll phase before it, so they join the next batch.
+      if (this.queue.size > 0) this.scheduleDispatch();
+      else if (this.running === 0) this.onIdle?.();
+    };
     run.then(
       (probabilities) => {
+        finished(true);
         let offset = 0;
         for (const pending of batch) {
           const end = offset + pending.records.length;
@@ -267,15 +290,10 @@ export class MicroBatcher implements Scorer {
         }
       },
       (error: Error) => {
+        finished(false);
         for (const pending of batch) this.settle(pending, () => pending.reject(error));
       },
-    ).finally(() => {
-      this.running--;
-      // Dispatch on the next check phase, not now: an in-thread run blocked the loop, and the requests that
-      // arrived meanwhile are parsed in the poll phase before it, so they join the next batch.
-      if (this.queue.size > 0) this.scheduleDispatch();
-      else if (this.running === 0) this.onIdle?.();
-    });
+    );
   }
 
   private expire(pending: Pending): void {
