@@ -144,8 +144,10 @@ export class MicroBatcher implements Scorer {
   private running = 0;
   private dispatchScheduled = false;
   private waitTimer: NodeJS.Timeout | undefined;
-  /** Moving average of run time per record (ms), from completed runs; 0 until the first run (warm-up) ends. */
+  /** Moving average of run time per record (ms); 0 until measured. */
   private msPerRecord = 0;
+  /** Completed runs; the first (the model manager's warm-up) pays the session's lazy initialisation, so it is not measured. */
+  private completedRuns = 0;
   private closed = false;
   /** Resolves close() once the last queued and running request is answered. */
   private onIdle: (() => void) | undefined;
@@ -270,7 +272,7 @@ export class MicroBatcher implements Scorer {
     // Bookkeeping comes before the answers, so callers that score again at once see the freed slot and cost.
     const finished = (succeeded: boolean) => {
       this.running--;
-      if (succeeded) {
+      if (succeeded && this.completedRuns++ > 0) {
         const perRecord = (performance.now() - now) / records.length;
         this.msPerRecord = this.msPerRecord === 0 ? perRecord : 0.8 * this.msPerRecord + 0.2 * perRecord;
       }
