@@ -11,9 +11,9 @@
  *
  * Every request carries a deadline and the queue is bounded: when either gives out, the caller gets a
  * `ScoringRejectedError` (reason "timeout" or "queue_full") so the route can answer the configured fallback or
- * 503 + Retry-After instead of letting the client time out. A request that cannot make its deadline, judged by
- * the work queued ahead of it and the measured cost per record, is refused at once rather than when the deadline
- * passes: under overload the answer is immediate and the model's time goes to requests that can still make it.
+ * 503 + Retry-After instead of letting the client time out. Nothing is refused on a prediction of its wait:
+ * an estimate that runs high (a congested loop inflates measured run times) would starve the model of work
+ * under overload, while waiting for the real deadline keeps it busy at capacity.
  */
 import { Gauge, Histogram, type Registry } from "prom-client";
 import { performance } from "node:perf_hooks";
@@ -144,10 +144,6 @@ export class MicroBatcher implements Scorer {
   private running = 0;
   private dispatchScheduled = false;
   private waitTimer: NodeJS.Timeout | undefined;
-  /** Moving average of run time per record (ms); 0 until measured. */
-  private msPerRecord = 0;
-  /** Completed runs; the first (the model manager's warm-up) pays the session's lazy initialisation, so it is not measured. */
-  private completedRuns = 0;
   private closed = false;
   /** Resolves close() once the last queued and running request is answered. */
   private onIdle: (() => void) | undefined;
@@ -189,12 +185,6 @@ export class MicroBatcher implements Scorer {
     }
     const now = performance.now();
     const timeoutMs = options.deadline === undefined ? this.timeoutMs : Math.max(0, options.deadline - now);
-    const expectedMs = ((this.queue.records + records.length) * this.msPerRecord) / this.concurrency;
-    if (expectedMs > timeoutMs) {
-      return Promise.reject(
-        new ScoringRejectedError("timeout", `would miss its ${Math.round(timeoutMs)} ms deadline: about ${Math.round(expectedMs)} ms of work is queued`),
-      );
-    }
     return new Promise<Float32Array>((resolve, reject) => {
       const pending: Pending = { records, enqueuedAt: now, resolve, reject, timer: undefined, state: "queued" };
       pending.timer = setTimeout(() => this.expire(pending), timeoutMs);
@@ -269,13 +259,9 @@ export class MicroBatcher implements Scorer {
     } catch (error) {
       run = Promise.reject(error);
     }
-    // Bookkeeping comes before the answers, so callers that score again at once see the freed slot and cost.
-    const finished = (succeeded: boolean) => {
+    // Bookkeeping comes before the answers, so callers that score again at once see the freed slot.
+    const finished = () => {
       this.running--;
-      if (succeeded && this.completedRuns++ > 0) {
-        const perRecord = (performance.now() - now) / records.length;
-        this.msPerRecord = this.msPerRecord === 0 ? perRecord : 0.8 * this.msPerRecord + 0.2 * perRecord;
-      }
       // Dispatch on the next check phase, not now: an in-thread run blocked the loop, and the requests that
       // arrived meanwhile are parsed in the poll phase before it, so they join the next batch.
       if (this.queue.size > 0) this.scheduleDispatch();
@@ -283,7 +269,7 @@ export class MicroBatcher implements Scorer {
     };
     run.then(
       (probabilities) => {
-        finished(true);
+        finished();
         let offset = 0;
         for (const pending of batch) {
           const end = offset + pending.records.length;
@@ -292,7 +278,7 @@ export class MicroBatcher implements Scorer {
         }
       },
       (error: Error) => {
-        finished(false);
+        finished();
         for (const pending of batch) this.settle(pending, () => pending.reject(error));
       },
     );
