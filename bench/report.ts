@@ -104,6 +104,21 @@ export function renderMarkdown(r: BenchResults): string {
   }
   const [off, on] = r.logging;
   if (off && on) push("", `Logging on runs at ${pct(on.result.rps / off.result.rps)} of the req/s with logging off.`);
-  push("");
+  push(
+    "",
+    "## Choosing the settings",
+    "",
+    "- `BATCH_MAX_SIZE=64` (default): one run over 64 rows costs about what a handful of single-row runs cost, and",
+    "  beyond 64 the per-row gain is small while a run (and every request in it) gets longer. Batching is adaptive:",
+    "  a lone request is dispatched at once, so it costs a lone request nothing (see the lone-request columns).",
+    "- `BATCH_MAX_WAIT_MS=2` (default) only matters with two or more workers: while one run is in progress and",
+    "  another worker is free, a partial batch waits up to this long for company instead of leaving as a batch of 1.",
+    "- `INFERENCE_WORKERS=0` (default) for µs-scale models like the demo GBDT: a thread hop costs more than the run.",
+    "  For heavy models use workers (one core left to the event loop: cores − 1): the loop stays free for health",
+    "  probes, metrics scrapes and deadline timers, and batching still applies per worker.",
+    "- `REQUEST_TIMEOUT_MS` with `FALLBACK_LABEL` / `FALLBACK_PROBABILITY`: overload is answered by the fallback",
+    "  (or 503 + Retry-After) at the deadline while the model stays busy at capacity.",
+    "",
+  );
   return lines.join("\n");
 }
