@@ -90,10 +90,10 @@ export const PREDICTION_OUTCOMES = ["positive", "negative", "fallback", "error"]
 export const FEEDBACK_OUTCOMES = ["tp", "fp", "tn", "fn"] as const;
 /**
  * Why a prediction-log entry was lost: the spill file could not be written (disk full), a spilled line could
- * not be read back (torn write at a crash), or the database refused the row itself (e.g. a NUL character in a
- * feature string, which jsonb cannot store).
+ * not be read back (torn write at a crash), or the row itself cannot be stored (the database refuses it, e.g. a
+ * NUL character in a feature string, which jsonb cannot hold).
  */
-export const PREDICTION_LOG_DROP_REASONS = ["spill_write_failed", "spill_unreadable", "rejected_by_database"] as const;
+export const PREDICTION_LOG_DROP_REASONS = ["spill_write_failed", "spill_unreadable", "rejected"] as const;
 export const FALLBACK_REASONS = ["timeout", "queue_full", "model_unavailable"] as const;
 
 /** Pushgateway job name of the drift CronJob. */
