@@ -1,4 +1,5 @@
 /** Scores records with onnxruntime-node the way the service does: one [N, 1] tensor per signature column. */
+import "../src/model/onnxruntime-env";
 import * as ort from "onnxruntime-node";
 import type { ColumnSpec } from "../src/model/mlmodel";
 import { PROBABILITIES_OUTPUT } from "./flight-delay-model";

@@ -3,6 +3,8 @@
  * variable; SIGTERM under load turns readiness 503 at once, finishes in-flight requests and exits 0.
  */
 import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ENV, ROUTES } from "../../service/src/contract";
 import { projectRoot } from "../../service/src/paths";
@@ -60,3 +62,15 @@ it("drains on SIGTERM under load: readiness 503 first, no failed request, exit 0
   expect(statuses.every((s) => s === 200)).toBe(true);
   expect(service.output()).toContain("shutdown complete");
 }, 30000);
+
+it("makes no call home: onnxruntime telemetry stays off (no event database in HOME, no debug log)", async () => {
+  const home = mkdtempSync(join(tmpdir(), "home-"));
+  const example = (await embeddedModel()).inputExample[0];
+  const service = await startService({ env: { HOME: home } });
+  const response = await fetch(service.url + ROUTES.predict, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(example) });
+  expect(response.status).toBe(200);
+  const pid = service.process.pid!;
+  expect(await service.stop()).toBe(0);
+  expect(readdirSync(home)).toEqual([]);
+  expect(existsSync(`/tmp/mat-debug-${pid}.log`)).toBe(false);
+});

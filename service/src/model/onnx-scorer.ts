@@ -3,6 +3,7 @@
  * signature column (the Modelport model input contract) and reads the positive-class probability.
  * Also used inside inference worker threads, which is why it depends on nothing but ORT and the package.
  */
+import "./onnxruntime-env";
 import * as ort from "onnxruntime-node";
 import type { ColumnSpec, ColumnType, ModelPackage } from "./mlmodel";
 import type { FeatureRecord, Scorer, TensorMetadata } from "./types";
