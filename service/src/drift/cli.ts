@@ -39,9 +39,9 @@ Output
 
 const DURATION_UNITS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
 
-export function parseDuration(text: string): number {
+export function parseDuration(text: string, flag = "--window"): number {
   const match = /^(\d+(?:\.\d+)?)([smhdw])$/.exec(text.trim());
-  if (!match || Number(match[1]) <= 0) throw new DriftInputError(`--window ${text}: expected a positive duration like 30m, 24h or 7d`);
+  if (!match || Number(match[1]) <= 0) throw new DriftInputError(`${flag} ${text}: expected a positive duration like 30s, 24h or 7d`);
   return Number(match[1]) * DURATION_UNITS[match[2]];
 }
 
