@@ -1,0 +1,184 @@
+/**
+ * The drift job as the DriftMonitor CronJob runs it (`--model flight-delay --window 24h --out s3://... --pushgateway`)
+ * against real parts: PostgreSQL holding a prediction log (the service's migrations, rows as the writer inserts
+ * them, feedback joined), s3rver for the reports, and a real Pushgateway for the metrics.
+ */
+import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Client, Pool } from "pg";
+import { EMBEDDED_MODEL_DIR, EMBEDDED_MODEL_NAME, ENV, FEEDBACK_COLUMNS as F, FEEDBACK_TABLE, METRICS, PREDICTION_LOG_COLUMNS as P, PREDICTION_LOG_TABLE } from "../../service/src/contract";
+import type { DriftReport } from "../../service/src/drift/report";
+import { migrate } from "../../service/src/prediction-log/schema";
+import { projectRoot } from "../../service/src/paths";
+import { flightAt, flightFeatures, isDelayed, readFlightTable } from "../../service/model-kit/flights";
+import { TestPostgres } from "../support/postgres";
+import { startPushgateway, type RunningPushgateway } from "../support/prometheus";
+import { startS3, type S3Harness } from "../support/s3";
+import { runDriftCli } from "./support";
+
+const BUCKET = "drift";
+const HOUR = 3600e3;
+
+interface LogRow {
+  readonly features: Record<string, unknown>;
+  readonly probability: number;
+  readonly createdAt: Date;
+  readonly model?: string;
+  readonly variant?: string;
+  readonly fallback?: boolean;
+  readonly actual?: 0 | 1;
+}
+
+/** Inserts rows with the columns and types the writer uses (one multi-row INSERT per call). */
+async function insertLog(url: string, rows: readonly LogRow[]): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const columns = [P.predictionId, P.modelName, P.modelVersion, P.variant, P.createdAt, P.features, P.probability, P.label, P.latencyMs, P.fallback, P.replica, P.seq];
+    const feedback: [string, number][] = [];
+    for (let start = 0; start < rows.length; start += 500) {
+      const params: unknown[] = [];
+      const tuples = rows.slice(start, start + 500).map((row, i) => {
+        const id = randomUUID();
+        if (row.actual !== undefined) feedback.push([id, row.actual]);
+        params.push(id, row.model ?? EMBEDDED_MODEL_NAME, "1", row.variant ?? "stable", row.createdAt, JSON.stringify(row.features), row.probability, row.probability >= 0.5 ? 1 : 0, 1.5, row.fallback ?? false, "replica-0", start + i);
+        return `(${columns.map((_, c) => `$${i * columns.length + c + 1}`).join(", ")})`;
+      });
+      await client.query(`INSERT INTO ${PREDICTION_LOG_TABLE} (${columns.join(", ")}) VALUES ${tuples.join(", ")}`, params);
+    }
+    for (const [id, actual] of feedback) await client.query(`INSERT INTO ${FEEDBACK_TABLE} (${F.predictionId}, ${F.actual}) VALUES ($1, $2)`, [id, actual]);
+  } finally {
+    await client.end();
+  }
+}
+
+/** reference.csv rows as log rows: the model's own reference data, so nothing should drift. */
+function referenceRows(createdAt: (i: number) => Date): LogRow[] {
+  const [header, ...lines] = readFileSync(join(projectRoot(), EMBEDDED_MODEL_DIR, "reference.csv"), "utf8").trim().split("\n");
+  const names = header.split(",");
+  return lines.map((line, i) => {
+    const cells = line.split(",");
+    const value = (name: string) => cells[names.indexOf(name)];
+    const features: Record<string, unknown> = {};
+    for (const name of ["hour", "day_of_week", "day_of_month", "distance"]) features[name] = Number(value(name));
+    for (const name of ["origin", "destination"]) features[name] = value(name);
+    return { features, probability: Number(value("probability")), actual: Number(value("actual")) as 0 | 1, createdAt: createdAt(i) };
+  });
+}
+
+describe("drift job on the prediction log, S3 and the Pushgateway", () => {
+  let pg: TestPostgres;
+  let logUrl: string;
+  let s3: S3Harness;
+  let gateway: RunningPushgateway;
+  const now = new Date();
+  const env = () => ({ [ENV.predictionLogUrl]: logUrl, [ENV.mlflowS3EndpointUrl]: s3.endpoint, ...s3.env });
+
+  beforeAll(async () => {
+    [pg, s3, gateway] = await Promise.all([TestPostgres.start(), startS3({ buckets: [BUCKET] }), startPushgateway()]);
+    logUrl = await pg.createDatabase("drift");
+    const pool = new Pool({ connectionString: logUrl });
+    await migrate(pool);
+    await pool.end();
+
+    // Last 24 h: 1,500 June flights, scored as a model gone wrong would (high probabilities), with ground truth.
+    const june = await readFlightTable({ months: [6] });
+    const step = Math.floor(june.length / 1500);
+    const drifted: LogRow[] = Array.from({ length: 1500 }, (_, i) => {
+      const flight = flightAt(june, i * step);
+      return { features: flightFeatures(flight), probability: 0.55 + ((i * 7919) % 400) / 1000, actual: isDelayed(flight), createdAt: new Date(now.getTime() - HOUR - i * 1000) };
+    });
+    // Rows the window must leave out: another model, shadow traffic, and older rows.
+    const elsewhere = drifted.slice(0, 50).flatMap((row) => [
+      { ...row, model: "other-model", actual: undefined },
+      { ...row, variant: "shadow", actual: undefined },
+      { ...row, createdAt: new Date(now.getTime() - 30 * HOUR), actual: undefined },
+    ]);
+    // Three days ago: the reference data itself, for a window with no drift.
+    const quiet = referenceRows((i) => new Date(now.getTime() - 72 * HOUR + i * 1000));
+    await insertLog(logUrl, [...drifted, ...elsewhere, ...quiet]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([pg?.stop(), s3?.stop(), gateway?.stop()]);
+  });
+
+  async function s3Json(key: string): Promise<DriftReport> {
+    const object = await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    return JSON.parse(await object.Body!.transformToString());
+  }
+
+  it("drifted window: exit 0, reports in S3 under drift-reports/<model>/<date>/, metrics in the Pushgateway", async () => {
+    // 1,500 June flights move 2 of the 6 features past Evidently's thresholds: a 0.3 share makes that dataset drift.
+    const args = ["--model", EMBEDDED_MODEL_NAME, "--window", "24h", "--end", now.toISOString(), "--drift-share", "0.3"];
+    const result = await runDriftCli([...args, "--out", `s3://${BUCKET}/team`, "--pushgateway", gateway.url], env());
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: expect.stringContaining("dataset drift: true") });
+
+    const prefix = `team/drift-reports/${EMBEDDED_MODEL_NAME}/${now.toISOString().slice(0, 10)}/`;
+    const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+    expect(listed.Contents?.map((o) => o.Key).sort()).toEqual([`${prefix}report.html`, `${prefix}report.json`]);
+    const report = await s3Json(`${prefix}report.json`);
+    expect(report.current).toMatchObject({ source: "prediction_log", rows: 1500 });
+    expect(report.reference.rows).toBe(5000);
+    expect(report.dataset.drifted).toBe(true);
+    expect(report.columns.map((c) => c.column).sort()).toEqual(["day_of_month", "day_of_week", "destination", "distance", "hour", "origin"]);
+    // Reference > 1000 rows: Evidently's distances.
+    for (const column of report.columns) expect(column.method).toBe(column.kind === "numeric" && column.reference.distinct! > 5 ? "wasserstein" : "jensenshannon");
+    // Sorted most drifted first.
+    const severities = report.columns.map((c) => c.score / c.threshold);
+    expect(report.columns[0].drifted).toBe(true);
+    expect(severities[0]).toBeGreaterThanOrEqual(Math.min(...severities));
+    // Prediction drift: the probabilities moved from ~0.2 to 0.55-0.95.
+    expect(report.prediction).toMatchObject({ column: "probability", role: "prediction", drifted: true });
+    // Target drift from the feedback rows: June has more delays than the reference's months.
+    expect(report.target).toMatchObject({ column: "actual", role: "target" });
+    expect(report.target!.current.count).toBe(1500);
+    const html = await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${prefix}report.html` }));
+    expect(await html.Body!.transformToString()).toContain("<html");
+
+    const metrics = (await gateway.scrape()).split("\n");
+    const sample = (name: string, labels: string) => metrics.find((l) => l.startsWith(`${name}{`) && labels.split(",").every((p) => l.includes(p)));
+    expect(sample(METRICS.driftDatasetDrifted, `model="${EMBEDDED_MODEL_NAME}"`)).toMatch(/ 1$/);
+    expect(sample(METRICS.driftColumnScore, `column="distance",model="${EMBEDDED_MODEL_NAME}"`)).toBeDefined();
+    expect(sample(METRICS.driftColumnDrifted, `column="probability",model="${EMBEDDED_MODEL_NAME}"`)).toMatch(/ 1$/);
+    expect(sample(METRICS.driftRows, `dataset="current"`)).toMatch(/ 1500$/);
+    expect(sample(METRICS.driftLastRunTimestampSeconds, `model="${EMBEDDED_MODEL_NAME}"`)).toBeDefined();
+  }, 60_000);
+
+  it("a window holding the reference data itself: no drift, and the gateway's group is replaced", async () => {
+    const end = new Date(now.getTime() - 48 * HOUR);
+    const result = await runDriftCli(["--model", EMBEDDED_MODEL_NAME, "--window", "1d", "--end", end.toISOString(), "--out", `s3://${BUCKET}`, "--pushgateway", gateway.url], env());
+    expect(result.code).toBe(0);
+    const report = await s3Json(`drift-reports/${EMBEDDED_MODEL_NAME}/${end.toISOString().slice(0, 10)}/report.json`);
+    expect(report.current.rows).toBe(5000);
+    expect(report.dataset).toMatchObject({ drifted: false, driftedColumns: 0 });
+    expect(report.prediction!.drifted).toBe(false);
+    expect(report.target!.drifted).toBe(false);
+    for (const column of report.columns) expect(column.score).toBeCloseTo(0, 9);
+    const metrics = await gateway.scrape();
+    expect(metrics).toMatch(new RegExp(`^${METRICS.driftDatasetDrifted}\\{[^}]*model="${EMBEDDED_MODEL_NAME}"[^}]*\\} 0$`, "m"));
+  }, 60_000);
+
+  it("an empty window: exit 0 with a report that says nothing was compared", async () => {
+    const end = new Date(now.getTime() - 200 * HOUR);
+    const result = await runDriftCli(["--model", EMBEDDED_MODEL_NAME, "--window", "1h", "--end", end.toISOString(), "--out", `s3://${BUCKET}`, "--no-push"], env());
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("no current rows");
+    const report = await s3Json(`drift-reports/${EMBEDDED_MODEL_NAME}/${end.toISOString().slice(0, 10)}/report.json`);
+    expect(report.current.rows).toBe(0);
+    expect(report.dataset.drifted).toBe(false);
+    expect(report.skipped.map((s) => s.reason)).toContain("no rows in the current data");
+  }, 60_000);
+
+  it("an unreachable database: exit 2 naming the prediction log, no stack trace", async () => {
+    const result = await runDriftCli(["--model", EMBEDDED_MODEL_NAME, "--window", "1h", "--out", `s3://${BUCKET}`, "--no-push"], {
+      ...env(),
+      [ENV.predictionLogUrl]: "postgres://nobody:x@127.0.0.1:9/none",
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/cannot connect to the prediction log/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
