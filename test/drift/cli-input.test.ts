@@ -3,7 +3,7 @@
  * and bad input ends in a clear message (exit 2) or a report saying what was skipped, never a bare stack trace.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -22,6 +22,10 @@ let referenceLines: string[];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "drift-cli-"));
   referenceLines = (await readFile(REFERENCE, "utf8")).trim().split("\n");
+});
+afterAll(async () => {
+  if (process.env.KEEP_DRIFT_OUTPUT) process.stderr.write(`drift test output kept in ${dir}\n`);
+  else await rm(dir, { recursive: true, force: true });
 });
 
 /** reference.csv with each data row rewritten by `edit` (cells by column name). */

@@ -30,6 +30,7 @@ export function renderHtml(report: DriftReport): string {
   const windowText = report.window ? `${report.window.start} → ${report.window.end}` : "current data from a file";
   const verdict = dataset.drifted ? "Dataset drift detected" : "No dataset drift";
   const features = report.columns;
+  const legend = `<div class="legend muted"><span style="background:${REF_COLOR}"></span>reference<span style="background:${CUR_COLOR}"></span>current</div>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
@@ -73,9 +74,9 @@ ${malformedNote(report)}
 ${features.map(tableRow).join("\n")}
 </tbody></table>
 ${report.skipped.length ? `<h2>Skipped columns</h2><table><thead><tr><th>Column</th><th>Role</th><th>Reason</th></tr></thead><tbody>${report.skipped.map((s) => `<tr><td>${escapeHtml(s.column)}</td><td>${s.role}</td><td>${escapeHtml(s.reason)}</td></tr>`).join("")}</tbody></table>` : ""}
-${report.prediction || report.target ? `<h2>Prediction and target</h2>${[report.prediction, report.target].filter((c): c is ColumnDrift => c !== null).map(columnSection).join("\n")}` : ""}
+${report.prediction || report.target ? `<h2>Prediction and target</h2>${legend}${[report.prediction, report.target].filter((c): c is ColumnDrift => c !== null).map(columnSection).join("\n")}` : ""}
 <h2>Feature distributions</h2>
-<div class="legend muted"><span style="background:${REF_COLOR}"></span>reference<span style="background:${CUR_COLOR}"></span>current</div>
+${legend}
 ${features.map(columnSection).join("\n")}
 <p class="muted">${escapeHtml(report.method)}</p>
 </main></body></html>
@@ -149,7 +150,7 @@ export function chartSvg(chart: Chart): string {
   if (chart.type === "histogram") {
     for (const i of [0, Math.floor(n / 2), n]) {
       const x = left + i * slot;
-      parts.push(`<text x="${x.toFixed(1)}" y="${top + plotH + 16}" text-anchor="middle">${fmt(chart.edges[i])}</text>`);
+      parts.push(`<text x="${x.toFixed(1)}" y="${top + plotH + 16}" text-anchor="${i === n ? "end" : i === 0 ? "start" : "middle"}">${fmt(chart.edges[i])}</text>`);
     }
   }
   parts.push(`<line x1="${left}" x2="${width - 10}" y1="${top + plotH}" y2="${top + plotH}" stroke="#9aa3b2"/>`);
