@@ -1,12 +1,10 @@
-import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { Aspects, TerraformStack } from "cdktf";
+import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { Cluster } from "../constructs/cluster";
 import { ModelDeployment } from "../constructs/model-deployment";
-import { PlatformPolicies } from "../constructs/policies";
 import type { EnvironmentConfig, ModelConfig } from "./environments";
 import { platformEndpoints } from "./platform-names";
-import { useRemoteState } from "./remote-state";
+import { setUpStack } from "./stack-setup";
 
 /**
  * One model in one environment. Providers are recreated from the same environment configuration (the
@@ -19,13 +17,7 @@ export class ModelStack extends TerraformStack {
 
   constructor(scope: Construct, id: string, env: EnvironmentConfig, model: ModelConfig) {
     super(scope, id);
-    useRemoteState(this, env, id);
-    if (env.cluster.kind === "eks") {
-      new AwsProvider(this, "Aws", {
-        region: env.cluster.region,
-        defaultTags: [{ tags: { "modelport:environment": env.name, "modelport:stack": id, "managed-by": "cdktf" } }],
-      });
-    }
+    setUpStack(this, env, id);
     const cluster = Cluster.connect(this, "Cluster", { name: env.clusterName, source: env.cluster });
     this.deployment = new ModelDeployment(this, "Model", {
       model: model.name,
@@ -39,6 +31,5 @@ export class ModelStack extends TerraformStack {
       drift: model.drift,
       timeout: model.timeout,
     });
-    Aspects.of(this).add(new PlatformPolicies());
   }
 }

@@ -1,16 +1,14 @@
-import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
-import { Aspects, TerraformOutput, TerraformStack } from "cdktf";
+import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { Cluster } from "../constructs/cluster";
 import { GpuNodePool } from "../constructs/gpu-node-pool";
 import { ModelRegistry } from "../constructs/model-registry";
 import { Observability } from "../constructs/observability";
-import { PlatformPolicies } from "../constructs/policies";
 import { ServiceMesh } from "../constructs/service-mesh";
 import type { EnvironmentConfig } from "./environments";
 import { PLATFORM_NAMES, registryStorage } from "./platform-names";
-import { useRemoteState } from "./remote-state";
+import { setUpStack } from "./stack-setup";
 
 /** Cluster, GPU pool, observability, model registry and service mesh of one environment. */
 export class PlatformStack extends TerraformStack {
@@ -18,13 +16,8 @@ export class PlatformStack extends TerraformStack {
 
   constructor(scope: Construct, id: string, env: EnvironmentConfig) {
     super(scope, id);
-    useRemoteState(this, env, id);
-    if (env.cluster.kind === "eks") {
-      new AwsProvider(this, "Aws", {
-        region: env.cluster.region,
-        defaultTags: [{ tags: { "modelport:environment": env.name, "modelport:stack": id, "managed-by": "cdktf" } }],
-      });
-    } else if (env.gpuPool) {
+    setUpStack(this, env, id);
+    if (env.cluster.kind !== "eks" && env.gpuPool) {
       throw new Error(`Environment ${env.name}: gpuPool needs an EKS cluster (cluster.kind "eks")`);
     }
     new RandomProvider(this, "Random");
@@ -77,6 +70,5 @@ export class PlatformStack extends TerraformStack {
     new TerraformOutput(this, "TrackingUri", { value: registry.trackingUri });
     new TerraformOutput(this, "ArtifactBucket", { value: registry.bucketName });
     if (eks) new TerraformOutput(this, "ClusterEndpoint", { value: eks.cluster.endpoint });
-    Aspects.of(this).add(new PlatformPolicies());
   }
 }
