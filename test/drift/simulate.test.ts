@@ -3,6 +3,8 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { projectRoot } from "../../service/src/paths";
 import { parseSimulateArgs, DRIFTED_MONTHS, TRAINING_MONTHS } from "../../service/src/drift/simulate";
+import { ENV, FEEDBACK_TABLE } from "../../service/src/contract";
+import { TestPostgres } from "../support/postgres";
 import { startService, type RunningService } from "../support/service-process";
 
 const SIMULATE = join(projectRoot(), "dist", "service", "src", "drift", "simulate.js");
@@ -50,4 +52,29 @@ describe("npm run simulate", () => {
     expect(() => parseSimulateArgs(["--drift", "true", "--duration", "soon"])).toThrow(/--duration soon/);
     expect(() => parseSimulateArgs(["--months", "9"])).toThrow(/--months 9/);
   });
+});
+
+describe("npm run simulate --feedback", () => {
+  let pg: TestPostgres;
+  let service: RunningService;
+  beforeAll(async () => {
+    pg = await TestPostgres.start();
+    service = await startService({ env: { [ENV.predictionLogUrl]: await pg.createDatabase("simulate") } });
+  }, 60_000);
+  afterAll(async () => {
+    await service?.stop();
+    await pg?.stop();
+  });
+
+  it("sends each flight's real outcome as ground truth; the labels land in the feedback table", async () => {
+    const { code, stdout } = await run(["--drift", "false", "--url", service.url, "--requests", "120", "--concurrency", "4", "--feedback"]);
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout);
+    expect(summary).toMatchObject({ sent: 120, ok: 120, feedbackSent: 120 });
+    const statuses = summary.feedbackByStatus as Record<string, number>;
+    expect(Object.values(statuses).reduce((a, b) => a + b, 0)).toBe(120);
+    const [{ n }] = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM ${FEEDBACK_TABLE}`, [], "simulate");
+    expect(Number(n)).toBe(statuses.accepted ?? 0);
+    expect(Number(n)).toBeGreaterThan(0);
+  }, 60_000);
 });

@@ -160,8 +160,8 @@ export async function simulate(options: SimulateOptions, flights?: FlightTable):
     feedbackSent += items.length;
     try {
       const response = await post(options.url + ROUTES.feedback, { items }, timeoutMs);
-      const body = (await response.json().catch(() => undefined)) as { items?: { status?: string }[] } | undefined;
-      if (body?.items) for (const item of body.items) countFeedback(item.status ?? String(response.status));
+      const body = (await response.json().catch(() => undefined)) as { results?: { status?: string }[] } | undefined;
+      if (body?.results) for (const item of body.results) countFeedback(item.status ?? String(response.status));
       else countFeedback(String(response.status), items.length);
     } catch {
       countFeedback("network", items.length);
