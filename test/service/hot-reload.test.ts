@@ -14,6 +14,8 @@ let mlflow: FakeMlflow;
 let v1: RegisteredVersion;
 let v2: RegisteredVersion;
 let example: Record<string, unknown>;
+/** The embedded model's own chosen threshold (metrics.json): what v1 serves, having no threshold in the registry. */
+let packagedThreshold: number;
 
 const registryEnv = (uri: string) => ({
   [ENV.modelUri]: uri,
@@ -22,7 +24,9 @@ const registryEnv = (uri: string) => ({
 });
 
 beforeAll(async () => {
-  example = { ...(await embeddedModel()).inputExample[0]! };
+  const pkg = await embeddedModel();
+  example = { ...pkg.inputExample[0]! };
+  packagedThreshold = pkg.metrics.chosen_threshold!;
   mlflow = await FakeMlflow.start();
   v1 = await mlflow.register(NAME, {
     dir: EMBEDDED_MODEL_PATH,
@@ -49,7 +53,7 @@ describe("hot reload", () => {
   it("serves the aliased version with its lineage, threshold and baseline", async () => {
     app = await startTestApp(registryEnv(`models:/${NAME}@champion`));
     const body = (await predict(app)).json();
-    expect(body).toMatchObject({ model: NAME, version: v1.version, threshold: 0.23 });
+    expect(body).toMatchObject({ model: NAME, version: v1.version, threshold: packagedThreshold });
     const info = (await app.inject(ROUTES.model)).json();
     expect(info).toMatchObject({ alias: "champion", run_id: v1.runId, lineage: { git_commit: "1111111", dataset: "flights-2001-jan-apr" } });
     expect(await metricValue(app, METRICS.modelBaselineHitRate, { model: NAME, version: v1.version })).toBe(0.66);

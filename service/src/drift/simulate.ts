@@ -16,6 +16,7 @@
 import { parseArgs } from "node:util";
 import { ROUTES } from "../contract";
 import { flightAt, flightFeatures, isDelayed, readFlightTable, type FlightTable } from "../../model-kit/flights";
+import { seededRandom } from "../../model-kit/random";
 import { parseDuration } from "./cli";
 import { DriftInputError } from "./errors";
 
@@ -124,22 +125,10 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions | "h
   };
 }
 
-/** mulberry32: a small seeded generator, so a run can be replayed draw for draw. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function simulate(options: SimulateOptions, flights?: FlightTable): Promise<SimulateSummary> {
   const table = flights ?? (await readFlightTable({ months: options.months }));
   if (table.length === 0) throw new DriftInputError(`no flights in months ${options.months.join(", ")}`);
-  const next = random(options.seed);
+  const next = seededRandom(options.seed);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const started = performance.now();
   const deadline = options.durationMs === undefined ? Infinity : started + options.durationMs;
