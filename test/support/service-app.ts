@@ -1,4 +1,6 @@
 /** Builds the real service app (no socket) on a model directory or URI, for app.inject() tests. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildApp, type AppOverrides, type ModelportApp } from "../../service/src/app";
 import { loadConfig } from "../../service/src/config";
@@ -18,7 +20,9 @@ export async function startTestApp(
   overrides: AppOverrides = {},
   waitReady = true,
 ): Promise<ModelportApp> {
-  const config = loadConfig({ [ENV.logLevel]: "silent", [ENV.modelCacheDir]: join(projectRoot(), ".tmp", "model-cache"), ...env });
+  // A fresh cache per app: fake registries restart their version numbers at 1, real MLflow versions never change.
+  const cacheDir = mkdtempSync(join(tmpdir(), "model-cache-"));
+  const config = loadConfig({ [ENV.logLevel]: "silent", [ENV.modelCacheDir]: cacheDir, ...env });
   const app = await buildApp(config, { logger: false, ...overrides });
   await app.ready();
   if (waitReady) await app.models.checkNow();

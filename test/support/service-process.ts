@@ -3,6 +3,8 @@
  * port: for end-to-end, shutdown and benchmark runs. stop() sends SIGTERM and waits for the exit code.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ENV, ROUTES } from "../../service/src/contract";
 import { projectRoot } from "../../service/src/paths";
@@ -31,7 +33,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   const root = projectRoot();
   const child = spawn(process.execPath, [join(root, "dist", "service", "src", "server.js")], {
     cwd: root,
-    env: { ...process.env, [ENV.port]: String(port), [ENV.host]: "127.0.0.1", [ENV.modelCacheDir]: join(root, ".tmp", "model-cache"), ...options.env },
+    env: { ...process.env, [ENV.port]: String(port), [ENV.host]: "127.0.0.1", [ENV.modelCacheDir]: mkdtempSync(join(tmpdir(), "model-cache-")), ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
