@@ -15,7 +15,7 @@ export function renderMarkdown(r: BenchResults): string {
     `Load average before/after: ${r.machine.loadBefore.map((l) => l.toFixed(1)).join(" ")} / ${r.machine.loadAfter.map((l) => l.toFixed(1)).join(" ")}` +
       " (the machine is shared: figures above ~1 mean other work competed for the cores).",
     "The service, the bare Fastify baseline and the load generator run as separate processes on the same host,",
-    `so they share the cores. ${r.settings.durationS as number} s per measurement, wrk with one thread (closed loop: one request`,
+    `so they share the cores. ${r.settings.durationS as number} s per measurement (${r.settings.demoRounds as number} × ${r.settings.demoRoundS as number} s rounds per side for the demo comparison), wrk with one thread (closed loop: one request`,
     "in flight per connection), latency percentiles from wrk's own histogram. Raw numbers: `bench-results/latest.json`.",
     "",
     "## Service vs bare route (demo model)",

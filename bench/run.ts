@@ -271,7 +271,7 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     startedAt,
     quick: args.quick,
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "unknown", node: process.version, loadBefore, loadAfter: loadavg() },
-    settings: { durationS, concurrencies, heavyConnections, workers, deadlineMs, load: "wrk -t1, closed loop" },
+    settings: { durationS, demoRounds, demoRoundS, concurrencies, heavyConnections, workers, deadlineMs, load: "wrk -t1, closed loop" },
     comparison,
     heavy,
     overload,
