@@ -26,6 +26,9 @@ export const VARIANT_LABEL = "modelport.io/variant";
 /** Mount points the read-only root filesystem leaves writable. */
 export const WRITABLE_DIRS = { tmp: "/tmp", modelCache: "/var/cache/model", spill: "/var/spool/prediction-log" } as const;
 
+/** Seconds between readiness turning 503 and the listener closing (SHUTDOWN_DELAY_SECONDS). */
+const SHUTDOWN_DELAY_SECONDS = 5;
+
 export interface InferenceServiceReplicas {
   readonly min: number;
   readonly max: number;
@@ -155,6 +158,9 @@ export class InferenceService extends Construct {
       { name: ENV.predictionLogSpillDir, value: WRITABLE_DIRS.spill },
       { name: ENV.logLevel, value: props.logLevel ?? "info" },
       { name: ENV.shutdownGraceSeconds, value: String(grace - 5) },
+      // Readiness turns 503 at SIGTERM but the listener stays open this long, while endpoints and the mesh stop
+      // routing here; the rest of the grace period drains in-flight requests and the prediction log.
+      { name: ENV.shutdownDelaySeconds, value: String(Math.min(SHUTDOWN_DELAY_SECONDS, grace - 5)) },
       { name: ENV.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       {
         name: ENV.predictionLogUrl,

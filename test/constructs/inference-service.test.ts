@@ -58,6 +58,16 @@ describe("InferenceService", () => {
     expect(env[ENV.modelCacheDir]).toBe(WRITABLE_DIRS.modelCache);
   });
 
+  it("drains within the termination grace: routing stops first, then in-flight work finishes", () => {
+    const env = envOf(c);
+    const grace = deployment.spec.template.spec.termination_grace_period_seconds;
+    const delay = Number(env[ENV.shutdownDelaySeconds]);
+    const serviceGrace = Number(env[ENV.shutdownGraceSeconds]);
+    expect(delay).toBeGreaterThan(0);
+    expect(serviceGrace).toBeGreaterThan(delay);
+    expect(serviceGrace).toBeLessThan(grace);
+  });
+
   it("rolls out with zero unavailable and hands replicas to the HPA", () => {
     expect(deployment.spec.strategy.rolling_update.max_unavailable).toBe("0");
     expect(deployment.lifecycle.ignore_changes).toEqual(["spec[0].replicas"]);
