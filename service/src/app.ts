@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { Registry } from "prom-client";
-import { REQUEST_ID_HEADER } from "./contract";
+import { REQUEST_ID_HEADER, type PredictionLogEntry } from "./contract";
 import type { ServiceConfig } from "./config";
 import { errorHandler } from "./errors";
 import { metricsPlugin } from "./metrics/metrics-plugin";
@@ -54,6 +54,7 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
 
   const registry = new Registry();
   const metrics = createServiceMetrics(registry);
+  const inferenceMetrics = batcherMetrics(registry);
   const source =
     overrides.source ??
     createModelSource(config.model.uri, {
@@ -65,7 +66,7 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
     variant: config.model.variant,
     source,
     createScorer:
-      overrides.createScorer ?? servingScorerFactory({ inference: config.inference, variant: config.model.variant, metrics: batcherMetrics(registry) }),
+      overrides.createScorer ?? servingScorerFactory({ inference: config.inference, variant: config.model.variant, metrics: inferenceMetrics }),
     pollIntervalMs: config.model.pollIntervalMs,
     baselineMetric: config.baselineMetric,
     metrics,
@@ -79,7 +80,7 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
       uri: shadow.uri,
       variant: "shadow",
       source: createModelSource(shadow.uri, { ...config.mlflow, cacheDir: config.model.cacheDir }),
-      createScorer: servingScorerFactory({ inference: config.inference, variant: "shadow", metrics: batcherMetrics(registry) }),
+      createScorer: servingScorerFactory({ inference: config.inference, variant: "shadow", metrics: inferenceMetrics }),
       pollIntervalMs: config.model.pollIntervalMs,
       baselineMetric: config.baselineMetric,
       metrics,
@@ -93,8 +94,10 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
     shuttingDown = true;
   });
   app.setErrorHandler(errorHandler);
-  app.addHook("onSend", async (request, reply) => {
+  // Set when the request starts (headers go out with the answer), in a callback hook: no promise per request.
+  app.addHook("onRequest", (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
+    done();
   });
   app.addHook("onReady", async () => {
     models.start();
@@ -126,12 +129,14 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
   });
   await app.register(modelInfoRoutes, { models, variant: config.model.variant });
   // /predict, /predict/batch and V2 infer score through one predict path (fallback, metrics, log, shadow).
+  // With logging off no entry is even built for it.
+  const recordPrediction = app.predictionLog.status().enabled ? (entry: PredictionLogEntry) => app.predictionLog.record(entry) : undefined;
   const predictOptions: PredictOptions = {
     variant: config.model.variant,
     metrics,
     requestTimeoutMs: config.inference.requestTimeoutMs,
     fallback: config.fallback,
-    recordPrediction: (entry) => app.predictionLog.record(entry),
+    recordPrediction,
     afterResponse:
       shadow && shadowModels
         ? createShadow({
@@ -139,7 +144,7 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
             sampleRate: shadow.sampleRate,
             metrics,
             timeoutMs: config.inference.requestTimeoutMs,
-            recordPrediction: (entry) => app.predictionLog.record(entry),
+            recordPrediction,
             log: app.log.child({ component: "shadow" }),
           })
         : undefined,

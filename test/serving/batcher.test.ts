@@ -165,6 +165,25 @@ describe("MicroBatcher", () => {
     expect(text).toContain(`${METRICS.inferenceQueueDepth}{model="m",variant="shadow"} 0`);
   });
 
+  it("reads the live queue depth at scrape time, summed over batchers sharing labels, until a batcher closes", async () => {
+    const registry = new Registry();
+    const labels = { model: "m", variant: "stable" };
+    const depth = async () => Number(new RegExp(`${METRICS.inferenceQueueDepth}\\{model="m",variant="stable"\\} (\\S+)`).exec(await registry.metrics())?.[1]);
+    const first = new MicroBatcher(new RecordingScorer(30), { maxBatchSize: 2, metrics: { instruments: batcherMetrics(registry), labels } });
+    // A hot swap: the next version's batcher reports under the same labels while the old one drains.
+    const second = new MicroBatcher(new RecordingScorer(30), { maxBatchSize: 2, metrics: { instruments: batcherMetrics(registry), labels } });
+    const calls = [...Array.from({ length: 6 }, (_, i) => first.score([record(i)])), ...Array.from({ length: 3 }, (_, i) => second.score([record(i)]))];
+    await new Promise((resolve) => setImmediate(resolve)); // each batcher has started its first batch of 2
+    expect(await depth()).toBe(4 + 1);
+    await Promise.all(calls);
+    expect(await depth()).toBe(0);
+    second.score([record(1)]).catch(() => undefined);
+    await first.close();
+    expect(await depth()).toBe(1); // only the open batcher's waiting record
+    await second.close();
+    expect(await depth()).toBe(0); // the series stays, at 0, instead of vanishing
+  });
+
   it("close() lets queued requests finish, then closes the scorer and refuses new calls", async () => {
     const scorer = new RecordingScorer(10);
     const batcher = new MicroBatcher(scorer);

@@ -5,23 +5,25 @@
 import fp from "fastify-plugin";
 import type { Registry } from "prom-client";
 import { ROUTES } from "../contract";
+import type { CounterSeries, HistogramSeries } from "./hot-metrics";
 import type { ServiceMetrics } from "./service-metrics";
 
 export const metricsPlugin = fp<{ registry: Registry; metrics: ServiceMetrics }>(
   async (app, { registry, metrics }) => {
-    // Label children resolved once per (method, route, status): the hot path skips prom-client's label hashing.
-    const children = new Map<string, { requests: { inc(): void }; duration: { observe(value: number): void } }>();
-    app.addHook("onResponse", async (request, reply) => {
+    // Series resolved once per (method, status, route); a callback hook, so no promise per request.
+    const series = new Map<string, { requests: CounterSeries; duration: HistogramSeries }>();
+    app.addHook("onResponse", (request, reply, done) => {
       const route = request.routeOptions.url ?? "unmatched";
       const key = `${request.method} ${reply.statusCode} ${route}`;
-      let child = children.get(key);
-      if (!child) {
+      let s = series.get(key);
+      if (!s) {
         const labels = { method: request.method, route, status_code: String(reply.statusCode) };
-        child = { requests: metrics.httpRequests.labels(labels), duration: metrics.httpDuration.labels(labels) };
-        children.set(key, child);
+        s = { requests: metrics.httpRequests.labels(labels), duration: metrics.httpDuration.labels(labels) };
+        series.set(key, s);
       }
-      child.requests.inc();
-      child.duration.observe(reply.elapsedTime / 1000);
+      s.requests.inc();
+      s.duration.observe(reply.elapsedTime / 1000);
+      done();
     });
     app.get(ROUTES.metrics, async (_request, reply) => {
       void reply.header("content-type", registry.contentType);

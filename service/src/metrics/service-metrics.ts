@@ -1,9 +1,11 @@
 /**
  * The service's own metrics on the app's single prom-client registry. Other parts (batcher, prediction log)
- * register theirs on the same registry; names and buckets come from the contract.
+ * register theirs on the same registry; names and buckets come from the contract. What every request touches
+ * is a HotCounter/HotHistogram (label sets resolved once); the rest are prom-client's own classes.
  */
-import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from "prom-client";
+import { Counter, Gauge, collectDefaultMetrics, type Registry } from "prom-client";
 import { LATENCY_BUCKETS_SECONDS, METRICS, PROBABILITY_BUCKETS } from "../contract";
+import { HotCounter, HotHistogram } from "./hot-metrics";
 
 export type ServiceMetrics = ReturnType<typeof createServiceMetrics>;
 
@@ -12,33 +14,33 @@ export function createServiceMetrics(registry: Registry) {
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const registers = [registry];
   return {
-    predictions: new Counter({
+    predictions: new HotCounter({
       name: METRICS.predictionsTotal,
       help: "Predictions answered, by outcome (positive, negative, fallback, error).",
       labelNames: ["model", "version", "variant", "outcome"] as const,
       registers,
     }),
-    latency: new Histogram({
+    latency: new HotHistogram({
       name: METRICS.predictionLatencySeconds,
       help: "Time to score one record, queueing included (seconds).",
       labelNames: ["model", "version", "variant"] as const,
       buckets: [...LATENCY_BUCKETS_SECONDS],
       registers,
     }),
-    probability: new Histogram({
+    probability: new HotHistogram({
       name: METRICS.predictionProbability,
       help: "Positive-class probability of answered predictions.",
       labelNames: ["model", "version", "variant"] as const,
       buckets: PROBABILITY_BUCKETS,
       registers,
     }),
-    fallbacks: new Counter({
+    fallbacks: new HotCounter({
       name: METRICS.predictionsFallbackTotal,
       help: "Predictions answered by the configured fallback instead of the model, by reason.",
       labelNames: ["model", "variant", "reason"] as const,
       registers,
     }),
-    rejected: new Counter({
+    rejected: new HotCounter({
       name: METRICS.predictionsRejectedTotal,
       help: "Prediction requests refused with 503 (model unavailable, overload without a fallback), by reason.",
       labelNames: ["model", "variant", "reason"] as const,
@@ -68,13 +70,13 @@ export function createServiceMetrics(registry: Registry) {
       labelNames: ["model", "version"] as const,
       registers,
     }),
-    httpRequests: new Counter({
+    httpRequests: new HotCounter({
       name: METRICS.httpRequestsTotal,
       help: "HTTP requests by route template, method and status code.",
       labelNames: ["method", "route", "status_code"] as const,
       registers,
     }),
-    httpDuration: new Histogram({
+    httpDuration: new HotHistogram({
       name: METRICS.httpRequestDurationSeconds,
       help: "HTTP request duration by route template, method and status code (seconds).",
       labelNames: ["method", "route", "status_code"] as const,

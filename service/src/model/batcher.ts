@@ -15,50 +15,74 @@
  * an estimate that runs high (a congested loop inflates measured run times) would starve the model of work
  * under overload, while waiting for the real deadline keeps it busy at capacity.
  */
-import { Gauge, Histogram, type Registry } from "prom-client";
+import { Gauge, type Registry } from "prom-client";
 import { performance } from "node:perf_hooks";
+import { HotHistogram, type HistogramSeries } from "../metrics/hot-metrics";
 import { BATCH_SIZE_BUCKETS, METRICS, QUEUE_WAIT_BUCKETS_SECONDS } from "../contract";
 import { ScoringRejectedError, type FeatureRecord, type ScoreOptions, type Scorer } from "./types";
 
+type BatcherLabels = { readonly model: string; readonly variant: string };
+
 /** The batcher's Prometheus instruments, labelled {model, variant}. */
 export interface BatcherMetrics {
-  readonly batchSize: Histogram<"model" | "variant">;
-  readonly queueWaitSeconds: Histogram<"model" | "variant">;
-  readonly queueDepth: Gauge<"model" | "variant">;
+  readonly batchSize: HotHistogram<"model" | "variant">;
+  readonly queueWaitSeconds: HotHistogram<"model" | "variant">;
+  /**
+   * Reports `source.depth` in inference_queue_depth{model, variant} at every scrape (summed over the batchers
+   * sharing the labels, e.g. two versions during a hot swap) until the returned function is called: the hot
+   * path never touches the gauge.
+   */
+  trackDepth(source: { readonly depth: number }, labels: BatcherLabels): () => void;
 }
 
-/** Gets the batcher instruments from `registry`, creating them on first use (several batchers share them). */
+const instrumentsByRegistry = new WeakMap<Registry, BatcherMetrics>();
+
+/** The batcher instruments of `registry`, created on first use (every batcher of an app shares them). */
 export function batcherMetrics(registry: Registry): BatcherMetrics {
+  const existing = instrumentsByRegistry.get(registry);
+  if (existing) return existing;
   const labelNames = ["model", "variant"] as const;
-  const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
-  return {
-    batchSize:
-      existing<Histogram<"model" | "variant">>(METRICS.inferenceBatchSize) ??
-      new Histogram({
-        name: METRICS.inferenceBatchSize,
-        help: "Records per ONNX Runtime run.",
-        labelNames,
-        buckets: [...BATCH_SIZE_BUCKETS],
-        registers: [registry],
-      }),
-    queueWaitSeconds:
-      existing<Histogram<"model" | "variant">>(METRICS.inferenceQueueWaitSeconds) ??
-      new Histogram({
-        name: METRICS.inferenceQueueWaitSeconds,
-        help: "Time a record waited in the batch queue before its run started.",
-        labelNames,
-        buckets: [...QUEUE_WAIT_BUCKETS_SECONDS],
-        registers: [registry],
-      }),
-    queueDepth:
-      existing<Gauge<"model" | "variant">>(METRICS.inferenceQueueDepth) ??
-      new Gauge({
-        name: METRICS.inferenceQueueDepth,
-        help: "Records waiting for a batch slot.",
-        labelNames,
-        registers: [registry],
-      }),
+  const sources = new Map<{ readonly depth: number }, BatcherLabels>();
+  // Label sets seen once keep reporting (0 when idle) rather than vanishing between versions.
+  const seen = new Map<string, BatcherLabels>();
+  new Gauge({
+    name: METRICS.inferenceQueueDepth,
+    help: "Records waiting for a batch slot.",
+    labelNames,
+    registers: [registry],
+    collect() {
+      const totals = new Map<string, number>();
+      for (const key of seen.keys()) totals.set(key, 0);
+      for (const [source, labels] of sources) {
+        const key = `${labels.model}\u0000${labels.variant}`;
+        totals.set(key, (totals.get(key) ?? 0) + source.depth);
+      }
+      for (const [key, value] of totals) this.set({ ...seen.get(key)! }, value);
+    },
+  });
+  const metrics: BatcherMetrics = {
+    batchSize: new HotHistogram({
+      name: METRICS.inferenceBatchSize,
+      help: "Records per ONNX Runtime run.",
+      labelNames,
+      buckets: [...BATCH_SIZE_BUCKETS],
+      registers: [registry],
+    }),
+    queueWaitSeconds: new HotHistogram({
+      name: METRICS.inferenceQueueWaitSeconds,
+      help: "Time a record waited in the batch queue before its run started.",
+      labelNames,
+      buckets: [...QUEUE_WAIT_BUCKETS_SECONDS],
+      registers: [registry],
+    }),
+    trackDepth(source, labels) {
+      seen.set(`${labels.model}\u0000${labels.variant}`, { model: labels.model, variant: labels.variant });
+      sources.set(source, labels);
+      return () => void sources.delete(source);
+    },
   };
+  instrumentsByRegistry.set(registry, metrics);
+  return metrics;
 }
 
 export interface MicroBatcherOptions {
@@ -77,7 +101,7 @@ export interface MicroBatcherOptions {
   /** Deadline for calls that bring none (ScoreOptions.deadline), in ms from the call; past it they reject with "timeout". @default 1000 */
   readonly timeoutMs?: number;
   /** Instruments to report into, with the labels of this batcher. */
-  readonly metrics?: { readonly instruments: BatcherMetrics; readonly labels: { model: string; variant: string } };
+  readonly metrics?: { readonly instruments: BatcherMetrics; readonly labels: BatcherLabels };
 }
 
 interface Pending {
@@ -147,9 +171,9 @@ export class MicroBatcher implements Scorer {
   private closed = false;
   /** Resolves close() once the last queued and running request is answered. */
   private onIdle: (() => void) | undefined;
-  private readonly batchSize?: { observe(value: number): void };
-  private readonly queueWait?: { observe(value: number): void };
-  private readonly queueDepth?: { set(value: number): void };
+  private readonly batchSize?: HistogramSeries;
+  private readonly queueWait?: HistogramSeries;
+  private untrackDepth?: () => void;
 
   constructor(
     private readonly scorer: Scorer,
@@ -162,11 +186,9 @@ export class MicroBatcher implements Scorer {
     this.timeoutMs = nonNegative("timeoutMs", options.timeoutMs ?? 1000);
     if (options.metrics) {
       const { instruments, labels } = options.metrics;
-      // Label children are resolved once: observing through them skips the per-call label hashing.
       this.batchSize = instruments.batchSize.labels(labels);
       this.queueWait = instruments.queueWaitSeconds.labels(labels);
-      this.queueDepth = instruments.queueDepth.labels(labels);
-      this.queueDepth.set(0);
+      this.untrackDepth = instruments.trackDepth(this, labels);
     }
   }
 
@@ -189,7 +211,6 @@ export class MicroBatcher implements Scorer {
       const pending: Pending = { records, enqueuedAt: now, resolve, reject, timer: undefined, state: "queued" };
       pending.timer = setTimeout(() => this.expire(pending), timeoutMs);
       this.queue.push(pending);
-      this.queueDepth?.set(this.queue.records);
       this.scheduleDispatch();
     });
   }
@@ -199,6 +220,7 @@ export class MicroBatcher implements Scorer {
     this.closed = true;
     if (this.queue.size > 0 || this.running > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
     clearTimeout(this.waitTimer);
+    this.untrackDepth?.();
     await this.scorer.close();
   }
 
@@ -240,7 +262,6 @@ export class MicroBatcher implements Scorer {
       batch.push(next);
       size += next.records.length;
     }
-    this.queueDepth?.set(this.queue.records);
     return batch;
   }
 
@@ -289,7 +310,6 @@ export class MicroBatcher implements Scorer {
     const queued = pending.state === "queued";
     if (queued) {
       this.queue.forget(pending);
-      this.queueDepth?.set(this.queue.records);
     }
     const waited = Math.round(performance.now() - pending.enqueuedAt);
     const where = queued ? "waiting for a batch slot" : "while its batch ran";

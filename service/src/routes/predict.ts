@@ -137,24 +137,30 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
   const predict = createPredict(options);
 
   // Pin the served version and validate against its contract before any handler of this plugin runs.
-  app.addHook("preValidation", async (request, reply) => {
+  // Callback-style hooks: these run on every prediction, and an async hook costs a promise and a microtask hop.
+  app.addHook("preValidation", (request, reply, done) => {
     const lease = models.acquire();
     if (!lease) {
       const state = models.state();
       metrics.rejected.inc({ model: "", variant, reason: "model_unavailable" });
+      // Answered here: done() is not called, so the handler never runs.
       void reply
         .status(503)
         .header("retry-after", "5")
         .send(errorBody(503, `no model loaded yet: ${"reason" in state ? state.reason : "loading"}`));
-      return reply;
+      return;
     }
     request.modelLease = lease;
-    const problems = validateBody(request, lease.model, options.maxBatchRecords);
-    if (problems) throw problems;
+    done(validateBody(request, lease.model, options.maxBatchRecords));
   });
-  const release = async (request: FastifyRequest) => request.modelLease?.release();
-  app.addHook("onResponse", release);
-  app.addHook("onRequestAbort", release);
+  app.addHook("onResponse", (request, _reply, done) => {
+    request.modelLease?.release();
+    done();
+  });
+  app.addHook("onRequestAbort", (request, done) => {
+    request.modelLease?.release();
+    done();
+  });
 
   /** Predictions, or undefined once a 503 has been sent because the model is overloaded and there is no fallback. */
   async function score(request: FastifyRequest, reply: FastifyReply, records: readonly FeatureRecord[]): Promise<Prediction[] | undefined> {
@@ -179,7 +185,9 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
     async (request, reply) => {
       const predictions = await score(request, reply, [request.body as FeatureRecord]);
       if (!predictions) return reply;
-      return { ...predictions[0]!, ...served(request.modelLease!.model, variant) };
+      const p = predictions[0]!;
+      const { identity, threshold } = request.modelLease!.model;
+      return { prediction_id: p.prediction_id, probability: p.probability, label: p.label, fallback: p.fallback, model: identity.name, version: identity.version, variant, threshold };
     },
   );
 
