@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { METRICS, ROUTES } from "../../service/src/contract";
 import type { ModelportApp } from "../../service/src/app";
+import { UNMATCHED_ROUTE } from "../../service/src/metrics/metrics-plugin";
 import type { ColumnSpec, ModelPackage } from "../../service/src/model/mlmodel";
 import { embeddedModel, metricValue, startTestApp } from "../support/service-app";
 
@@ -71,6 +72,31 @@ describe("serving the embedded model", () => {
     expect(text).toContain(`${METRICS.httpRequestsTotal}{method="POST",route="${ROUTES.predict}",status_code="200"}`);
     expect(text).toContain(`${METRICS.predictionLatencySeconds}_bucket{le="0.001"`);
     expect(text).toContain(METRICS.eventLoopLagP99Seconds);
+  });
+
+  it("counts every answer once under its route template, method and status; unknown URLs as 'unmatched'", async () => {
+    const count = async (labels: Record<string, string>) => (await metricValue(app, METRICS.httpRequestsTotal, labels)) ?? 0;
+    const durations = async (labels: Record<string, string>) => {
+      const metric = await app.metricsRegistry.getSingleMetric(METRICS.httpRequestDurationSeconds)!.get();
+      const match = (v: { labels: Record<string, unknown>; metricName?: string }) =>
+        v.metricName?.endsWith("_count") && Object.entries(labels).every(([k, value]) => String(v.labels[k]) === value);
+      return (metric.values as { labels: Record<string, unknown>; metricName?: string; value: number }[]).find(match)?.value ?? 0;
+    };
+    const cases: [() => Promise<unknown>, Record<string, string>][] = [
+      [() => post(ROUTES.predict, example), { method: "POST", route: ROUTES.predict, status_code: "200" }],
+      [() => post(ROUTES.predict, { ...example, hour: "late" }), { method: "POST", route: ROUTES.predict, status_code: "400" }],
+      [() => post(ROUTES.predictBatch, [example]), { method: "POST", route: ROUTES.predictBatch, status_code: "200" }],
+      [() => app.inject(ROUTES.healthz), { method: "GET", route: ROUTES.healthz, status_code: "200" }],
+      [() => app.inject({ method: "HEAD", url: ROUTES.healthz }), { method: "HEAD", route: ROUTES.healthz, status_code: "200" }],
+      [() => app.inject("/v2/models/no-such-model"), { method: "GET", route: ROUTES.v2.model, status_code: "404" }],
+      [() => app.inject("/no/such/path?secret=1"), { method: "GET", route: UNMATCHED_ROUTE, status_code: "404" }],
+    ];
+    for (const [send, labels] of cases) {
+      const [before, beforeDurations] = [await count(labels), await durations(labels)];
+      await send();
+      expect({ labels, counted: (await count(labels)) - before, timed: (await durations(labels)) - beforeDurations }).toEqual({ labels, counted: 1, timed: 1 });
+    }
+    expect((await app.inject(ROUTES.metrics)).body).not.toContain("secret");
   });
 
   it("describes the served version, its lineage and its contract", async () => {

@@ -4,7 +4,7 @@
  * request keeps a lease on that version, so a hot swap mid-request cannot mix versions.
  */
 import { randomUUID } from "node:crypto";
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preValidationHookHandler } from "fastify";
 import { ROUTES, type PredictionLogEntry, type Variant } from "../contract";
 import { RequestProblem, errorBody, invalidFields } from "../errors";
 import type { ServiceMetrics } from "../metrics/service-metrics";
@@ -136,23 +136,28 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
   const { models, variant, metrics } = options;
   const predict = createPredict(options);
 
-  // Pin the served version and validate against its contract before any handler of this plugin runs.
-  // Callback-style hooks: these run on every prediction, and an async hook costs a promise and a microtask hop.
-  app.addHook("preValidation", (request, reply, done) => {
-    const lease = models.acquire();
-    if (!lease) {
-      const state = models.state();
-      metrics.rejected.inc({ model: "", variant, reason: "model_unavailable" });
-      // Answered here: done() is not called, so the handler never runs.
-      void reply
-        .status(503)
-        .header("retry-after", "5")
-        .send(errorBody(503, `no model loaded yet: ${"reason" in state ? state.reason : "loading"}`));
-      return;
-    }
-    request.modelLease = lease;
-    done(validateBody(request, lease.model, options.maxBatchRecords));
-  });
+  /**
+   * Pins the served version and validates against its contract before the route's handler runs. A callback
+   * hook per route (it knows which body shape to expect): it runs on every prediction, and an async hook costs a
+   * promise and a microtask hop.
+   */
+  const pinAndValidate =
+    (batch: boolean): preValidationHookHandler =>
+    (request, reply, done) => {
+      const lease = models.acquire();
+      if (!lease) {
+        const state = models.state();
+        metrics.rejected.inc({ model: "", variant, reason: "model_unavailable" });
+        // Answered here: done() is not called, so the handler never runs.
+        void reply
+          .status(503)
+          .header("retry-after", "5")
+          .send(errorBody(503, `no model loaded yet: ${"reason" in state ? state.reason : "loading"}`));
+        return;
+      }
+      request.modelLease = lease;
+      done(batch ? validateBatch(request.body, lease.model, options.maxBatchRecords) : validateRecord(request.body, lease.model));
+    };
   app.addHook("onResponse", (request, _reply, done) => {
     request.modelLease?.release();
     done();
@@ -176,6 +181,7 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
   app.post(
     ROUTES.predict,
     {
+      preValidation: pinAndValidate(false),
       schema: {
         response: {
           200: { type: "object", properties: { ...predictionProperties, ...servedProperties } },
@@ -194,6 +200,7 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
   app.post(
     ROUTES.predictBatch,
     {
+      preValidation: pinAndValidate(true),
       schema: {
         response: {
           200: {
@@ -215,18 +222,17 @@ function served(model: LoadedModel, variant: Variant) {
   return { model: model.identity.name, version: model.identity.version, variant, threshold: model.threshold };
 }
 
-function validateBody(request: FastifyRequest, model: LoadedModel, maxBatchRecords: number): RequestProblem | undefined {
-  const body = request.body;
-  const batch = request.routeOptions.url === ROUTES.predictBatch;
-  if (!batch) {
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      return new RequestProblem(400, `${ROUTES.predict} expects one JSON object with the model's features${Array.isArray(body) ? ` (send arrays to ${ROUTES.predictBatch})` : ""}`, [
-        { field: "(body)", problem: "must be an object" },
-      ]);
-    }
-    const problems = model.validator.validate(body);
-    return problems.length > 0 ? invalidFields(problems) : undefined;
+function validateRecord(body: unknown, model: LoadedModel): RequestProblem | undefined {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return new RequestProblem(400, `${ROUTES.predict} expects one JSON object with the model's features${Array.isArray(body) ? ` (send arrays to ${ROUTES.predictBatch})` : ""}`, [
+      { field: "(body)", problem: "must be an object" },
+    ]);
   }
+  const problems = model.validator.validate(body);
+  return problems.length > 0 ? invalidFields(problems) : undefined;
+}
+
+function validateBatch(body: unknown, model: LoadedModel, maxBatchRecords: number): RequestProblem | undefined {
   if (!Array.isArray(body)) {
     return new RequestProblem(400, `${ROUTES.predictBatch} expects a JSON array of records`, [{ field: "(body)", problem: "must be an array" }]);
   }
