@@ -131,6 +131,65 @@ describe("MicroBatcher", () => {
     expect(batcher.depth).toBe(0);
   });
 
+  it("sheds on arrival what the measured drain rate cannot finish before the deadline, and keeps the model busy", async () => {
+    const scorer = new RecordingScorer(20); // ~20 ms a run, one record a run: ~50 records/s
+    const batcher = new MicroBatcher(scorer, { maxBatchSize: 1, timeoutMs: 10_000 });
+    // Backlog it for a few runs so the drain rate is measured.
+    await Promise.all(Array.from({ length: 6 }, (_, i) => batcher.score([record(i)])));
+    // Now 30 requests with 200 ms deadlines arrive at once: ~8 fit (200 ms x 0.8 / ~20 ms), the rest are shed.
+    const started = performance.now();
+    const outcomes = Array.from({ length: 30 }, (_, i) =>
+      batcher.score([record(i)], { deadline: performance.now() + 200 }).then(
+        () => ({ ok: true, at: performance.now() - started }),
+        (error: ScoringRejectedError) => ({ ok: false, reason: error.reason, message: error.message, at: performance.now() - started }),
+      ),
+    );
+    const results = await Promise.all(outcomes);
+    const shed = results.filter((r) => !r.ok && r.reason === "shed");
+    const answered = results.filter((r) => r.ok);
+    expect(shed.length).toBeGreaterThanOrEqual(15);
+    expect(answered.length).toBeGreaterThanOrEqual(3);
+    // Shed at arrival, not at the deadline; the admitted ones are answered (or time out) before it.
+    for (const r of shed) expect(r.at).toBeLessThan(50);
+    expect(shed[0]!.message).toMatch(/records queued ahead need ~\d+(\.\d)? ms, past this request's deadline in \d+(\.\d)? ms/);
+    for (const r of results) expect(r.at).toBeLessThan(200 + 100); // generous for a busy machine
+    // The first records of the burst are admitted whatever the estimate: the model never idles while overloaded.
+    expect(results[0]!.ok).toBe(true);
+  });
+
+  it("always admits what goes into the next run of a slot, however slow the estimate says the model is", async () => {
+    const scorer = new RecordingScorer(60);
+    const batcher = new MicroBatcher(scorer, { maxBatchSize: 4, timeoutMs: 10_000 });
+    await Promise.all(Array.from({ length: 12 }, (_, i) => batcher.score([record(i)]))); // 60 ms per 4 records
+    const first = batcher.score([record(1)]);
+    await new Promise((resolve) => setImmediate(resolve)); // running: the estimate now says any wait is too long
+    // A 10 ms deadline is hopeless by the estimate, but these 4 would be the very next run: admitted, then timed out.
+    const next = await Promise.all(Array.from({ length: 4 }, () => rejectionOf(batcher.score([record(2)], { deadline: performance.now() + 10 }))));
+    expect(next.map((r) => r.reason)).toEqual(["timeout", "timeout", "timeout", "timeout"]);
+    // A fifth would wait behind them: shed on arrival.
+    const fifth = batcher.score([record(3)], { deadline: performance.now() + 10 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batcher.depth).toBeLessThanOrEqual(4);
+    await expect(rejectionOf(fifth)).resolves.toBeInstanceOf(ScoringRejectedError);
+    await first;
+  });
+
+  it("fires the deadline timer early by the headroom, or by the loop's recent delay when that is larger", async () => {
+    const timeoutAfter = async (loopDelayMs: number) => {
+      const batcher = new MicroBatcher(new RecordingScorer(2000), { timeoutMs: 200, loopDelay: { p99Ms: () => loopDelayMs } });
+      const started = performance.now();
+      const error = await rejectionOf(batcher.score([record(1)]));
+      expect(error.reason).toBe("timeout");
+      return performance.now() - started;
+    };
+    const quiet = await timeoutAfter(0); // 10% of 200 ms: fires at ~180 ms
+    const busy = await timeoutAfter(60); // the loop has been running 60 ms late: fires at ~140 ms
+    expect(quiet).toBeGreaterThanOrEqual(175);
+    expect(quiet).toBeLessThan(200);
+    expect(busy).toBeGreaterThanOrEqual(135);
+    expect(busy).toBeLessThan(175);
+  });
+
   it("refuses at once with reason queue_full when maxQueue records are already waiting", async () => {
     const scorer = new RecordingScorer(50);
     const batcher = new MicroBatcher(scorer, { maxQueue: 3, maxBatchSize: 1 });
@@ -197,5 +256,6 @@ describe("MicroBatcher", () => {
   it("validates its options with the bad value in the message", () => {
     expect(() => new MicroBatcher(new RecordingScorer(), { maxBatchSize: 0 })).toThrow(/maxBatchSize must be a positive integer, got 0/);
     expect(() => new MicroBatcher(new RecordingScorer(), { maxWaitMs: -1 })).toThrow(/maxWaitMs .* got -1/);
+    expect(() => new MicroBatcher(new RecordingScorer(), { headroom: 0.5 })).toThrow(/headroom must be in \[0, 0.5\), got 0.5/);
   });
 });

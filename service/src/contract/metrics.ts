@@ -94,7 +94,13 @@ export const FEEDBACK_OUTCOMES = ["tp", "fp", "tn", "fn"] as const;
  * NUL character in a feature string, which jsonb cannot hold).
  */
 export const PREDICTION_LOG_DROP_REASONS = ["spill_write_failed", "spill_unreadable", "rejected"] as const;
-export const FALLBACK_REASONS = ["timeout", "queue_full", "model_unavailable"] as const;
+/**
+ * Why a prediction was answered by the fallback (or refused with 503): `shed` = refused on arrival because the
+ * work queued ahead would keep it past its deadline; `timeout` = its deadline passed while it waited or ran;
+ * `queue_full` = MAX_QUEUE records were already waiting; `model_unavailable` = no version loaded yet.
+ */
+export const FALLBACK_REASONS = ["shed", "timeout", "queue_full", "model_unavailable"] as const;
+export type FallbackReason = (typeof FALLBACK_REASONS)[number];
 
 /** Pushgateway job name of the drift CronJob. */
 export const DRIFT_JOB_NAME = "drift";

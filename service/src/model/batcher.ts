@@ -9,16 +9,19 @@
  * slots and leave in full batches. Dispatch happens on `setImmediate`, so every request parsed in the same
  * event-loop turn joins the same batch at no cost to a lone request.
  *
- * Every request carries a deadline and the queue is bounded: when either gives out, the caller gets a
- * `ScoringRejectedError` (reason "timeout" or "queue_full") so the route can answer the configured fallback or
- * 503 + Retry-After instead of letting the client time out. Nothing is refused on a prediction of its wait:
- * an estimate that runs high (a congested loop inflates measured run times) would starve the model of work
- * under overload, while waiting for the real deadline keeps it busy at capacity.
+ * Every request carries a deadline and the queue is bounded. Under overload a request is refused on arrival
+ * (reason "shed") when the work queued ahead of it would keep it past its deadline, estimated from the measured
+ * wall time of recent runs; one that was admitted but whose deadline still passes is refused then ("timeout"),
+ * and MAX_QUEUE bounds memory ("queue_full"). The caller gets a `ScoringRejectedError` and answers the
+ * configured fallback or 503 + Retry-After at once, instead of holding the client until the deadline. Shedding
+ * never leaves the model idle whatever the estimate says: a request that would go into the next run of every
+ * slot is always admitted, so a full batch per slot is always waiting while the model is overloaded.
  */
 import { Gauge, type Registry } from "prom-client";
 import { performance } from "node:perf_hooks";
 import { HotHistogram, type HistogramSeries } from "../metrics/hot-metrics";
 import { BATCH_SIZE_BUCKETS, METRICS, QUEUE_WAIT_BUCKETS_SECONDS } from "../contract";
+import type { LoopDelay } from "./loop-delay";
 import { ScoringRejectedError, type FeatureRecord, type ScoreOptions, type Scorer } from "./types";
 
 type BatcherLabels = { readonly model: string; readonly variant: string };
@@ -100,6 +103,15 @@ export interface MicroBatcherOptions {
   readonly maxQueue?: number;
   /** Deadline for calls that bring none (ScoreOptions.deadline), in ms from the call; past it they reject with "timeout". @default 1000 */
   readonly timeoutMs?: number;
+  /**
+   * Share of each request's time window (arrival to deadline) kept for answering: the deadline timer fires this
+   * share early (or by the loop's recent delay, if more), so a fallback or 503 still goes out in time, and a
+   * request is admitted only when the queue ahead is expected to clear another share before that (estimate error).
+   * @default 0.1
+   */
+  readonly headroom?: number;
+  /** Recent event-loop delay: deadline timers fire at least this early. @default none (0) */
+  readonly loopDelay?: LoopDelay;
   /** Instruments to report into, with the labels of this batcher. */
   readonly metrics?: { readonly instruments: BatcherMetrics; readonly labels: BatcherLabels };
 }
@@ -113,6 +125,12 @@ interface Pending {
   /** In the queue until its batch starts; settled = answered, timed out or failed (later outcomes are ignored). */
   state: "queued" | "running" | "settled";
 }
+
+/**
+ * Time constant of the drain-rate average: long enough to smooth the run-to-run noise of a shared machine (runs
+ * complete every few ms under load), short enough to follow a change of load or machine within a second.
+ */
+const DRAIN_WINDOW_MS = 500;
 
 /**
  * FIFO of waiting requests with O(1) push and shift. A request that times out is only accounted out here and
@@ -164,8 +182,23 @@ export class MicroBatcher implements Scorer {
   readonly concurrency: number;
   readonly maxQueue: number;
   readonly timeoutMs: number;
+  readonly headroom: number;
+  private readonly loopDelay?: LoopDelay;
   private readonly queue = new PendingQueue();
   private running = 0;
+  /**
+   * How fast the queue drains while backlogged: time between run completions and records completed, each as a
+   * moving sum decaying with DRAIN_WINDOW_MS, counted only over intervals in which records waited throughout
+   * (every slot busy). Their ratio is the drain time per record, and it includes everything a waiting record
+   * waits for: model time, handing answers back, dispatch on a busy loop.
+   */
+  private drainBusyMs = 0;
+  private drainRecords = 0;
+  /** Until the queue has been backlogged: wall time of runs and their records, decaying alike. */
+  private runWallMs = 0;
+  private runRecords = 0;
+  private lastCompletionAt = 0;
+  private backloggedSinceLastCompletion = false;
   private dispatchScheduled = false;
   private waitTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -184,6 +217,9 @@ export class MicroBatcher implements Scorer {
     this.maxQueue = positiveInteger("maxQueue", options.maxQueue ?? 1024);
     this.maxWaitMs = nonNegative("maxWaitMs", options.maxWaitMs ?? 1);
     this.timeoutMs = nonNegative("timeoutMs", options.timeoutMs ?? 1000);
+    this.headroom = options.headroom ?? 0.1;
+    if (!(this.headroom >= 0 && this.headroom < 0.5)) throw new RangeError(`MicroBatcher headroom must be in [0, 0.5), got ${this.headroom}`);
+    this.loopDelay = options.loopDelay;
     if (options.metrics) {
       const { instruments, labels } = options.metrics;
       this.batchSize = instruments.batchSize.labels(labels);
@@ -206,13 +242,39 @@ export class MicroBatcher implements Scorer {
       );
     }
     const now = performance.now();
-    const timeoutMs = options.deadline === undefined ? this.timeoutMs : Math.max(0, options.deadline - now);
+    const window = (options.deadline ?? now + this.timeoutMs) - now;
+    const margin = this.headroom * window;
+    // When the answer must leave: a timer fires late by however late the loop runs, so it is set that much early.
+    const answerBy = window - Math.max(margin, this.loopDelay?.p99Ms() ?? 0);
+    const waitMs = this.expectedWaitMs(records.length);
+    if (waitMs > answerBy - margin) {
+      return Promise.reject(
+        new ScoringRejectedError(
+          "shed",
+          `the ${this.queue.records} records queued ahead need ~${waitMs.toFixed(1)} ms, past this request's deadline in ${Math.max(0, window).toFixed(1)} ms`,
+        ),
+      );
+    }
     return new Promise<Float32Array>((resolve, reject) => {
       const pending: Pending = { records, enqueuedAt: now, resolve, reject, timer: undefined, state: "queued" };
-      pending.timer = setTimeout(() => this.expire(pending), timeoutMs);
+      pending.timer = setTimeout(() => this.expire(pending), Math.max(0, answerBy));
       this.queue.push(pending);
       this.scheduleDispatch();
     });
+  }
+
+  /**
+   * Expected time until a request of `records` records arriving now is answered, at the measured drain rate.
+   * 0 when it goes into the next run of some slot anyway (always admitted: the model must never idle because of
+   * a wrong estimate).
+   */
+  private expectedWaitMs(records: number): number {
+    const ahead = this.queue.records + records;
+    if (ahead <= this.concurrency * this.maxBatchSize) return 0;
+    if (this.drainRecords > 0) return (ahead * this.drainBusyMs) / this.drainRecords;
+    // Never backlogged yet: what runs took, spread over the slots (0 before the first run ends: the deadline
+    // timers are the backstop).
+    return this.runRecords > 0 ? (ahead * this.runWallMs) / this.runRecords / this.concurrency : 0;
   }
 
   /** Refuses new calls, lets queued and running ones finish, then closes the wrapped scorer. */
@@ -262,6 +324,7 @@ export class MicroBatcher implements Scorer {
       batch.push(next);
       size += next.records.length;
     }
+    if (this.queue.records === 0) this.backloggedSinceLastCompletion = false;
     return batch;
   }
 
@@ -274,6 +337,7 @@ export class MicroBatcher implements Scorer {
     }
     this.batchSize?.observe(records.length);
     this.running++;
+    const startedAt = performance.now();
     let run: Promise<Float32Array>;
     try {
       run = this.scorer.score(records);
@@ -283,6 +347,7 @@ export class MicroBatcher implements Scorer {
     // Bookkeeping comes before the answers, so callers that score again at once see the freed slot.
     const finished = () => {
       this.running--;
+      this.measureDrain(records.length, startedAt);
       // Dispatch on the next check phase, not now: an in-thread run blocked the loop, and the requests that
       // arrived meanwhile are parsed in the poll phase before it, so they join the next batch.
       if (this.queue.size > 0) this.scheduleDispatch();
@@ -305,11 +370,27 @@ export class MicroBatcher implements Scorer {
     );
   }
 
+  private measureDrain(records: number, startedAt: number): void {
+    const now = performance.now();
+    const runDecay = Math.exp(-(now - this.lastCompletionAt) / DRAIN_WINDOW_MS);
+    this.runWallMs = this.runWallMs * runDecay + (now - startedAt);
+    this.runRecords = this.runRecords * runDecay + records;
+    const interval = now - this.lastCompletionAt;
+    if (this.backloggedSinceLastCompletion && records > 0) {
+      const decay = Math.exp(-interval / DRAIN_WINDOW_MS);
+      this.drainBusyMs = this.drainBusyMs * decay + interval;
+      this.drainRecords = this.drainRecords * decay + records;
+    }
+    this.lastCompletionAt = now;
+    this.backloggedSinceLastCompletion = this.queue.records > 0;
+  }
+
   private expire(pending: Pending): void {
     pending.timer = undefined;
     const queued = pending.state === "queued";
     if (queued) {
       this.queue.forget(pending);
+      if (this.queue.records === 0) this.backloggedSinceLastCompletion = false;
     }
     const waited = Math.round(performance.now() - pending.enqueuedAt);
     const where = queued ? "waiting for a batch slot" : "while its batch ran";

@@ -6,6 +6,7 @@
 import type { ServiceConfig } from "../config";
 import type { Variant } from "../contract";
 import { MicroBatcher, type BatcherMetrics } from "./batcher";
+import { processLoopDelay } from "./loop-delay";
 import type { ScorerFactory } from "./model-manager";
 import { OnnxScorer } from "./onnx-scorer";
 import { WorkerPoolScorer } from "./worker-pool";
@@ -19,6 +20,8 @@ export interface ServingScorerOptions {
 export function servingScorerFactory({ inference, variant, metrics }: ServingScorerOptions): ScorerFactory {
   return async (pkg, version) => {
     const inner = inference.workers > 0 ? await WorkerPoolScorer.create(pkg, { workers: inference.workers }) : await OnnxScorer.load(pkg);
+    // Deadline timers fire early by the loop's recent delay (one monitor per process, released on close).
+    const loop = processLoopDelay();
     const batcher = new MicroBatcher(inner, {
       maxBatchSize: inference.batchMaxSize,
       maxWaitMs: inference.batchMaxWaitMs,
@@ -26,11 +29,12 @@ export function servingScorerFactory({ inference, variant, metrics }: ServingSco
       concurrency: inner instanceof WorkerPoolScorer ? inner.size : 1,
       maxQueue: inference.maxQueue,
       timeoutMs: inference.requestTimeoutMs,
+      loopDelay: loop.delay,
       metrics: metrics && { instruments: metrics, labels: { model: version.name, variant } },
     });
     return {
       score: (records, options) => batcher.score(records, options),
-      close: () => batcher.close(),
+      close: () => batcher.close().finally(loop.release),
       io: () => inner.io(),
     };
   };

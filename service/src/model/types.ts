@@ -2,6 +2,7 @@
  * The seams between model loading (registry + ONNX session), scoring strategies (in-thread, worker pool,
  * micro-batching) and the routes. Routes never touch onnxruntime directly.
  */
+import type { FallbackReason } from "../contract";
 import type { ModelPackage } from "./mlmodel";
 
 /** One request record: column name -> raw JSON value, already validated against the signature. */
@@ -61,13 +62,19 @@ export interface TensorMetadata {
   readonly shape: readonly number[];
 }
 
-/** The model could not answer in time: the route answers the configured fallback, or 503 with Retry-After. */
+/**
+ * The model could not answer in time: the route answers the configured fallback, or 503 with Retry-After.
+ * Expected control flow under overload (thousands a second), so no stack trace is captured.
+ */
 export class ScoringRejectedError extends Error {
-  override readonly name = "ScoringRejectedError";
-  constructor(
-    readonly reason: "timeout" | "queue_full",
-    message: string,
-  ) {
+  declare readonly name: "ScoringRejectedError";
+  readonly reason: Exclude<FallbackReason, "model_unavailable">;
+  constructor(reason: Exclude<FallbackReason, "model_unavailable">, message: string) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
+    this.reason = reason;
   }
 }
+Object.defineProperty(ScoringRejectedError.prototype, "name", { value: "ScoringRejectedError" });
