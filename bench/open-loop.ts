@@ -14,7 +14,7 @@
  * As a process: `node dist/bench/open-loop.js URL RATE SECONDS BODY_JSON [WARMUP_SECONDS]` prints
  * `OPEN_LOOP_MEASURING` when measuring starts and `OPEN_LOOP_RESULT {...}` at the end.
  */
-import { Agent, request } from "node:http";
+import { connect, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 
 export interface OpenLoopResult {
@@ -47,18 +47,96 @@ export interface OpenLoopOptions {
   readonly onMeasuring?: () => void;
 }
 
+/**
+ * One keep-alive connection with at most one request in flight (no pipelining: a response queued behind another
+ * would be timed for both). Requests are pre-encoded bytes; responses are parsed just far enough to find the
+ * status and the end of the body (Content-Length, which Fastify always sends here).
+ */
+class Connection {
+  private buffer: Buffer = Buffer.alloc(0);
+  private inFlight?: { readonly due: number; readonly sentAt: number; readonly done: (outcome: Outcome) => void };
+  private connected = false;
+  private waiting?: () => void;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly onIdle: (connection: Connection) => void,
+    private readonly onClose: (connection: Connection) => void,
+  ) {
+    socket.setNoDelay(true);
+    socket.on("connect", () => {
+      this.connected = true;
+      this.waiting?.();
+      this.waiting = undefined;
+    });
+    socket.on("data", (chunk: Buffer) => this.read(chunk));
+    socket.on("error", () => this.settle({ kind: "error" }));
+    socket.on("close", () => {
+      this.settle({ kind: "error" });
+      this.onClose(this);
+    });
+  }
+
+  get busySince(): number | undefined {
+    return this.inFlight?.sentAt;
+  }
+
+  send(request: Buffer, due: number, done: (outcome: Outcome) => void): void {
+    this.inFlight = { due, sentAt: performance.now(), done };
+    if (this.connected) this.socket.write(request);
+    else this.waiting = () => this.socket.write(request);
+  }
+
+  /** Ends the request in flight as a timeout and drops the connection (its late answer must not be read). */
+  timeOut(): void {
+    this.settle({ kind: "timeout" });
+    this.socket.destroy();
+  }
+
+  close(): void {
+    this.inFlight = undefined;
+    this.socket.destroy();
+  }
+
+  private read(chunk: Buffer): void {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    const headerEnd = this.buffer.indexOf("\r\n\r\n");
+    if (headerEnd < 0) return;
+    const head = this.buffer.toString("latin1", 0, headerEnd);
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+    if (this.buffer.length < headerEnd + 4 + length) return;
+    this.buffer = this.buffer.subarray(headerEnd + 4 + length);
+    this.settle({ kind: "answer", status: head.slice(9, 12), at: performance.now() });
+    this.onIdle(this);
+  }
+
+  private settle(outcome: Outcome): void {
+    const request = this.inFlight;
+    if (!request) return;
+    this.inFlight = undefined;
+    request.done(outcome.kind === "answer" ? { ...outcome, latencyMs: outcome.at - request.due } : outcome);
+  }
+}
+
+type Outcome = { kind: "answer"; status: string; at: number; latencyMs?: number } | { kind: "error" } | { kind: "timeout" };
+
 export function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
-  const { rate, durationS, body } = options;
+  const { rate, durationS } = options;
   const warmUpS = options.warmUpS ?? 1;
   if (!(rate > 0) || !(durationS > 0) || !(warmUpS >= 0)) {
     throw new RangeError(`rate, duration and warm-up must be positive, got ${rate} req/s for ${durationS} s after ${warmUpS} s`);
   }
   const url = new URL(options.url);
+  const port = Number(url.port || 80);
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const request = Buffer.from(
+    `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(options.body)}\r\n\r\n${options.body}`,
+  );
   const warmUp = Math.round(rate * warmUpS);
   const total = warmUp + Math.round(rate * durationS);
-  const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
+  const idle: Connection[] = [];
+  const all = new Set<Connection>();
   const latencies: number[] = [];
   const status: Record<string, number> = {};
   let errors = 0;
@@ -71,7 +149,8 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
     const dueAt = (i: number) => start + (i * 1000) / rate;
     const finish = () => {
       if (++settled < total) return;
-      agent.destroy();
+      clearInterval(sweep);
+      for (const connection of all) connection.close();
       latencies.sort((a, b) => a - b);
       const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
       resolve({
@@ -89,33 +168,37 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
         maxMs: latencies[latencies.length - 1] ?? Number.NaN,
       });
     };
-    const send = (i: number) => {
-      const due = dueAt(i);
-      const measured = i >= warmUp;
-      let done = false;
-      const settle = (outcome: () => void) => {
-        if (done) return;
-        done = true;
-        if (measured) outcome();
-        finish();
-      };
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", agent, headers }, (res) => {
-        res.resume();
-        res.on("end", () =>
-          settle(() => {
-            latencies.push(performance.now() - due);
-            const code = String(res.statusCode ?? 0);
-            status[code] = (status[code] ?? 0) + 1;
-          }),
-        );
-      });
-      req.setTimeout(timeoutMs, () => {
-        settle(() => timeouts++);
-        req.destroy();
-      });
-      req.on("error", () => settle(() => errors++));
-      req.end(body);
+    const connection = () => {
+      const fresh = new Connection(
+        connect({ host: url.hostname, port }),
+        (c) => idle.push(c),
+        (c) => {
+          all.delete(c);
+          const at = idle.indexOf(c);
+          if (at >= 0) idle.splice(at, 1);
+        },
+      );
+      all.add(fresh);
+      return fresh;
     };
+    const send = (i: number) => {
+      const measured = i >= warmUp;
+      const c = idle.pop() ?? connection();
+      c.send(request, dueAt(i), (outcome) => {
+        if (measured) {
+          if (outcome.kind === "answer") {
+            latencies.push(outcome.latencyMs!);
+            status[outcome.status] = (status[outcome.status] ?? 0) + 1;
+          } else if (outcome.kind === "timeout") timeouts++;
+          else errors++;
+        }
+        finish();
+      });
+    };
+    const sweep = setInterval(() => {
+      const now = performance.now();
+      for (const c of all) if (c.busySince !== undefined && now - c.busySince > timeoutMs) c.timeOut();
+    }, 100);
     // Every millisecond, send what is due by now: request i is due at start + i / rate.
     const tick = () => {
       const now = performance.now();

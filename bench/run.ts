@@ -6,7 +6,8 @@
  *   1. demo model vs bare route at 1, 16, 64, 256 connections: req/s, p50, p99 and the service/bare ratio;
  *   2. heavy model: micro-batching on vs off, in-thread vs worker threads, at 256 connections and for a lone
  *      request, with the service's event-loop delay under load;
- *   3. overload, 4x the requests the model can answer within a deadline: every request answered in time
+ *   3. overload: open-loop traffic at 4x the model's measured capacity (bench/open-loop.ts, also run against the
+ *      bare route at the same rate as the generator's own floor): every request answered within its deadline
  *      (fallback or 503);
  *   4. prediction logging to a real PostgreSQL on vs off.
  * Writes bench-results/<time>.json and (full runs) the tables in BENCHMARKS.md. --quick is a smoke run of every
@@ -24,6 +25,7 @@ import { freePort, waitFor } from "../test/support/net";
 import { TestPostgres } from "../test/support/postgres";
 import { startService, type RunningService } from "../test/support/service-process";
 import { renderMarkdown } from "./report";
+import type { OpenLoopResult } from "./open-loop";
 import { runWrk, type WrkResult } from "./wrk";
 
 export interface BenchArgs {
@@ -72,16 +74,17 @@ export interface EventLoopDelay {
 
 export interface OverloadRow {
   readonly name: string;
-  /** The heavy configuration overloaded. */
+  /** The heavy configuration overloaded ("bare route" for the generator's baseline). */
   readonly config: string;
   readonly deadlineMs: number;
   readonly capacityRps: number;
-  readonly connections: number;
-  readonly result: WrkResult;
-  /** The service's own count of /predict answers by status code. */
-  readonly status: Record<string, number>;
-  /** predictions_fallback_total by reason. */
-  readonly fallbacks: Record<string, number>;
+  /** Offered open-loop rate, req/s. */
+  readonly rate: number;
+  readonly result: OpenLoopResult;
+  /** The service's answers during the measured phase by reason: predictions_fallback_total or _rejected_total. */
+  readonly reasons: Record<string, number>;
+  /** The service's own share of measured-phase /predict answers that left within the deadline (its histogram). */
+  readonly withinDeadline?: number;
 }
 
 export interface LoggingRow {
@@ -209,14 +212,16 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     }
   }
 
-  // 3. Overload. wrk keeps one request in flight per connection, so N connections hold N requests in the
-  // service; N = 4 x (capacity x deadline) is four times what the model can answer within the deadline. Meeting
-  // the deadline then means answering 4x capacity, mostly by fallback or 503: that only works while 4x the
-  // model's capacity stays below what the HTTP layer itself can serve, so the run uses the heavy model on a
-  // worker without batching (the model runs off the event loop, which is left free to shed).
+  // 3. Overload, open loop: requests arrive at 4x the rate the model can answer, whatever the service answers
+  // (a closed loop would send a fast-shedding service ever more, a slow one less). 4x the model's capacity has
+  // to stay within the HTTP layer's and the generator's reach on these 2 shared cores, so the overloaded
+  // configuration is the heavy model on a worker without batching; the rate is capped at what the generator
+  // sends cleanly here, and the same generator drives the bare route at the same rate as the floor.
   const overloadConfig = heavy.find((h) => h.config.workers > 0 && h.config.batchMaxSize === 1) ?? heavy[0]!;
   const capacityRps = overloadConfig.loaded.rps;
-  const overloadConnections = Math.min(4096, Math.max(64, Math.round((4 * capacityRps * deadlineMs) / 1000)));
+  const rate = Math.round(Math.min(4 * capacityRps, args.quick ? 500 : OPEN_LOOP_MAX_RATE));
+  const overloadS = args.quick ? 1 : durationS;
+  const body = JSON.stringify(heavyRecord);
   const overload: OverloadRow[] = [];
   const overloadCases = [
     ["fallback configured", { [ENV.fallbackLabel]: "0" }],
@@ -232,14 +237,31 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
       }),
     });
     try {
-      const result = await wrk(service.url + ROUTES.predict, heavyRecord, overloadConnections);
-      const metrics = await scrape(service);
-      const status = byLabel(metrics, METRICS.httpRequestsTotal, "status_code", (labels) => labels.includes(`route="${ROUTES.predict}"`));
-      const fallbacks = byLabel(metrics, METRICS.predictionsFallbackTotal, "reason");
-      overload.push({ name, config: overloadConfig.config.name, deadlineMs, capacityRps, connections: overloadConnections, result, status, fallbacks });
-      log(`overload ${name} (${overloadConnections} connections): status ${JSON.stringify(status)}, fallbacks ${JSON.stringify(fallbacks)}, p99 ${result.p99Ms.toFixed(1)} ms, max ${result.maxMs.toFixed(1)} ms, socket errors ${result.socketErrors}`);
+      const reasonMetric = ENV.fallbackLabel in extra ? METRICS.predictionsFallbackTotal : METRICS.predictionsRejectedTotal;
+      let before: [string, string, number][] = [];
+      const result = await openLoop(service.url + ROUTES.predict, rate, overloadS, body, async () => {
+        before = await scrape(service);
+      });
+      const after = await scrape(service);
+      const reasons = delta(byLabel(after, reasonMetric, "reason"), byLabel(before, reasonMetric, "reason"));
+      const withinDeadline = shareWithin(before, after, deadlineMs / 1000);
+      overload.push({ name, config: overloadConfig.config.name, deadlineMs, capacityRps, rate, result, reasons, withinDeadline });
+      log(
+        `overload ${name} (${rate} req/s open loop, ${(rate / capacityRps).toFixed(1)}x capacity): status ${JSON.stringify(result.status)}, ` +
+          `reasons ${JSON.stringify(reasons)}, p99 ${result.p99Ms.toFixed(1)} ms, max ${result.maxMs.toFixed(1)} ms, errors ${result.errors}, timeouts ${result.timeouts}`,
+      );
     } finally {
       await service.stop();
+    }
+  }
+  {
+    const bare = await startBare();
+    try {
+      const result = await openLoop(bare.url + ROUTES.predict, rate, overloadS, body);
+      overload.push({ name: "generator floor", config: "bare route", deadlineMs, capacityRps, rate, result, reasons: {} });
+      log(`overload floor (bare route, ${rate} req/s): p99 ${result.p99Ms.toFixed(1)} ms, max ${result.maxMs.toFixed(1)} ms`);
+    } finally {
+      await bare.stop();
     }
   }
 
@@ -271,7 +293,16 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     startedAt,
     quick: args.quick,
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "unknown", node: process.version, loadBefore, loadAfter: loadavg() },
-    settings: { durationS, demoRounds, demoRoundS, concurrencies, heavyConnections, workers, deadlineMs, load: "wrk -t1, closed loop" },
+    settings: {
+      durationS,
+      demoRounds,
+      demoRoundS,
+      concurrencies,
+      heavyConnections,
+      workers,
+      deadlineMs,
+      load: "wrk -t1, closed loop; overload: bench/open-loop.ts, fixed rate",
+    },
     comparison,
     heavy,
     overload,
@@ -286,6 +317,45 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     log(`tables in ${args.markdown}`);
   }
   return results;
+}
+
+/** What bench/open-loop.ts sends cleanly on the 2-core bench machine (p99 ~3 ms at 8k, ~7 ms at 16k against bare). */
+const OPEN_LOOP_MAX_RATE = 12_000;
+
+/** Runs bench/open-loop.ts in its own process; `onMeasuring` runs when its unmeasured warm-up second ends. */
+function openLoop(url: string, rate: number, seconds: number, body: string, onMeasuring?: () => Promise<void>): Promise<OpenLoopResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(__dirname, "open-loop.js"), url, String(rate), String(seconds), body], { stdio: ["ignore", "pipe", "inherit"] });
+    let output = "";
+    let measuring: Promise<void> | undefined;
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      output += chunk;
+      if (onMeasuring && !measuring && output.includes("OPEN_LOOP_MEASURING")) measuring = onMeasuring();
+    });
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      const line = output.split("\n").find((l) => l.startsWith("OPEN_LOOP_RESULT "));
+      if (code !== 0 || !line) return reject(new Error(`open-loop exited with ${code}:\n${output}`));
+      (measuring ?? Promise.resolve()).then(() => resolve(JSON.parse(line.slice("OPEN_LOOP_RESULT ".length)) as OpenLoopResult), reject);
+    });
+  });
+}
+
+function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(after)) if (value - (before[key] ?? 0) > 0) out[key] = value - (before[key] ?? 0);
+  return out;
+}
+
+/** Share of /predict answers between two scrapes whose service-side duration was within `seconds` (a bucket bound). */
+function shareWithin(before: [string, string, number][], after: [string, string, number][], seconds: number): number | undefined {
+  const bucket = (metrics: [string, string, number][], le: string) =>
+    metrics
+      .filter(([n, labels]) => n === `${METRICS.httpRequestDurationSeconds}_bucket` && labels.includes(`route="${ROUTES.predict}"`) && labels.includes(`le="${le}"`))
+      .reduce((total, [, , value]) => total + value, 0);
+  const all = bucket(after, "+Inf") - bucket(before, "+Inf");
+  const within = bucket(after, String(seconds)) - bucket(before, String(seconds));
+  return all > 0 ? within / all : undefined;
 }
 
 function serviceEnv(modelDir: string, extra: Record<string, string>): Record<string, string> {

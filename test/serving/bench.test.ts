@@ -32,9 +32,12 @@ it("runs every benchmark scenario in --quick mode and writes the results", async
       expect(row.loneEventLoop.p99Ms).toBeGreaterThanOrEqual(0);
       expect(row.loadedEventLoop.maxMs).toBeGreaterThanOrEqual(row.loadedEventLoop.p99Ms);
     }
-    const [overload] = results.overload;
-    expect(overload!.result.socketErrors).toBe(0);
-    expect(Object.keys(overload!.status)).toEqual(["200"]);
+    const [overload, floor] = results.overload;
+    expect(overload!.result.errors + overload!.result.timeouts).toBe(0);
+    expect(overload!.result.answered).toBe(overload!.result.sent);
+    expect(Object.keys(overload!.result.status)).toEqual(["200"]);
+    expect(overload!.withinDeadline).toBeGreaterThan(0);
+    expect(floor).toMatchObject({ config: "bare route", rate: overload!.rate });
     expect(results.logging.map((r) => r.name)).toEqual(["logging off", "logging on (PostgreSQL)"]);
     const report = await readFile(markdown, "utf8");
     for (const heading of ["Service vs bare route", "Heavy model", "Overload with deadlines", "Prediction logging"]) expect(report).toContain(heading);

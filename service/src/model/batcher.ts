@@ -10,8 +10,8 @@
  * event-loop turn joins the same batch at no cost to a lone request.
  *
  * Every request carries a deadline and the queue is bounded. Under overload a request is refused on arrival
- * (reason "shed") when the work queued ahead of it would keep it past its deadline, estimated from the measured
- * wall time of recent runs; one that was admitted but whose deadline still passes is refused then ("timeout"),
+ * (reason "shed") when the work queued ahead of it would keep it past its deadline at the queue's measured drain
+ * rate; one that was admitted but whose deadline still nears is refused just before it ("timeout"),
  * and MAX_QUEUE bounds memory ("queue_full"). The caller gets a `ScoringRejectedError` and answers the
  * configured fallback or 503 + Retry-After at once, instead of holding the client until the deadline. Shedding
  * never leaves the model idle whatever the estimate says: a request that would go into the next run of every
@@ -194,6 +194,7 @@ export class MicroBatcher implements Scorer {
    */
   private drainBusyMs = 0;
   private drainRecords = 0;
+  private lastDrainSampleAt = 0;
   /** Until the queue has been backlogged: wall time of runs and their records, decaying alike. */
   private runWallMs = 0;
   private runRecords = 0;
@@ -372,14 +373,16 @@ export class MicroBatcher implements Scorer {
 
   private measureDrain(records: number, startedAt: number): void {
     const now = performance.now();
-    const runDecay = Math.exp(-(now - this.lastCompletionAt) / DRAIN_WINDOW_MS);
+    const sinceLastCompletion = now - this.lastCompletionAt;
+    const runDecay = Math.exp(-sinceLastCompletion / DRAIN_WINDOW_MS);
     this.runWallMs = this.runWallMs * runDecay + (now - startedAt);
     this.runRecords = this.runRecords * runDecay + records;
-    const interval = now - this.lastCompletionAt;
     if (this.backloggedSinceLastCompletion && records > 0) {
-      const decay = Math.exp(-interval / DRAIN_WINDOW_MS);
-      this.drainBusyMs = this.drainBusyMs * decay + interval;
+      // Decay by the time since the last sample, so a rate measured before a long idle spell counts for little.
+      const decay = Math.exp(-(now - this.lastDrainSampleAt) / DRAIN_WINDOW_MS);
+      this.drainBusyMs = this.drainBusyMs * decay + sinceLastCompletion;
       this.drainRecords = this.drainRecords * decay + records;
+      this.lastDrainSampleAt = now;
     }
     this.lastCompletionAt = now;
     this.backloggedSinceLastCompletion = this.queue.records > 0;
