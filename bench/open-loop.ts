@@ -7,9 +7,9 @@
  *
  * - Latency is measured from each request's scheduled send time, so a delay of the generator's own loop counts
  *   against the server, never in its favour.
- * - The first `warmUpS` seconds run at the same rate but are not measured: they open the connection pool (a
- *   burst of hundreds of new connections overflows the listen backlog, and a dropped SYN costs a 1 s retransmit)
- *   and let the server's estimates settle. `onMeasuring` is called when the measured phase starts.
+ * - The first `warmUpS` seconds run at the same rate but are not measured: they open the connection pool, a
+ *   little at a time (a burst of hundreds of new connections overflows the listen backlog, and a dropped SYN
+ *   costs a 1 s retransmit), and let the server's estimates settle. `onMeasuring` is called when measuring starts.
  *
  * As a process: `node dist/bench/open-loop.js URL RATE SECONDS BODY_JSON [WARMUP_SECONDS]` prints
  * `OPEN_LOOP_MEASURING` when measuring starts and `OPEN_LOOP_RESULT {...}` at the end.
@@ -44,6 +44,12 @@ export interface OpenLoopOptions {
   readonly warmUpS?: number;
   /** A request unanswered after this long counts as a timeout. @default 10000 */
   readonly timeoutMs?: number;
+  /**
+   * Connections opened during the warm-up, before they are needed: opening hundreds at once later, when a stall
+   * leaves every open one busy, overflows the server's listen backlog. More are opened on demand.
+   * @default rate x 50 ms
+   */
+  readonly connections?: number;
   readonly onMeasuring?: () => void;
 }
 
@@ -199,9 +205,12 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
       const now = performance.now();
       for (const c of all) if (c.busySince !== undefined && now - c.busySince > timeoutMs) c.timeOut();
     }, 100);
-    // Every millisecond, send what is due by now: request i is due at start + i / rate.
+    const pool = Math.max(1, Math.round(options.connections ?? rate * 0.05));
+    // Every millisecond, send what is due by now (request i is due at start + i / rate), and during the warm-up
+    // open a few more pool connections.
     const tick = () => {
       const now = performance.now();
+      for (let opened = 0; scheduled < warmUp && all.size < pool && opened < 16; opened++) idle.push(connection());
       while (scheduled < total && dueAt(scheduled) <= now) {
         if (scheduled === warmUp) options.onMeasuring?.();
         send(scheduled++);

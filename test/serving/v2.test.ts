@@ -135,6 +135,11 @@ describe("Open Inference Protocol routes", () => {
     expect(response.statusCode).toBe(200);
     const body = response.json();
     expect(body).toMatchObject({ model_name: name, model_version: version, id: "req-7", parameters: { fallback: false } });
+    // One prediction id per row, as a scalar string (OIP parameter values are string, number or boolean).
+    const ids = (body.parameters.prediction_ids as string).split(",");
+    expect(ids).toHaveLength(rows.length);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(new Set(ids).size).toBe(rows.length);
     const [label, probabilities] = body.outputs;
     expect(label).toMatchObject({ name: "label", datatype: "INT64", shape: [2] });
     expect(probabilities).toMatchObject({ name: "probabilities", datatype: "FP32", shape: [2, 2] });

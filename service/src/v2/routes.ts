@@ -121,7 +121,9 @@ export const v2Routes: FastifyPluginAsync<V2RoutesOptions> = async (app, options
           model_name: model.identity.name,
           model_version: model.identity.version,
           id: decoded.id ?? request.id,
-          parameters: { fallback: predictions.some((p) => p.fallback) },
+          // OIP parameter values are scalars, so the ids (one per row, what POST /feedback takes) travel as one
+          // comma-separated string.
+          parameters: { fallback: predictions.some((p) => p.fallback), prediction_ids: predictions.map((p) => p.prediction_id).join(",") },
           outputs: encodeOutputs(decoded.outputs, predictions),
         };
         return response;
