@@ -56,7 +56,7 @@ export interface OpenLoopOptions {
 /**
  * One keep-alive connection with at most one request in flight (no pipelining: a response queued behind another
  * would be timed for both). Requests are pre-encoded bytes; responses are parsed just far enough to find the
- * status and the end of the body (Content-Length, which Fastify always sends here).
+ * status and the end of the body (Content-Length, which Fastify sends, or chunked encoding).
  */
 class Connection {
   private buffer: Buffer = Buffer.alloc(0);
@@ -109,9 +109,17 @@ class Connection {
     const headerEnd = this.buffer.indexOf("\r\n\r\n");
     if (headerEnd < 0) return;
     const head = this.buffer.toString("latin1", 0, headerEnd);
-    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-    if (this.buffer.length < headerEnd + 4 + length) return;
-    this.buffer = this.buffer.subarray(headerEnd + 4 + length);
+    let end: number;
+    if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+      // Ends with the zero-length chunk after the last CRLF (JSON bodies never contain that byte sequence).
+      const last = this.buffer.indexOf("\r\n0\r\n\r\n", headerEnd + 2);
+      if (last < 0) return;
+      end = last + 7;
+    } else {
+      end = headerEnd + 4 + Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (this.buffer.length < end) return;
+    }
+    this.buffer = this.buffer.subarray(end);
     this.settle({ kind: "answer", status: head.slice(9, 12), at: performance.now() });
     this.onIdle(this);
   }

@@ -29,6 +29,7 @@ it("runs every benchmark scenario in --quick mode and writes the results", async
     expect(results.heavy).toHaveLength(2);
     for (const row of results.heavy) {
       expect(row.loaded.rps).toBeGreaterThan(0);
+      expect(row.loaded.non2xx + row.lone.non2xx).toBe(0); // capacity runs: nothing shed
       expect(row.loneEventLoop.p99Ms).toBeGreaterThanOrEqual(0);
       expect(row.loadedEventLoop.maxMs).toBeGreaterThanOrEqual(row.loadedEventLoop.p99Ms);
     }
