@@ -7,9 +7,9 @@
  *
  * - Latency is measured from each request's scheduled send time, so a delay of the generator's own loop counts
  *   against the server, never in its favour.
- * - The first `warmUpS` seconds run at the same rate but are not measured: they open the connection pool, a
- *   little at a time (a burst of hundreds of new connections overflows the listen backlog, and a dropped SYN
- *   costs a 1 s retransmit), and let the server's estimates settle. `onMeasuring` is called when measuring starts.
+ * - The keep-alive connection pool is opened before the clock starts (see `connections`), and the first
+ *   `warmUpS` seconds then run at the full rate without being measured, so the server's estimates settle.
+ *   `onMeasuring` is called when the measured phase starts.
  *
  * As a process: `node dist/bench/open-loop.js URL RATE SECONDS BODY_JSON [WARMUP_SECONDS]` prints
  * `OPEN_LOOP_MEASURING` when measuring starts and `OPEN_LOOP_RESULT {...}` at the end.
@@ -45,9 +45,10 @@ export interface OpenLoopOptions {
   /** A request unanswered after this long counts as a timeout. @default 10000 */
   readonly timeoutMs?: number;
   /**
-   * Connections opened during the warm-up, before they are needed: opening hundreds at once later, when a stall
-   * leaves every open one busy, overflows the server's listen backlog. More are opened on demand.
-   * @default rate x 50 ms
+   * Connections opened before the first request, MAX_CONNECTING at a time: opening hundreds at once under load
+   * overflows the server's listen backlog, and a dropped SYN costs a 1 s retransmit. Enough for every request of
+   * 200 ms in flight at once; more are opened on demand, a few at a time.
+   * @default rate x 0.2 s
    */
   readonly connections?: number;
   readonly onMeasuring?: () => void;
@@ -66,12 +67,12 @@ class Connection {
 
   constructor(
     private readonly socket: Socket,
-    private readonly onIdle: (connection: Connection) => void,
-    private readonly onClose: (connection: Connection) => void,
+    private readonly events: { readonly connect: () => void; readonly idle: (c: Connection) => void; readonly close: (c: Connection) => void },
   ) {
     socket.setNoDelay(true);
     socket.on("connect", () => {
       this.connected = true;
+      events.connect();
       this.waiting?.();
       this.waiting = undefined;
     });
@@ -79,7 +80,7 @@ class Connection {
     socket.on("error", () => this.settle({ kind: "error" }));
     socket.on("close", () => {
       this.settle({ kind: "error" });
-      this.onClose(this);
+      this.events.close(this);
     });
   }
 
@@ -121,7 +122,7 @@ class Connection {
     }
     this.buffer = this.buffer.subarray(end);
     this.settle({ kind: "answer", status: head.slice(9, 12), at: performance.now() });
-    this.onIdle(this);
+    this.events.idle(this);
   }
 
   private settle(outcome: Outcome): void {
@@ -133,6 +134,11 @@ class Connection {
 }
 
 type Outcome = { kind: "answer"; status: string; at: number; latencyMs?: number } | { kind: "error" } | { kind: "timeout" };
+
+/** Connections in their handshake at once: opening hundreds together overflows the server's listen backlog. */
+const MAX_CONNECTING = 8;
+/** The same before any traffic, when the server accepts at once. */
+const MAX_CONNECTING_AT_START = 64;
 
 export function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
   const { rate, durationS } = options;
@@ -159,7 +165,7 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
   let scheduled = 0;
 
   return new Promise((resolve) => {
-    const start = performance.now();
+    let start = 0;
     const dueAt = (i: number) => start + (i * 1000) / rate;
     const finish = () => {
       if (++settled < total) return;
@@ -182,22 +188,37 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
         maxMs: latencies[latencies.length - 1] ?? Number.NaN,
       });
     };
+    // Requests due while every connection is busy and MAX_CONNECTING handshakes are under way wait here for the
+    // next free connection (their latency still counts from their due time).
+    const waiting: number[] = [];
+    let connecting = 0;
     const connection = () => {
-      const fresh = new Connection(
-        connect({ host: url.hostname, port }),
-        (c) => idle.push(c),
-        (c) => {
+      connecting++;
+      let counted = true;
+      const settleHandshake = () => {
+        if (counted) connecting--;
+        counted = false;
+      };
+      const fresh = new Connection(connect({ host: url.hostname, port }), {
+        connect: settleHandshake,
+        idle: (c) => (waiting.length > 0 ? send(waiting.shift()!, c) : idle.push(c)),
+        close: (c) => {
+          settleHandshake();
           all.delete(c);
           const at = idle.indexOf(c);
           if (at >= 0) idle.splice(at, 1);
         },
-      );
+      });
       all.add(fresh);
       return fresh;
     };
-    const send = (i: number) => {
+    const dispatch = (i: number) => {
+      const c = idle.pop() ?? (connecting < MAX_CONNECTING ? connection() : undefined);
+      if (c) send(i, c);
+      else waiting.push(i);
+    };
+    const send = (i: number, c: Connection) => {
       const measured = i >= warmUp;
-      const c = idle.pop() ?? connection();
       c.send(request, dueAt(i), (outcome) => {
         if (measured) {
           if (outcome.kind === "answer") {
@@ -212,20 +233,35 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
     const sweep = setInterval(() => {
       const now = performance.now();
       for (const c of all) if (c.busySince !== undefined && now - c.busySince > timeoutMs) c.timeOut();
+      // Never got a connection (the server stopped answering and accepting): a timeout too.
+      while (waiting.length > 0 && now - dueAt(waiting[0]!) > timeoutMs) {
+        if (waiting.shift()! >= warmUp) timeouts++;
+        finish();
+      }
     }, 100);
-    const pool = Math.max(1, Math.round(options.connections ?? rate * 0.05));
-    // Every millisecond, send what is due by now (request i is due at start + i / rate), and during the warm-up
-    // open a few more pool connections.
+    const pool = Math.max(1, Math.round(options.connections ?? rate * 0.2));
+    // Every millisecond, send what is due by now: request i is due at start + i / rate.
     const tick = () => {
       const now = performance.now();
-      for (let opened = 0; scheduled < warmUp && all.size < pool && opened < 16; opened++) idle.push(connection());
       while (scheduled < total && dueAt(scheduled) <= now) {
         if (scheduled === warmUp) options.onMeasuring?.();
-        send(scheduled++);
+        dispatch(scheduled++);
       }
       if (scheduled < total) setTimeout(tick, 1);
     };
-    tick();
+    // Open the pool first, on an idle server, then start the clock.
+    let attempts = 0;
+    const grow = () => {
+      // Attempts are capped: against a server that refuses connections, the requests themselves fail and count.
+      while (all.size < pool && connecting < MAX_CONNECTING_AT_START && attempts < 2 * pool) {
+        attempts++;
+        idle.push(connection());
+      }
+      if ((all.size < pool && attempts < 2 * pool) || connecting > 0) return void setTimeout(grow, 1);
+      start = performance.now();
+      tick();
+    };
+    grow();
   });
 }
 

@@ -69,20 +69,22 @@ export function renderMarkdown(r: BenchResults): string {
     "",
     "## Overload with deadlines",
     "",
-    "`REQUEST_TIMEOUT_MS` is the deadline. Requests arrive open loop at a fixed rate, 4× the model's capacity",
+    "`REQUEST_TIMEOUT_MS` is the deadline. Requests arrive open loop at a fixed rate, 4× the model's capacity but",
+    "at most 8k req/s, what these 2 cores carry with the generator, the shedding loop and the worker all busy",
     "(`bench/open-loop.ts`: one request every 1/rate s whatever the service answers, latency counted from each",
-    "request's scheduled send time, a first unmeasured second to open the connection pool). A closed loop (wrk)",
+    "request's scheduled send time, connections opened first, an unmeasured first second). A closed loop (wrk)",
     "cannot test this: it sends a service that sheds fast ever more, and a slow one less. 4× capacity has to stay",
     "within the reach of the HTTP layer and the generator on these 2 shared cores, so the overloaded configuration",
-    "is the heavy model on a worker without batching (its capacity is in the table above). Every request must be",
+    "is the heavy model on a worker without batching (its capacity is in the table above; under overload the",
+    "worker shares the cores with the shedding and the generator, so the model answers fewer). Every request must be",
     'answered in time: by the model, by the configured fallback (200, `"fallback": true`) or by 503 + Retry-After;',
     "no connection errors or client timeouts, no other status. Reasons are the service's own counters over the",
     "measured phase (shed = refused on arrival, timeout = admitted but its deadline came first); \"within deadline\"",
     "is the service's own histogram. The last row is the same generator against the bare route at the same rate:",
     "what the generator and the HTTP layer alone add on this machine.",
     "",
-    "| case | configuration | deadline ms | capacity req/s | offered req/s | answers by status | by reason | within deadline (service) | p50 ms | p99 ms | max ms | errors / timeouts |",
-    "|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|",
+    "| case | configuration | deadline ms | capacity req/s | offered req/s | model answers/s | answers by status | by reason | within deadline (service) | p50 ms | p99 ms | max ms | errors / timeouts |",
+    "|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|",
   );
   const counts = (record: Record<string, number>) =>
     Object.entries(record)
@@ -91,7 +93,8 @@ export function renderMarkdown(r: BenchResults): string {
   for (const row of r.overload) {
     const res = row.result;
     push(
-      `| ${row.name} | ${row.config} | ${row.deadlineMs} | ${rps(row.capacityRps)} | ${rps(row.rate)} (${(row.rate / row.capacityRps).toFixed(1)}×) | ${counts(res.status)} | ` +
+      `| ${row.name} | ${row.config} | ${row.deadlineMs} | ${rps(row.capacityRps)} | ${rps(row.rate)} (${(row.rate / row.capacityRps).toFixed(1)}×) | ` +
+        `${row.modelRps === undefined ? "–" : rps(row.modelRps)} | ${counts(res.status)} | ` +
         `${counts(row.reasons)} | ${row.withinDeadline === undefined ? "–" : `${(100 * row.withinDeadline).toFixed(2)}%`} | ${ms(res.p50Ms)} | ${ms(res.p99Ms)} | ${ms(res.maxMs)} | ${res.errors} / ${res.timeouts} |`,
     );
   }

@@ -188,9 +188,11 @@ export class MicroBatcher implements Scorer {
   private running = 0;
   /**
    * How fast the queue drains while backlogged: time between run completions and records completed, each as a
-   * moving sum decaying with DRAIN_WINDOW_MS, counted only over intervals in which records waited throughout
-   * (every slot busy). Their ratio is the drain time per record, and it includes everything a waiting record
-   * waits for: model time, handing answers back, dispatch on a busy loop.
+   * moving sum decaying with DRAIN_WINDOW_MS, counted only for intervals after a completion that left records
+   * waiting (so the freed slot went straight on to the next run: no idle time in the interval). Their ratio is
+   * the drain time per record, and it includes everything a waiting record waits for: model time, handing
+   * answers back, dispatch on a busy loop. The floor (the next run per slot is always admitted) keeps records
+   * waiting under overload, so a pessimistic estimate is sampled again and corrects itself.
    */
   private drainBusyMs = 0;
   private drainRecords = 0;
@@ -199,7 +201,8 @@ export class MicroBatcher implements Scorer {
   private runWallMs = 0;
   private runRecords = 0;
   private lastCompletionAt = 0;
-  private backloggedSinceLastCompletion = false;
+  /** Records were waiting when the last run completed. */
+  private backloggedAtLastCompletion = false;
   private dispatchScheduled = false;
   private waitTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -325,7 +328,6 @@ export class MicroBatcher implements Scorer {
       batch.push(next);
       size += next.records.length;
     }
-    if (this.queue.records === 0) this.backloggedSinceLastCompletion = false;
     return batch;
   }
 
@@ -377,7 +379,7 @@ export class MicroBatcher implements Scorer {
     const runDecay = Math.exp(-sinceLastCompletion / DRAIN_WINDOW_MS);
     this.runWallMs = this.runWallMs * runDecay + (now - startedAt);
     this.runRecords = this.runRecords * runDecay + records;
-    if (this.backloggedSinceLastCompletion && records > 0) {
+    if (this.backloggedAtLastCompletion && records > 0) {
       // Decay by the time since the last sample, so a rate measured before a long idle spell counts for little.
       const decay = Math.exp(-(now - this.lastDrainSampleAt) / DRAIN_WINDOW_MS);
       this.drainBusyMs = this.drainBusyMs * decay + sinceLastCompletion;
@@ -385,7 +387,7 @@ export class MicroBatcher implements Scorer {
       this.lastDrainSampleAt = now;
     }
     this.lastCompletionAt = now;
-    this.backloggedSinceLastCompletion = this.queue.records > 0;
+    this.backloggedAtLastCompletion = this.queue.records > 0;
   }
 
   private expire(pending: Pending): void {
@@ -393,7 +395,6 @@ export class MicroBatcher implements Scorer {
     const queued = pending.state === "queued";
     if (queued) {
       this.queue.forget(pending);
-      if (this.queue.records === 0) this.backloggedSinceLastCompletion = false;
     }
     const waited = Math.round(performance.now() - pending.enqueuedAt);
     const where = queued ? "waiting for a batch slot" : "while its batch ran";

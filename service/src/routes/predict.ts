@@ -191,9 +191,7 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
     async (request, reply) => {
       const predictions = await score(request, reply, [request.body as FeatureRecord]);
       if (!predictions) return reply;
-      const p = predictions[0]!;
-      const { identity, threshold } = request.modelLease!.model;
-      return { prediction_id: p.prediction_id, probability: p.probability, label: p.label, fallback: p.fallback, model: identity.name, version: identity.version, variant, threshold };
+      return { ...predictions[0]!, ...served(request.modelLease!.model, variant) };
     },
   );
 
