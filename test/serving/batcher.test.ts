@@ -10,7 +10,7 @@ class RecordingScorer implements Scorer {
   running = 0;
   maxRunning = 0;
   closed = false;
-  constructor(private readonly delayMs = 0, private readonly fail?: Error) {}
+  constructor(public delayMs = 0, private readonly fail?: Error) {}
   async score(records: readonly FeatureRecord[]): Promise<Float32Array> {
     this.batches.push(records.length);
     this.running++;
@@ -155,6 +155,26 @@ describe("MicroBatcher", () => {
     for (const r of results) expect(r.at).toBeLessThan(200 + 100); // generous for a busy machine
     // The first records of the burst are admitted whatever the estimate: the model never idles while overloaded.
     expect(results[0]!.ok).toBe(true);
+  });
+
+  it("corrects a pessimistic drain estimate while shedding, from the runs the floor keeps admitting", async () => {
+    const scorer = new RecordingScorer(40);
+    const batcher = new MicroBatcher(scorer, { maxBatchSize: 1, timeoutMs: 10_000 });
+    await Promise.all(Array.from({ length: 6 }, (_, i) => batcher.score([record(i)]))); // measured: ~40 ms a record
+    scorer.delayMs = 2; // the model gets fast (a cold start, a noisy neighbour gone)
+    const burst = async () => {
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, () => batcher.score([record(1)], { deadline: performance.now() + 100 }).then(() => "ok", (e: ScoringRejectedError) => e.reason)),
+      );
+      return outcomes.filter((o) => o === "shed").length;
+    };
+    // Overloaded with short deadlines, only the next run is admitted at first (the estimate says 40 ms a record)...
+    const first = await burst();
+    expect(first).toBeGreaterThanOrEqual(15);
+    // ...but each of those runs is measured, so within a second of such traffic the estimate follows the model.
+    const until = performance.now() + 1200;
+    while (performance.now() < until) await burst();
+    expect(await burst()).toBeLessThanOrEqual(5);
   });
 
   it("always admits what goes into the next run of a slot, however slow the estimate says the model is", async () => {

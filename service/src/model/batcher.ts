@@ -197,7 +197,7 @@ export class MicroBatcher implements Scorer {
   private drainBusyMs = 0;
   private drainRecords = 0;
   private lastDrainSampleAt = 0;
-  /** Until the queue has been backlogged: wall time of runs and their records, decaying alike. */
+  /** Wall time of every run and its records, decaying alike: what runs take now, idle time excluded. */
   private runWallMs = 0;
   private runRecords = 0;
   private lastCompletionAt = 0;
@@ -275,10 +275,13 @@ export class MicroBatcher implements Scorer {
   private expectedWaitMs(records: number): number {
     const ahead = this.queue.records + records;
     if (ahead <= this.concurrency * this.maxBatchSize) return 0;
-    if (this.drainRecords > 0) return (ahead * this.drainBusyMs) / this.drainRecords;
-    // Never backlogged yet: what runs took, spread over the slots (0 before the first run ends: the deadline
-    // timers are the backstop).
-    return this.runRecords > 0 ? (ahead * this.runWallMs) / this.runRecords / this.concurrency : 0;
+    // What runs take now, spread over the slots (0 before the first run ends: the deadline timers are the backstop).
+    const runMsPerRecord = this.runRecords > 0 ? this.runWallMs / this.runRecords / this.concurrency : 0;
+    if (this.drainRecords === 0) return ahead * runMsPerRecord;
+    // A drain rate not confirmed lately gives way to what runs take now: otherwise a pessimistic estimate that
+    // sheds everything but the next run, under bursts that leave nothing waiting, would never be sampled again.
+    const confirmed = Math.exp(-(performance.now() - this.lastDrainSampleAt) / DRAIN_WINDOW_MS);
+    return ahead * (confirmed * (this.drainBusyMs / this.drainRecords) + (1 - confirmed) * runMsPerRecord);
   }
 
   /** Refuses new calls, lets queued and running ones finish, then closes the wrapped scorer. */
