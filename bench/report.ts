@@ -70,7 +70,7 @@ export function renderMarkdown(r: BenchResults): string {
     "## Overload with deadlines",
     "",
     "`REQUEST_TIMEOUT_MS` is the deadline. Requests arrive open loop at a fixed rate, 4× the model's capacity but",
-    "at most a quarter of the bare route's req/s at 64 connections in this run (what these 2 cores carry with the",
+    "at most a fifth of the bare route's req/s at 64 connections in this run (what these 2 cores carry with the",
     "generator, the shedding loop and the worker all busy; at a third the loop itself falls behind)",
     "(`bench/open-loop.ts`: one request every 1/rate s whatever the service answers, latency counted from each",
     "request's scheduled send time, connections opened first, an unmeasured first second). A closed loop (wrk)",

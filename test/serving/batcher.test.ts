@@ -204,10 +204,19 @@ describe("MicroBatcher", () => {
     };
     const quiet = await timeoutAfter(0); // 10% of 200 ms: fires at ~180 ms
     const busy = await timeoutAfter(60); // the loop has been running 60 ms late: fires at ~140 ms
+    const swamped = await timeoutAfter(500); // later than the whole window: still no earlier than half of it
     expect(quiet).toBeGreaterThanOrEqual(175);
     expect(quiet).toBeLessThan(200);
     expect(busy).toBeGreaterThanOrEqual(135);
     expect(busy).toBeLessThan(175);
+    expect(swamped).toBeGreaterThanOrEqual(95);
+    expect(swamped).toBeLessThan(135);
+  });
+
+  it("keeps scoring the next run's worth however far behind the loop is", async () => {
+    const batcher = new MicroBatcher(new RecordingScorer(1), { maxBatchSize: 4, timeoutMs: 100, loopDelay: { p99Ms: () => 10_000 } });
+    const answers = await Promise.all(Array.from({ length: 4 }, (_, i) => batcher.score([record(i)])));
+    expect(answers.map((a) => a[0])).toEqual([0, 0.01, 0.02, 0.03].map(Math.fround));
   });
 
   it("refuses at once with reason queue_full when maxQueue records are already waiting", async () => {

@@ -248,10 +248,12 @@ export class MicroBatcher implements Scorer {
     const now = performance.now();
     const window = (options.deadline ?? now + this.timeoutMs) - now;
     const margin = this.headroom * window;
-    // When the answer must leave: a timer fires late by however late the loop runs, so it is set that much early.
-    const answerBy = window - Math.max(margin, this.loopDelay?.p99Ms() ?? 0);
+    // When the answer must leave: a timer fires late by however late the loop runs, so it is set that much early,
+    // but never before half the window (a loop that far behind makes answers late whatever the timer does).
+    const answerBy = window - Math.max(margin, Math.min(this.loopDelay?.p99Ms() ?? 0, window / 2));
     const waitMs = this.expectedWaitMs(records.length);
-    if (waitMs > answerBy - margin) {
+    // The next run's worth is never shed (waitMs 0), so the model keeps working however behind the loop is.
+    if (waitMs > 0 && waitMs > answerBy - margin) {
       return Promise.reject(
         new ScoringRejectedError(
           "shed",
