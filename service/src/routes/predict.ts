@@ -191,7 +191,11 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
     async (request, reply) => {
       const predictions = await score(request, reply, [request.body as FeatureRecord]);
       if (!predictions) return reply;
-      return { ...predictions[0]!, ...served(request.modelLease!.model, variant) };
+      // One literal, not `{ ...prediction, ...served() }`: the spread form cost ~5 µs a request (measured at 64
+      // connections, 40 vs 45 µs of CPU per request), about a seventh of the whole request.
+      const p = predictions[0]!;
+      const { identity, threshold } = request.modelLease!.model;
+      return { prediction_id: p.prediction_id, probability: p.probability, label: p.label, fallback: p.fallback, model: identity.name, version: identity.version, variant, threshold };
     },
   );
 
