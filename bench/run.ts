@@ -222,8 +222,8 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
   // 3. Overload, open loop: requests arrive at 4x the rate the model can answer, whatever the service answers
   // (a closed loop would send a fast-shedding service ever more, a slow one less). 4x the model's capacity has
   // to stay within the HTTP layer's and the generator's reach on these 2 shared cores, so the overloaded
-  // configuration is the heavy model on a worker without batching; the rate is capped at what the generator
-  // sends cleanly here, and the same generator drives the bare route at the same rate as the floor.
+  // configuration is the heavy model on a worker without batching; the rate is capped at a share of what the
+  // bare route answers in this run, and the same generator drives the bare route at that rate as the floor.
   const overloadConfig = heavy.find((h) => h.config.workers > 0 && h.config.batchMaxSize === 1) ?? heavy[0]!;
   const capacityRps = overloadConfig.loaded.rps;
   // The HTTP layer's share of the cores, measured in this run: the bare route's req/s at 64 connections.
@@ -337,7 +337,7 @@ const CAPACITY_DEADLINE_MS = 30_000;
 /**
  * Highest overload rate, as a share of what the bare route answers in the same run. The generator sends 16k
  * req/s cleanly against the bare route, but the service shedding that many while its worker runs the model and
- * the generator runs too needs more than the 2 shared cores: at 10k (a third of bare) the loop itself fell
+ * the generator runs too needs more than the 2 shared cores: at 10k (under a third of bare) the loop itself fell
  * behind (p99 125 ms for a 100 ms deadline), which no in-process policy can fix; in a slow moment of the shared
  * machine even a quarter did. A fifth (~6-7k) it carries.
  */
