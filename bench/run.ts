@@ -434,10 +434,10 @@ function sum(metrics: [string, string, number][], name: string): number | undefi
 }
 
 /** Sum of a metric's samples grouped by one label's value. */
-function byLabel(metrics: [string, string, number][], name: string, label: string, where: (labels: string) => boolean = () => true): Record<string, number> {
+function byLabel(metrics: [string, string, number][], name: string, label: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [n, labels, value] of metrics) {
-    if (n !== name || !where(labels)) continue;
+    if (n !== name) continue;
     const key = new RegExp(`${label}="([^"]*)"`).exec(labels)?.[1] ?? "";
     out[key] = (out[key] ?? 0) + value;
   }
