@@ -75,12 +75,13 @@ export function serviceAlerts(model: string, t: ModelAlertThresholds): AlertDefi
         `${value.percent} of requests to the inference routes of ${modelVariant} were answered 5xx over 5 minutes ` +
         `(threshold ${percent(t.errorRatio)}). 503s from load shedding count: callers saw them.`,
       meaning:
-        "Callers are getting server errors: model errors (500), load shedding when the batch queue is full and no fallback is " +
-        "configured (503), or timeouts. 4xx (bad input) are the caller's and are not counted.",
+        "Callers are getting server errors: model errors (500), or, with no fallback configured, load shedding (503): requests " +
+        "the queue could not finish before their deadline (reason shed or timeout) or a full queue (queue_full). 4xx (bad input) " +
+        "are the caller's and are not counted.",
       firstSteps: [
         "Service dashboard: 'Requests by status' and 'Fallbacks and rejections' show which kind.",
         "kubectl -n $NS logs -l $SELECTOR --tail=200 | grep -E '\"statusCode\":5'",
-        "Rejections (queue full): scale out or raise MAX_QUEUE; model errors right after a version change: roll back.",
+        "Rejections (shed, timeout, queue_full): the model is over capacity, so scale out (raising MAX_QUEUE only helps queue_full); model errors right after a version change: roll back.",
       ],
     },
     {

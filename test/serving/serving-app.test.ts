@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ModelportApp } from "../../service/src/app";
-import { ENV, METRICS, ROUTES } from "../../service/src/contract";
+import { ENV, FALLBACK_REASONS, METRICS, ROUTES } from "../../service/src/contract";
 import { metricValue, startTestApp } from "../support/service-app";
 import { FIXTURE_RECORD, fixtureProbability, writeFixtureModel } from "./fixture-model";
 
@@ -83,7 +83,7 @@ describe("serving path", () => {
       expect(fallbacks.length).toBeGreaterThan(0);
       expect(fallbacks[0]!.json()).toMatchObject({ probability: 0, label: 0, fallback: true });
       let counted = 0;
-      for (const reason of ["shed", "queue_full", "timeout"]) counted += (await metricValue(app, METRICS.predictionsFallbackTotal, { model: "slow-fixture", reason })) ?? 0;
+      for (const reason of FALLBACK_REASONS) counted += (await metricValue(app, METRICS.predictionsFallbackTotal, { model: "slow-fixture", reason })) ?? 0;
       expect(counted).toBe(fallbacks.length);
       // Runs already started finish late, but nobody waits far past the deadline for an answer.
       expect(elapsed).toBeLessThan(2000);
