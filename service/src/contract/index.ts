@@ -2,3 +2,4 @@ export * from "./metrics";
 export * from "./prediction-log";
 export * from "./routes";
 export * from "./settings";
+export * from "./tasks";

@@ -1,3 +1,5 @@
+import type { Task } from "./tasks";
+
 /**
  * The prediction log's tables: written by the service, read by the drift job and by analysts. Column names
  * live here once; migrations (service/src/prediction-log/) create exactly these.
@@ -33,9 +35,15 @@ export interface PredictionLogEntry {
   readonly modelVersion: string;
   readonly variant: string;
   readonly createdAt: Date;
+  /** Task of the version that answered; decides which of probability, label and value are set. */
+  readonly task: Task;
   readonly features: Readonly<Record<string, unknown>>;
-  readonly probability: number;
-  readonly label: 0 | 1;
+  /** binary: P(positive class); multiclass: P(predicted class); null for regression and tensor. */
+  readonly probability: number | null;
+  /** binary: 0 or 1; multiclass: the predicted class label (as the model names it); null otherwise. */
+  readonly label: string | number | null;
+  /** regression: the predicted value; tensor: the L2 norm of the first output row; null for classifiers. */
+  readonly value: number | null;
   readonly latencyMs: number;
   readonly fallback: boolean;
 }

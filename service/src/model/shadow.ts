@@ -59,9 +59,11 @@ export function createShadow(options: ShadowOptions): (records: readonly Feature
           modelVersion: model.identity.version,
           variant: VARIANT,
           createdAt,
+          task: "binary",
           features: records[i]!,
           probability,
           label,
+          value: null,
           latencyMs,
           fallback: false,
         });

@@ -112,9 +112,11 @@ export function createPredict(options: PredictOptions): Predict {
         modelVersion: model.identity.version,
         variant,
         createdAt,
+        task: "binary",
         features: records[i]!,
         probability: p.probability,
         label: p.label,
+        value: null,
         latencyMs,
         fallback: p.fallback,
       });
