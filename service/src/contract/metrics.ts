@@ -9,12 +9,24 @@ export const MODEL_LABELS = ["model", "version", "variant"] as const;
 
 export const METRICS = {
   // --- RED, per prediction -------------------------------------------------------------------------------
-  /** Counter {model,version,variant,outcome}; outcome is one of PREDICTION_OUTCOMES. */
+  /** Counter {model,version,variant,outcome}; outcome is one of PREDICTION_OUTCOMES (every task). */
   predictionsTotal: "predictions_total",
   /** Histogram {model,version,variant}: model time per record, queueing included. */
   predictionLatencySeconds: "prediction_latency_seconds",
-  /** Histogram {model,version,variant}: positive-class probability. */
+  /**
+   * Histogram {model,version,variant}: binary = positive-class probability; multiclass = the predicted class's
+   * probability (the model's confidence). Not emitted for regression or tensor models.
+   */
   predictionProbability: "prediction_probability",
+  /** Counter {model,version,variant,class}: multiclass (and binary) answers per predicted class. */
+  predictionClassTotal: "prediction_class_total",
+  /**
+   * Histogram {model,version,variant}: regression = the predicted value, with buckets taken from the version's
+   * training distribution (stored with the model), so each model's histogram resolves its own range.
+   */
+  predictionValue: "prediction_value",
+  /** Histogram {model,version,variant}: tensor models = L2 norm of the first output, per row. */
+  predictionOutputNorm: "prediction_output_norm",
   /** Counter {model,variant,reason}: answers given by the configured fallback instead of the model. */
   predictionsFallbackTotal: "predictions_fallback_total",
   /** Counter {model,variant,reason}: requests refused with 503 (load shedding, no fallback configured). */
@@ -23,7 +35,7 @@ export const METRICS = {
   // --- model lifecycle ----------------------------------------------------------------------------------------
   /** Gauge {model,variant}: 1 when a model is loaded and warmed, else 0. */
   modelLoaded: "model_loaded",
-  /** Gauge {model,version,alias,run_id,variant} = 1 for the version being served. */
+  /** Gauge {model,version,alias,run_id,variant,task} = 1 for the version being served; task is one of TASKS. */
   modelInfo: "model_info",
   /** Counter {model,variant,result}: result is success or failure. */
   modelReloadsTotal: "model_reloads_total",
@@ -65,12 +77,23 @@ export const METRICS = {
   predictionLogWriteDurationSeconds: "prediction_log_write_duration_seconds",
 
   // --- ground truth and business ------------------------------------------------------------------------------------
-  /** Counter {model,version,variant,outcome}; outcome is tp, fp, tn or fn. */
+  /**
+   * Counter {model,version,variant,outcome}: labelled predictions; outcome is one of FEEDBACK_OUTCOMES (binary
+   * tp|fp|tn|fn, multiclass correct|incorrect, regression observed). Hit rate = (tp+tn+correct) / all.
+   */
   modelFeedbackTotal: "model_feedback_total",
-  /** Counter {model,version,variant}: cost-matrix-weighted errors. */
+  /** Counter {model,version,variant,actual,predicted}: multiclass confusion counts (classes as the model names them). */
+  modelConfusionTotal: "model_confusion_total",
+  /** Counter {model,version,variant}: regression, sum of |actual - predicted| (MAE = rate(this) / rate(feedback)). */
+  modelFeedbackAbsoluteErrorTotal: "model_feedback_absolute_error_total",
+  /** Counter {model,version,variant}: regression, sum of (actual - predicted)^2 (RMSE = sqrt(rate(this) / rate(feedback))). */
+  modelFeedbackSquaredErrorTotal: "model_feedback_squared_error_total",
+  /** Counter {model,version,variant}: cost-matrix-weighted errors (classifiers), cost per unit of absolute error (regression). */
   modelBusinessCostTotal: "model_business_cost_total",
-  /** Gauge {model,version}: hit rate (accuracy) the version scored at registration. */
+  /** Gauge {model,version}: classifiers, the hit rate (accuracy) the version scored at registration. */
   modelBaselineHitRate: "model_baseline_hit_rate",
+  /** Gauge {model,version}: regression, the mean absolute error the version scored at registration. */
+  modelBaselineMae: "model_baseline_mae",
 
   // --- drift job (pushed to the Pushgateway, job="drift", grouped by model) ------------------------------------------
   driftDatasetDrifted: "drift_dataset_drifted",
@@ -86,8 +109,10 @@ export const METRICS = {
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 
-export const PREDICTION_OUTCOMES = ["positive", "negative", "fallback", "error"] as const;
-export const FEEDBACK_OUTCOMES = ["tp", "fp", "tn", "fn"] as const;
+/** positive/negative: binary answers; predicted: an answer of any other task; fallback and error as before. */
+export const PREDICTION_OUTCOMES = ["positive", "negative", "predicted", "fallback", "error"] as const;
+/** tp/fp/tn/fn: binary; correct/incorrect: multiclass; observed: a regression label (its error is in the sums). */
+export const FEEDBACK_OUTCOMES = ["tp", "fp", "tn", "fn", "correct", "incorrect", "observed"] as const;
 /**
  * Why a prediction-log entry was lost: the spill file could not be written (disk full), a spilled line could
  * not be read back (torn write at a crash), or the row itself cannot be stored (the database refuses it, e.g. a
