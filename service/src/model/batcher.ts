@@ -469,9 +469,34 @@ export class MicroBatcher implements ServingScorer {
         else this.answerRows(batch, result as RowValues, rows);
       },
       (error: Error) => {
+        if (tensors && batch.length > 1) {
+          // One request's data can fail a coalesced run (an index past a vocabulary): each runs alone, so only
+          // the request that caused it fails.
+          void this.runEachAlone(batch).then((results) => {
+            finished();
+            results.forEach((result, i) => {
+              const pending = batch[i]!;
+              this.settle(pending, () => ("outputs" in result ? pending.resolve(result.outputs) : pending.reject(result.error)));
+            });
+          });
+          return;
+        }
         finished();
         for (const pending of batch) this.settle(pending, () => pending.reject(error));
       },
+    );
+  }
+
+  private runEachAlone(batch: readonly Pending[]): Promise<({ outputs: TensorMap } | { error: Error })[]> {
+    return Promise.all(
+      batch.map((pending) =>
+        Promise.resolve()
+          .then(() => this.scorer.run!(pending.tensors!))
+          .then(
+            (outputs) => ({ outputs }),
+            (error: Error) => ({ error }),
+          ),
+      ),
     );
   }
 

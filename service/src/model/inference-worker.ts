@@ -5,6 +5,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { OnnxScorer } from "./onnx-scorer";
 import type { TensorMap } from "./tensors";
+import { ModelRunError } from "./types";
 import type { RunRequest, WorkerMessage, WorkerModel } from "./worker-protocol";
 
 async function main(): Promise<void> {
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
         post({ kind: "tensors", id: request.id, outputs }, transferable(outputs));
       }
     } catch (error) {
-      post({ kind: "error", id: request.id, error: (error as Error).message });
+      post({ kind: "error", id: request.id, error: (error as Error).message, runFailed: error instanceof ModelRunError });
     }
   });
   post({ kind: "ready", io: scorer.io() });

@@ -9,7 +9,7 @@ import type { RowValues } from "../tasks/task";
 import { columnData, columnDims } from "./feeds";
 import type { ScorerModel } from "./model-contract";
 import { V2_DATATYPE, fromHalf, type HostTensor, type TensorMap, type TensorType } from "./tensors";
-import type { FeatureRecord, ServingScorer, TensorMetadata, TensorRequest } from "./types";
+import { ModelRunError, type FeatureRecord, type ServingScorer, type TensorMetadata, type TensorRequest } from "./types";
 
 export class ModelIoError extends Error {
   override readonly name = "ModelIoError";
@@ -63,7 +63,12 @@ export class OnnxScorer implements ServingScorer {
   async run(request: TensorRequest): Promise<TensorMap> {
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, tensor] of Object.entries(request.tensors)) feeds[name] = new ort.Tensor(tensor.type, tensor.data as ort.Tensor.DataType, tensor.dims);
-    const results = await this.session.run(feeds);
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = await this.session.run(feeds);
+    } catch (error) {
+      throw new ModelRunError((error as Error).message);
+    }
     const outputs: Record<string, HostTensor> = {};
     for (const [name, value] of Object.entries(results)) {
       const tensor = value as ort.Tensor;

@@ -10,7 +10,7 @@ import type { ServiceMetrics } from "../metrics/service-metrics";
 import type { Prediction, TaskSeries } from "../tasks/task";
 import type { LoadedModel } from "./model-manager";
 import type { TensorMap } from "./tensors";
-import { ScoringRejectedError, type FeatureRecord, type TensorRequest } from "./types";
+import { ModelRunError, ScoringRejectedError, type FeatureRecord, type TensorRequest } from "./types";
 
 export interface PredictorOptions {
   readonly variant: Variant;
@@ -50,6 +50,8 @@ export function createPredictor(options: PredictorOptions): Predictor {
 
   /** Counts a failed run; returns the fallback's predictions, or rethrows (counted) when there is none. */
   function overloaded(model: LoadedModel, s: TaskSeries, error: unknown, rows: number, canFallBack: boolean): Prediction[] {
+    // The request's data, not the model: a 400 for the caller, not an error of the model (which pages).
+    if (error instanceof ModelRunError) throw error;
     if (!(error instanceof ScoringRejectedError)) {
       s.error.inc(rows);
       throw error;

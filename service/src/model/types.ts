@@ -104,3 +104,11 @@ export class ScoringRejectedError extends Error {
   }
 }
 Object.defineProperty(ScoringRejectedError.prototype, "name", { value: "ScoringRejectedError" });
+
+/**
+ * onnxruntime refused to run the graph on a tensor request that fit the contract (an index past a vocabulary, two
+ * dynamic dimensions that must agree): the request's data, answered 400 with onnxruntime's message.
+ */
+export class ModelRunError extends Error {
+  override readonly name = "ModelRunError";
+}

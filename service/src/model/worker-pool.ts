@@ -13,7 +13,7 @@ import { projectRoot } from "../paths";
 import type { RowValues } from "../tasks/task";
 import type { ScorerModel } from "./model-contract";
 import type { TensorMap } from "./tensors";
-import type { FeatureRecord, ServingScorer, TensorRequest } from "./types";
+import { ModelRunError, type FeatureRecord, type ServingScorer, type TensorRequest } from "./types";
 import type { ModelIo, RunRequest, WorkerMessage, WorkerModel } from "./worker-protocol";
 
 export interface WorkerPoolOptions {
@@ -122,7 +122,7 @@ export class WorkerPoolScorer implements ServingScorer {
       worker.tasks.delete(message.id);
       if (message.kind === "rows") task.resolve(message.rows);
       else if (message.kind === "tensors") task.resolve(message.outputs);
-      else task.reject(new Error(`inference failed: ${message.error}`));
+      else task.reject(message.runFailed ? new ModelRunError(message.error) : new Error(`inference failed: ${message.error}`));
     });
     thread.on("error", (error) => failAll(worker, new Error(`inference worker crashed: ${error.message}`)));
     thread.on("exit", (code) => {

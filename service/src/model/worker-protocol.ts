@@ -25,4 +25,4 @@ export type WorkerMessage =
   | { readonly kind: "failed"; readonly error: string }
   | { readonly kind: "rows"; readonly id: number; readonly rows: RowValues }
   | { readonly kind: "tensors"; readonly id: number; readonly outputs: TensorMap }
-  | { readonly kind: "error"; readonly id: number; readonly error: string };
+  | { readonly kind: "error"; readonly id: number; readonly error: string; readonly runFailed?: boolean };

@@ -14,7 +14,7 @@ import { ROUTES } from "../contract";
 import { tensorsToRecords } from "../model/feeds";
 import type { LoadedModel, ModelManager } from "../model/model-manager";
 import type { Predictor } from "../model/predictor";
-import { ScoringRejectedError, type FeatureRecord } from "../model/types";
+import { ModelRunError, ScoringRejectedError, type FeatureRecord } from "../model/types";
 import { projectRoot } from "../paths";
 import type { ScoredWork } from "../routes/predict";
 import { V2RequestError, decodeInferRequest, encodeTensors, type DecodedInferRequest, type V2InferResponse } from "./codec";
@@ -140,6 +140,7 @@ export const v2Routes: FastifyPluginAsync<V2RoutesOptions> = async (app, options
         try {
           result = await predictor.tensors(model, work, decoded.outputs, performance.now() - reply.elapsedTime, records);
         } catch (error) {
+          if (error instanceof ModelRunError) return reply.status(400).send({ error: `the model cannot run on these inputs: ${error.message}` });
           if (!(error instanceof ScoringRejectedError)) throw error;
           return reply.status(503).header("retry-after", "1").send({ error: `model overloaded (${error.reason}); retry later` });
         }
