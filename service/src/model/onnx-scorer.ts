@@ -27,6 +27,9 @@ export class OnnxScorer implements ServingScorer {
       interOpNumThreads: 1,
       executionMode: "sequential",
       graphOptimizationLevel: "all",
+      // Run failures are answered (400 for a request's data) and logged by the service; onnxruntime's own stderr
+      // line per failure would let any client flood the logs.
+      logSeverityLevel: 4,
     });
     try {
       return new OnnxScorer(session, model);
