@@ -3,6 +3,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import type { ModelportApp } from "../../service/src/app";
 import { ENV, METRICS, ROUTES } from "../../service/src/contract";
 import { metricValue, startTestApp } from "../support/service-app";
@@ -252,5 +253,38 @@ describe("the model contract refuses at load what it cannot serve, naming the ou
     } finally {
       await app.close();
     }
+  });
+});
+
+describe("bad input to every task's /predict gets a 4xx naming the problem, never a 5xx", () => {
+  let apps: ModelportApp[];
+  beforeAll(async () => {
+    apps = [await serve(await writeSklearnMulticlass(join(dir, "fuzz-multi"))), await serve(await writeRegressionTensorSignature(join(dir, "fuzz-reg")))];
+  });
+  afterAll(() => Promise.all(apps.map((a) => a.close())));
+
+  it("property: generated records, batches and top_k on a multiclass [N, F] model and a tensor-signature regressor", async () => {
+    const value = fc.oneof(fc.double(), fc.integer(), fc.string({ maxLength: 4 }), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 2 }), fc.jsonValue({ maxDepth: 2 }));
+    const record = fc.oneof(
+      fc.record({ distance: value, hour: value }, { requiredKeys: [] }),
+      fc.record({ distance: fc.double({ min: 0, max: 5000, noNaN: true }), hour: fc.integer({ min: 0, max: 23 }) }),
+      fc.dictionary(fc.constantFrom("distance", "hour", "features", "float_input", "__proto__", "x"), value, { maxKeys: 4 }),
+      fc.jsonValue({ maxDepth: 2 }),
+    );
+    const query = fc.oneof(fc.constant(""), fc.constantFrom("?top_k=1", "?top_k=3", "?top_k=0", "?top_k=-1", "?top_k=x", "?top_k=1e3", "?top_k="));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(0, 1), record, fc.boolean(), fc.nat(3), query, async (which, body, batch, copies, q) => {
+        const app = apps[which]!;
+        const url = `${batch ? ROUTES.predictBatch : ROUTES.predict}${q}`;
+        const response = await post(app, url, batch ? Array.from({ length: copies }, () => body) : body);
+        expect(response.statusCode).toBeLessThan(500);
+        if (response.statusCode !== 200) {
+          const error = response.json();
+          expect(error.statusCode).toBe(response.statusCode);
+          expect(error.message).toMatch(/\S/);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
