@@ -34,7 +34,10 @@ export function businessCosts(costs: CostMatrix): BusinessCosts {
   };
 }
 
-/** The columns of the task-generic feedback table this module writes (contract names, plus the regression value). */
+/**
+ * Columns of the task-generic layout (the prediction log's next migration): they belong in the contract's
+ * PREDICTION_LOG_COLUMNS / FEEDBACK_COLUMNS, where that migration adds them; until then they are named here once.
+ */
 const ACTUAL_VALUE = "actual_value";
 const TASK = "task";
 const VALUE = "value";
