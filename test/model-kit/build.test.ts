@@ -23,6 +23,9 @@ const SMALL: TrainingConfig = {
   gbdt: { ...DEFAULT_TRAINING_CONFIG.gbdt, trees: 8, maxDepth: 4 },
 };
 
+/** Two builds read the parquet file twice; a loaded shared machine can take a while, and nothing here is timed. */
+const TWO_BUILDS_TIMEOUT_MS = 180_000;
+
 const MLFLOW_FILES = ["MLmodel", "conda.yaml", "feature_spec.json", "input_example.json", "metrics.json", "model.onnx", "python_env.yaml", "reference.csv", "requirements.txt"];
 
 let workDir: string;
@@ -52,7 +55,7 @@ describe("model:build", () => {
     expect(pkg.referencePath).toBeDefined();
     // The binary model names no task: its MLmodel stays what it was before tasks existed.
     expect((parseYaml(await readFile(join(first, "MLmodel"), "utf8")) as Record<string, unknown>).metadata).toBeUndefined();
-  });
+  }, TWO_BUILDS_TIMEOUT_MS);
 
   it.each([
     ["regression", buildFlightDelayMinutesModel],
@@ -78,7 +81,7 @@ describe("model:build", () => {
       expect(pkg.metrics.accuracy).toBeGreaterThan(0);
       expect(pkg.metrics.classes).toBe(DELAY_CLASSES.length);
     }
-  });
+  }, TWO_BUILDS_TIMEOUT_MS);
 
   it("exports a graph that scores exactly as the trained trees", async () => {
     const trained = await trainFlightDelay(SMALL);
