@@ -23,6 +23,8 @@ interface Loaded {
   readonly mlmodel: MlmodelFile;
   readonly session: InferenceSession;
 }
+/** Half a million rows per step: room for a loaded shared machine (nothing here is timed). */
+const HELD_OUT_TIMEOUT_MS = 180_000;
 const loaded = new Map<DemoModelName, Loaded>();
 let june: { records: FlightFeatures[]; delays: Float64Array };
 
@@ -34,7 +36,7 @@ beforeAll(async () => {
   }
   const table = await readFlightTable({ months: [DEFAULT_TRAINING_CONFIG.testMonth] });
   june = { records: Array.from({ length: table.length }, (_, i) => flightFeatures(flightAt(table, i))), delays: table.delay };
-});
+}, HELD_OUT_TIMEOUT_MS);
 afterAll(async () => {
   for (const { session } of loaded.values()) await session.release();
 });
@@ -109,7 +111,7 @@ describe("held-out metrics (all June 2001 flights, recomputed)", () => {
     let correct = 0;
     p.forEach((probability, i) => (correct += Number((probability >= pkg.metrics.chosen_threshold! ? 1 : 0) === delayed[i])));
     expectMetric(pkg.metrics.accuracy, correct / p.length);
-  });
+  }, HELD_OUT_TIMEOUT_MS);
 
   it("regression: MAE (the registered baseline), RMSE and R² of the predicted minutes", async () => {
     const { pkg, session } = model("flight-delay-minutes");
@@ -130,7 +132,7 @@ describe("held-out metrics (all June 2001 flights, recomputed)", () => {
     expectMetric(pkg.metrics.rmse, Math.sqrt(squared / n));
     expectMetric(pkg.metrics.r2, 1 - squared / total);
     expectMetric(pkg.metrics.test_mean_delay, mean);
-  });
+  }, HELD_OUT_TIMEOUT_MS);
 
   it("multiclass: accuracy of the label output and per-class precision and recall", async () => {
     const { pkg, session } = model("flight-delay-classes");
@@ -150,7 +152,7 @@ describe("held-out metrics (all June 2001 flights, recomputed)", () => {
       expectMetric(pkg.metrics[`recall_${label}`], both / truly);
       expectMetric(pkg.metrics[`test_share_${label}`], truly / actual.length);
     }
-  });
+  }, HELD_OUT_TIMEOUT_MS);
 });
 
 describe("regression value buckets", () => {
