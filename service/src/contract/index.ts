@@ -1,4 +1,5 @@
 export * from "./metrics";
+export * from "./model-metadata";
 export * from "./prediction-log";
 export * from "./routes";
 export * from "./settings";
