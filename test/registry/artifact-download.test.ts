@@ -96,7 +96,8 @@ test("a cached copy that lost a file is downloaded again rather than served", as
 test.each<[TransferFault, string]>([
   ["cut", "UNAVAILABLE"],
   ["short", "INVALID_ARTIFACT"],
-  ["missing", "RESOURCE_DOES_NOT_EXIST"],
+  // MLflow's proxy answers a file its store lost with a 500 (an OSError its handler does not catch).
+  ["missing", "UNAVAILABLE"],
 ])("a %s transfer of a nested file fails with %s and publishes nothing; the next fetch after healing succeeds", async (fault, code) => {
   const v1 = await mlflow.register("flight-delay", { dir: TINY_MODEL_DIR, aliases: ["champion"] });
   mlflow.failTransfer(v1, "data/weights.bin", fault);

@@ -62,11 +62,19 @@ export class MlflowClient {
     return this.base.href;
   }
 
+  /**
+   * MLflow answers a missing alias with 400 INVALID_PARAMETER_VALUE "Registered model alias X not found." without
+   * checking that the model exists (SqlAlchemyStore.get_model_version_by_alias), so the message says both.
+   */
   async getModelVersionByAlias(name: string, alias: string): Promise<MlflowModelVersion> {
     const body = await this.json<ModelVersionResponse>(MLFLOW_API.modelVersionByAlias, {
       what: `alias "${alias}" of model "${name}"`,
       notFound: `model "${name}" has no alias "${alias}"`,
       query: { name, alias },
+    }).catch((error: unknown) => {
+      if (!(error instanceof ModelSourceError && error.errorCode === "INVALID_PARAMETER_VALUE" && /alias .* not found/i.test(error.message))) throw error;
+      const server = /: (Registered model alias .*)$/.exec(error.message)?.[1] ?? error.message;
+      throw new ModelSourceError(`model "${name}" has no alias "${alias}", or no model "${name}" is registered (MLflow: ${server})`, error.errorCode, error.status);
     });
     return checkModelVersion(body?.model_version, `alias "${alias}" of model "${name}"`);
   }
