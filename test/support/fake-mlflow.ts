@@ -180,6 +180,7 @@ export class FakeMlflow {
   private availability: Availability = "up";
   private latencyMs = 0;
   private firstByteDelayMs = 0;
+  private copyBytesPerSecond = Infinity;
   private trickleEveryMs = 5000;
   private serveArtifacts: boolean;
   /** Timers of downloads in progress (trickles, first-byte delays), cleared when the fake stops. */
@@ -336,6 +337,11 @@ export class FakeMlflow {
    */
   setFirstByteDelay(ms: number): void {
     this.firstByteDelayMs = ms;
+  }
+
+  /** Adds the proxy's copy time at this rate to every download's first byte, so big files answer later. */
+  setArtifactCopyRate(bytesPerSecond: number): void {
+    this.copyBytesPerSecond = bytesPerSecond;
   }
 
   /** `mlflow server --serve-artifacts` (true, the default since MLflow 2.0) or `--no-serve-artifacts`. */
@@ -527,7 +533,8 @@ export class FakeMlflow {
       () => undefined,
     );
     const fault = this.faults.get(path);
-    if (!(await this.wait(this.firstByteDelayMs, response))) return;
+    const copyMs = size === undefined ? 0 : (size / this.copyBytesPerSecond) * 1000;
+    if (!(await this.wait(this.firstByteDelayMs + copyMs, response))) return;
     if (size === undefined || fault === "missing") throw new InternalServerError();
     // handlers._response_with_file_attachment_headers
     response.writeHead(200, {
