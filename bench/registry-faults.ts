@@ -3,7 +3,7 @@
  *
  * Registry fault scenarios against the real service process (`dist/service/src/server.js`, default settings but a
  * 2 s poll interval) and the fake MLflow of test/support/fake-mlflow.ts, which answers as MLflow's handlers do:
- *   first-byte-15s   every download's first byte comes 15 s late (the proxy's copy from the store): time to ready;
+ *   first-byte-15s   model.onnx's first byte comes 15 s late (the proxy's copy from the store): time to ready;
  *   runs-uri         a version registered from runs:/<run>/model: ready or the reason it is not;
  *   http-root        a version stored under an http(s)://…/api/2.0/mlflow-artifacts/artifacts/… root: likewise;
  *   trickle          the alias moves to a version whose model.onnx trickles 1 byte every 5 s: when the stalled
@@ -39,8 +39,8 @@ type Scenario = (context: Context) => Promise<Omit<Result, "scenario">>;
 const SCENARIOS: Record<string, Scenario> = {
   "first-byte-15s": async (context) =>
     withRegistry(async (mlflow) => {
-      await mlflow.register(NAME, { dir: MODEL, aliases: ["champion"] });
-      mlflow.setFirstByteDelay(15_000);
+      const v1 = await mlflow.register(NAME, { dir: MODEL, aliases: ["champion"] });
+      mlflow.delayFirstByte(v1, "model.onnx", 15_000);
       return withService(context, mlflow, {}, async (service, clock) => {
         const ready = await until(60_000, async () => ((await fetch(service.url + ROUTES.readyz)).ok ? true : undefined));
         return { ready_after_s: ready ? clock() : null, horizon_s: 60, reason_if_not: ready ? undefined : await readyReason(service) };

@@ -180,6 +180,7 @@ export class FakeMlflow {
   private availability: Availability = "up";
   private latencyMs = 0;
   private firstByteDelayMs = 0;
+  private readonly fileFirstByteDelays = new Map<string, number>();
   private copyBytesPerSecond = Infinity;
   private trickleEveryMs = 5000;
   private serveArtifacts: boolean;
@@ -337,6 +338,11 @@ export class FakeMlflow {
    */
   setFirstByteDelay(ms: number): void {
     this.firstByteDelayMs = ms;
+  }
+
+  /** Holds the first byte of one file's downloads back this long (a big file among small ones). */
+  delayFirstByte(version: RegisteredVersion, file: string, ms: number): void {
+    this.fileFirstByteDelays.set(posix.join(this.artifactPath(version), file), ms);
   }
 
   /** Adds the proxy's copy time at this rate to every download's first byte, so big files answer later. */
@@ -534,7 +540,8 @@ export class FakeMlflow {
     );
     const fault = this.faults.get(path);
     const copyMs = size === undefined ? 0 : (size / this.copyBytesPerSecond) * 1000;
-    if (!(await this.wait(this.firstByteDelayMs + copyMs, response))) return;
+    const delayMs = this.firstByteDelayMs + (this.fileFirstByteDelays.get(path) ?? 0) + copyMs;
+    if (!(await this.wait(delayMs, response))) return;
     if (size === undefined || fault === "missing") throw new InternalServerError();
     // handlers._response_with_file_attachment_headers
     response.writeHead(200, {
