@@ -201,6 +201,17 @@ describe("slow and stuck registries", () => {
     const info = (await app.inject(ROUTES.model)).json();
     expect(info).toMatchObject({ version: v1.version, desired_version: trickling.version, reload: { state: "failing", last_error: expect.stringContaining("too slow") } });
     expect(await served()).toBe(v1.version);
+
+    // Retried with backoff while it keeps failing; during the retry polls go on at their interval (0.1 s), no faster.
+    const retrying = async () => {
+      const { reload } = await ready();
+      return reload.attempts >= 1 && reload.pending_version === trickling.version ? true : undefined;
+    };
+    await waitFor("the retry to run", retrying, 20_000, 20);
+    mlflow.resetCounts();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(mlflow.count("modelVersionByAlias")).toBeLessThan(25);
+    expect((await ready()).reload).toMatchObject({ state: "failing", failing_since: body.reload.failing_since });
   });
 
   it("picks up a rollback in the next poll while a download is stuck, abandoning it, and loads the next version at once", async () => {

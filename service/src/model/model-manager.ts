@@ -174,13 +174,17 @@ export class ModelManager {
     this.timer.unref();
   }
 
-  /** The poll interval, sooner when a failed version is due for its retry, backed off while the registry fails. */
+  /**
+   * The poll interval; backed off while the registry itself fails; sooner when a failed version is due for its
+   * retry (but never while a load runs: polls then only watch for the alias moving on).
+   */
   private nextPollDelay(): number {
     const { pollIntervalMs } = this.options;
     const failure = this.failure;
     if (!failure) return pollIntervalMs;
     const retryIn = Math.max(0, failure.retryAt - Date.now());
-    return failure.version === undefined ? retryIn : Math.min(pollIntervalMs, retryIn);
+    if (failure.version === undefined) return retryIn;
+    return this.loading ? pollIntervalMs : Math.min(pollIntervalMs, retryIn);
   }
 
   private poll(): Promise<void> {
