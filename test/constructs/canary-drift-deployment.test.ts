@@ -93,7 +93,7 @@ describe("DriftMonitor", () => {
 
   it("runs the drift CLI from the service image with the model, window, reference and report location", () => {
     expect(c.command).toEqual([
-      "node", "dist/service/src/drift/cli.js", "--model", "flight-delay", "--window", "24h",
+      "node", "dist/service/src/drift/cli.js", "--model", "flight-delay", "--window", "24h", "--task", "binary",
       "--reference", driftBase.referenceUri, "--out", "s3://bucket",
     ]);
     expect(c.working_dir).toBe("/app");
