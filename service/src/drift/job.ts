@@ -55,8 +55,8 @@ const NUMERIC_TYPES = new Set(["integer", "long", "float", "double"]);
 export const EXACTNESS_NOTE =
   "Exact: row counts, category counts, means and standard deviations; the KS statistic and its p-value " +
   "(scipy ks_2samp 'auto': exact lattice-path probability up to 10,000 values a side, else the kstwo distribution); " +
-  "chi-squared and z-test p-values (regularized incomplete gamma, accurate in the far tails); Jensen-Shannon and PSI " +
-  "over categories. Numeric summaries are exact up to 65,536 distinct values per column; beyond that values are " +
+  "chi-squared p-values (regularized incomplete gamma, accurate in the far tails); z-test p-values as Evidently computes " +
+  "them, 2(1 - Phi(|z|)), which reach 0 beyond |z| of about 8.3; Jensen-Shannon (natural log) and PSI over categories. Numeric summaries are exact up to 65,536 distinct values per column; beyond that values are " +
   "kept as counts and sums between edges (reference values and the first distinct values seen), which keeps KS exact " +
   "against an exact reference and bounds the Wasserstein error (stated per column); histograms are then drawn from " +
   "interval means. Categories beyond 10,000 per column are pooled.";
