@@ -108,13 +108,16 @@ async function insertTaskLog(url: string, rows: readonly TaskRow[]): Promise<voi
   await client.connect();
   try {
     const columns = [P.predictionId, P.modelName, P.modelVersion, P.variant, P.createdAt, TASK_LOG_COLUMNS.task, P.features, P.probability, P.label, TASK_LOG_COLUMNS.value, P.latencyMs, P.fallback, P.replica, P.seq];
-    for (const [i, row] of rows.entries()) {
-      const id = randomUUID();
-      const params = [id, row.model, "1", "stable", row.createdAt, row.task, JSON.stringify(row.features), row.probability ?? null, row.label ?? null, row.value ?? null, 1.5, false, "replica-t", i];
-      await client.query(`INSERT INTO ${PREDICTION_LOG_TABLE} (${columns.join(", ")}) VALUES (${columns.map((_, c) => `$${c + 1}`).join(", ")})`, params);
-      if (row.actual !== undefined || row.actualValue !== undefined) {
-        await client.query(`INSERT INTO ${FEEDBACK_TABLE} (${F.predictionId}, ${F.actual}, ${FEEDBACK_VALUE_COLUMNS.actualValue}) VALUES ($1, $2, $3)`, [id, row.actual ?? null, row.actualValue ?? null]);
-      }
+    const tuples = (count: number, width: number, from = 0) =>
+      Array.from({ length: count }, (_, r) => `(${Array.from({ length: width }, (_, c) => `$${(r + from) * width + c + 1}`).join(", ")})`).join(", ");
+    for (let start = 0; start < rows.length; start += 500) {
+      const chunk = rows.slice(start, start + 500).map((row, i) => ({ row, id: randomUUID(), seq: start + i }));
+      const params = chunk.flatMap(({ row, id, seq }) => [id, row.model, "1", "stable", row.createdAt, row.task, JSON.stringify(row.features), row.probability ?? null, row.label ?? null, row.value ?? null, 1.5, false, "replica-t", seq]);
+      await client.query(`INSERT INTO ${PREDICTION_LOG_TABLE} (${columns.join(", ")}) VALUES ${tuples(chunk.length, columns.length)}`, params);
+      const labelled = chunk.filter(({ row }) => row.actual !== undefined || row.actualValue !== undefined);
+      if (labelled.length === 0) continue;
+      const feedback = labelled.flatMap(({ row, id }) => [id, row.actual ?? null, row.actualValue ?? null]);
+      await client.query(`INSERT INTO ${FEEDBACK_TABLE} (${F.predictionId}, ${F.actual}, ${FEEDBACK_VALUE_COLUMNS.actualValue}) VALUES ${tuples(labelled.length, 3)}`, feedback);
     }
   } finally {
     await client.end();
@@ -276,7 +279,7 @@ describe("drift job on the prediction log, S3 and the Pushgateway", () => {
       reference("multiclass.csv", "hour,origin,label,actual", (i) => `${6 + (i % 12)},${["ORD", "ATL", "LAX"][i % 3]},${classes[i % 10 < 7 ? 0 : i % 10 < 9 ? 1 : 2]},${classes[i % 10 < 6 ? 0 : i % 10 < 9 ? 1 : 2]}`);
       reference("regression.csv", "hour,origin,value,actual", (i) => `${6 + (i % 12)},${["ORD", "ATL", "LAX"][i % 3]},${10 + (i % 30)},${12 + (i % 30)}`);
       reference("tensor.csv", "output_norm", (i) => `${1 + (i % 10) / 10}`);
-    });
+    }, 60_000);
     afterAll(() => rmSync(refs, { recursive: true, force: true }));
 
     const run = async (model: string, task: Task) => {
