@@ -1,3 +1,4 @@
+export * from "./drift";
 export * from "./metrics";
 export * from "./model-metadata";
 export * from "./prediction-log";
