@@ -8,7 +8,7 @@ import * as ort from "onnxruntime-node";
 import type { RowValues } from "../tasks/task";
 import { columnData, columnDims } from "./feeds";
 import type { ScorerModel } from "./model-contract";
-import { V2_DATATYPE, fromHalf, type HostTensor, type TensorMap, type TensorType } from "./tensors";
+import { V2_DATATYPE, floatValues, type HostTensor, type TensorMap, type TensorType } from "./tensors";
 import { ModelRunError, type FeatureRecord, type ServingScorer, type TensorMetadata, type TensorRequest } from "./types";
 
 export class ModelIoError extends Error {
@@ -60,7 +60,9 @@ export class OnnxScorer implements ServingScorer {
     const feeds: Record<string, ort.Tensor> = {};
     for (const feed of this.model.feeds) feeds[feed.input] = new ort.Tensor(feed.type, columnData(feed, records) as ort.Tensor.DataType, columnDims(feed, records.length));
     const results = await this.session.run(feeds, this.fetches);
-    return rowValues(results[output]!);
+    const tensor = results[output]!;
+    if (tensor.type === "string") throw new ModelIoError(`the row output "${output}" is a string tensor, not numbers`);
+    return floatValues(tensor as unknown as HostTensor);
   }
 
   async run(request: TensorRequest): Promise<TensorMap> {
@@ -88,15 +90,6 @@ export class OnnxScorer implements ServingScorer {
   async close(): Promise<void> {
     await this.session.release();
   }
-}
-
-/** The row output as floats: what classifier and regression graphs return already, converted otherwise. */
-function rowValues(tensor: ort.Tensor): RowValues {
-  const data = tensor.data;
-  if (data instanceof Float32Array || data instanceof Float64Array) return data;
-  if (Array.isArray(data)) throw new ModelIoError("the row output is a string tensor, not numbers");
-  if (tensor.type === "float16") return Float64Array.from(data as Uint16Array, fromHalf);
-  return Float64Array.from(data as ArrayLike<number>, Number);
 }
 
 function toTensorMetadata(meta: ort.InferenceSession.ValueMetadata): TensorMetadata {

@@ -190,6 +190,18 @@ export function numberAt(tensor: Pick<HostTensor, "type" | "data">, index: numbe
   return Number.NaN;
 }
 
+/**
+ * A row output's values as floats: what classifier and regression graphs return already (no copy), converted from
+ * float16 or integer types otherwise. Strings have no such view.
+ */
+export function floatValues(tensor: Pick<HostTensor, "type" | "data">): Float32Array | Float64Array {
+  const data = tensor.data;
+  if (data instanceof Float32Array || data instanceof Float64Array) return data;
+  if (Array.isArray(data)) throw new TypeError("a string tensor has no numeric values");
+  if (tensor.type === "float16") return Float64Array.from(data as Uint16Array, fromHalf);
+  return Float64Array.from(data as ArrayLike<number | bigint>, Number);
+}
+
 export function elementCount(dims: readonly number[]): number {
   let count = 1;
   for (const d of dims) count *= d;

@@ -7,7 +7,7 @@
 import type { FEEDBACK_OUTCOMES, Task } from "../contract";
 import type { CounterSeries, HistogramSeries } from "../metrics/hot-metrics";
 import type { ServiceMetrics } from "../metrics/service-metrics";
-import { allocate, fromHalf, setElement, type GraphTensor, type HostTensor, type TensorMap } from "../model/tensors";
+import { allocate, floatValues, setElement, type GraphTensor, type HostTensor, type TensorMap } from "../model/tensors";
 import type { ModelIdentity } from "../model/types";
 
 export type ClassLabel = string | number;
@@ -182,11 +182,7 @@ export function describe(outputs: readonly GraphTensor[]): string {
 
 /** A row output's values as a float array (what classifier and regression graphs give already, else converted). */
 export function rowValues(tensor: HostTensor): RowValues {
-  const data = tensor.data;
-  if (data instanceof Float32Array || data instanceof Float64Array) return data;
-  if (tensor.type === "float16") return Float64Array.from(data as Uint16Array, fromHalf);
-  if (Array.isArray(data)) return Float64Array.from(data, Number);
-  return Float64Array.from(data as ArrayLike<number | bigint>, Number);
+  return floatValues(tensor);
 }
 
 /** The classifier's label tensor carrying `labels[index]` per row, in the label output's own element type. */
