@@ -1,17 +1,9 @@
 import "cdktf/lib/testing/adapters/jest";
-import { App, TerraformStack, Testing } from "cdktf";
 import { CHARTS, EXACT_VERSION } from "../../constructs/versions";
-import { buildStacks, ENVIRONMENTS, EnvironmentConfig, modelStackName, platformStackName } from "../../stacks";
+import { ENVIRONMENTS, EnvironmentConfig, modelStackName, platformStackName } from "../../stacks";
 import { parse } from "yaml";
 import { crdErrors, Json, wrap } from "../constructs/support/harness";
-
-/** Synthesizes every stack of the given environments, keyed by stack name. */
-function synthAll(environments: readonly EnvironmentConfig[]): Map<string, Json> {
-  const app = Testing.app();
-  buildStacks(app as App, environments);
-  const stacks = app.node.children.filter((c): c is TerraformStack => c instanceof TerraformStack);
-  return new Map(stacks.map((s) => [s.node.id, JSON.parse(Testing.synth(s, true))]));
-}
+import { synthAll } from "./support/synth";
 
 /**
  * The synthesized stack as snapshotted: infrastructure verbatim, but alert rule and dashboard bodies (owned and
