@@ -5,7 +5,7 @@
  * the summaries parse them, so a non-numeric value in a numeric feature is counted, not fatal. The feedback
  * table is left-joined for the target (actual) where ground truth has arrived.
  */
-import { Client } from "pg";
+import { PostgresClient, postgresClientConfig } from "../../postgres/connection";
 import {
   FEEDBACK_COLUMNS as F,
   FEEDBACK_TABLE,
@@ -34,7 +34,7 @@ export interface PredictionLogWindow {
 export const DEFAULT_VARIANTS = ["stable", "canary"] as const;
 
 export async function* readPredictionLog(window: PredictionLogWindow): AsyncGenerator<ColumnBatch> {
-  const client = new Client({ connectionString: window.connectionString, application_name: "modelport-drift" });
+  const client = new PostgresClient({ ...postgresClientConfig(window.connectionString), application_name: "modelport-drift" });
   try {
     await client.connect();
   } catch (error) {
