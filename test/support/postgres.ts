@@ -188,7 +188,8 @@ export class TestPostgres {
   }
 }
 
-function pgBin(name: string): string {
+/** A PostgreSQL program (psql, initdb, ...) from Debian's newest installed version. */
+export function pgBin(name: string): string {
   const base = "/usr/lib/postgresql";
   const versions = existsSync(base) ? readdirSync(base).sort((a, b) => Number(b) - Number(a)) : [];
   for (const version of versions) {
