@@ -9,6 +9,7 @@ import { InferenceService, InferenceServiceReplicas } from "./inference-service"
 import { IrsaConfig } from "./irsa-role";
 import { ContainerResources, validateDnsLabel } from "./kube";
 import { NetworkPeer } from "./network-peer";
+import type { PostgresCaMount } from "./postgres-server";
 import { dashboardConfigMap } from "./observability";
 
 /** What a model needs from the platform, derived from the environment configuration (see stacks/). */
@@ -30,8 +31,8 @@ export interface PlatformEndpoints {
   readonly databasePeer: NetworkPeer;
   /** Bucket for drift reports. */
   readonly reportBucket: string;
-  /** Secret (in `namespace`) with the prediction-log database URL. */
-  readonly predictionLog: { readonly secretName: string; readonly key: string };
+  /** Secret (in `namespace`) with the prediction-log database URL, and the CA ConfigMap its sslrootcert names. */
+  readonly predictionLog: { readonly secretName: string; readonly key: string; readonly ca?: PostgresCaMount };
   /** In-cluster S3 server, when not on AWS. */
   readonly s3Endpoint?: S3CompatibleEndpoint;
   /** AWS region and IRSA, on EKS. */
@@ -129,7 +130,7 @@ export class ModelDeployment extends Construct {
           registry: p.registryPeer,
           database: p.databasePeer,
         },
-        irsa: p.aws ? { config: p.aws.irsa, roleName: `${props.namePrefix}-${props.model}-${variant}` } : undefined,
+        // No IRSA role: models come through MLflow's artifact proxy, so a variant calls no AWS API.
       });
     }
 

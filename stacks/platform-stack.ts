@@ -44,6 +44,7 @@ export class PlatformStack extends TerraformStack {
       storageSize: o.storageSize,
       prometheusReplicas: o.prometheusReplicas,
       receivers: o.receivers,
+      storageReady: this.cluster.storageReady,
     });
 
     if (env.gpuPool) {
