@@ -36,7 +36,7 @@ interface RequestOptions {
   readonly what: string;
   /** Message for RESOURCE_DOES_NOT_EXIST / 404, which is the common configuration mistake. */
   readonly notFound?: string;
-  readonly method?: "GET" | "POST";
+  readonly method?: "GET" | "POST" | "DELETE";
   readonly query?: Record<string, string>;
   readonly body?: unknown;
   /** Replaces the per-request deadline (downloads pass an idle timeout). */
@@ -146,7 +146,8 @@ export class MlflowClient {
     return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
   }
 
-  private async json<T>(endpoint: string, options: RequestOptions): Promise<T | undefined> {
+  /** Sends one request and parses its JSON answer; shared with the registry writes (mlflow-writes.ts). */
+  protected async json<T>(endpoint: string, options: RequestOptions): Promise<T | undefined> {
     const signal = AbortSignal.timeout(this.connection.timeoutMs);
     const response = await this.send(endpoint, { ...options, signal });
     let text: string;
