@@ -3,3 +3,4 @@ export * from "./prediction-log";
 export * from "./routes";
 export * from "./settings";
 export * from "./tasks";
+export * from "./promotion";
