@@ -13,4 +13,6 @@ export * from "./inference-service";
 export * from "./canary-release";
 export * from "./drift-monitor";
 export * from "./model-deployment";
+export * from "./ci-roles";
+export * from "./ci-cluster-access";
 export * from "./policies";

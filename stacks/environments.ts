@@ -49,10 +49,17 @@ export interface EnvironmentConfig {
   readonly mesh: { readonly domain: string; readonly tlsCredentialName?: string; readonly gatewayReplicas: number };
   /** Remote state: one bucket per environment, S3-native locking. */
   readonly state: { readonly bucket: string; readonly region: string };
+  /**
+   * Plan and apply from GitHub Actions through OIDC (the `ci-<env>` stack's CiRoles, bootstrapped once by an
+   * administrator). @default none: the environment is deployed by hand (dev runs on a local cluster CI cannot reach)
+   */
+  readonly ci?: { readonly repository: string; readonly oidcProviderArn?: string };
   readonly models: readonly ModelConfig[];
 }
 
 const SERVICE_IMAGE = "ghcr.io/modelport/modelport-service:0.1.0";
+/** The GitHub repository whose workflows plan and apply the CI-managed environments. */
+export const CI_REPOSITORY = "modelport/modelport";
 const RECEIVERS = {
   page: { name: "oncall-page", secretName: "alert-receiver-page", key: "url" },
   ticket: { name: "team-tickets", secretName: "alert-receiver-ticket", key: "url" },
@@ -109,6 +116,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     observability: { retention: "15d", retentionSize: "45GB", storageSize: "50Gi", prometheusReplicas: 1, receivers: RECEIVERS },
     mesh: { domain: "models.staging.modelport.example", tlsCredentialName: "models-staging-tls", gatewayReplicas: 2 },
     state: { bucket: "modelport-tfstate-staging", region: "eu-west-1" },
+    ci: { repository: CI_REPOSITORY },
     models: [
       {
         name: EMBEDDED_MODEL_NAME,
@@ -141,6 +149,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     observability: { retention: "30d", retentionSize: "180GB", storageSize: "200Gi", prometheusReplicas: 2, receivers: RECEIVERS },
     mesh: { domain: "models.modelport.example", tlsCredentialName: "models-prod-tls", gatewayReplicas: 3 },
     state: { bucket: "modelport-tfstate-prod", region: "eu-west-1" },
+    ci: { repository: CI_REPOSITORY },
     models: [
       {
         name: EMBEDDED_MODEL_NAME,
