@@ -108,7 +108,8 @@ export function estimateStack(stack: SynthStack, priceFor: (region: string) => P
 }
 
 function priceResource(type: string, r: Resource, c: Context): Priced {
-  if (NO_CHARGE_AWS.has(type) || type.startsWith("random_")) return "no charge";
+  // random_* and terraform_data live in the state only.
+  if (NO_CHARGE_AWS.has(type) || type.startsWith("random_") || type === "terraform_data") return "no charge";
   if (type === "helm_release") return helmRelease(r, c);
   if (type === "kubernetes_persistent_volume_claim_v1" || type === "kubernetes_persistent_volume_claim") return persistentVolume(claimSize(r), "PersistentVolumeClaim", c);
   if (type === "kubernetes_service_v1" || type === "kubernetes_service") return kubernetesService(r, c);
