@@ -24,6 +24,8 @@ export interface TerraformOptions {
 }
 
 export const PLAN_FILE = "tfplan";
+/** The Terraform the workflows install (hashicorp/setup-terraform) and the plan fixtures were written by. */
+export const TERRAFORM_VERSION = "1.11.4";
 
 export function runTerraform(dir: string, args: readonly string[], options: TerraformOptions = {}): Promise<TerraformResult> {
   const binary = options.binary ?? process.env.TERRAFORM_BIN ?? "terraform";
