@@ -10,6 +10,7 @@ import { IrsaConfig } from "./irsa-role";
 import { ContainerResources, validateDnsLabel } from "./kube";
 import { NetworkPeer } from "./network-peer";
 import { dashboardConfigMap } from "./observability";
+import { PromotionJob, PromotionJobProps } from "./promotion-job";
 
 /** What a model needs from the platform, derived from the environment configuration (see stacks/). */
 export interface PlatformEndpoints {
@@ -75,7 +76,18 @@ export interface ModelDeploymentProps {
   readonly timeout?: string;
   /** Thresholds and runbook base for this model's alerts. @default monitoring defaults */
   readonly alertOptions?: AlertOptions;
+  /**
+   * Metric-gated promotion of the canary on a schedule (a PromotionJob); needs `canary`.
+   * @default none (promote by hand with `npm run promote`)
+   */
+  readonly promotion?: ModelPromotion;
 }
+
+/** PromotionJob settings a deployment does not derive from the platform. */
+export type ModelPromotion = Omit<PromotionJobProps, "model" | "namespace" | "image" | "trackingUri" | "prometheusUrl" | "registryPeer" | "prometheusNamespace"> & {
+  /** @default the platform's kube-prometheus-stack Prometheus */
+  readonly prometheusUrl?: string;
+};
 
 const DEFAULT_ALIASES: Record<Variant, string> = { stable: "champion", canary: "challenger", shadow: "shadow" };
 
@@ -89,6 +101,7 @@ export class ModelDeployment extends Construct {
   readonly release: CanaryRelease;
   readonly drift: DriftMonitor;
   readonly rules: Manifest;
+  readonly promotion?: PromotionJob;
 
   constructor(scope: Construct, id: string, props: ModelDeploymentProps) {
     super(scope, id);
@@ -167,6 +180,20 @@ export class ModelDeployment extends Construct {
         modelRuleGroups(props.model, props.alertOptions),
       ),
     });
+
+    if (props.promotion) {
+      if (!props.canary) throw new Error(`ModelDeployment ${props.model}: promotion needs a canary to promote; add \`canary\` or drop \`promotion\``);
+      this.promotion = new PromotionJob(this, "Promotion", {
+        ...props.promotion,
+        model: props.model,
+        namespace: p.namespace,
+        image: props.image,
+        trackingUri: p.trackingUri,
+        prometheusUrl: props.promotion.prometheusUrl ?? PromotionJob.kubePrometheusStackUrl(p.prometheusRelease, p.monitoringNamespace),
+        prometheusNamespace: p.monitoringNamespace,
+        registryPeer: p.registryPeer,
+      });
+    }
   }
 }
 

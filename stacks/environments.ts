@@ -5,7 +5,7 @@
  */
 import type { ClusterSource, NodeGroupSize } from "../constructs/cluster";
 import type { ReceiverRef } from "../constructs/observability";
-import type { VariantSpec } from "../constructs/model-deployment";
+import type { ModelPromotion, VariantSpec } from "../constructs/model-deployment";
 import { EMBEDDED_MODEL_NAME } from "../service/src/contract";
 
 export type EnvironmentName = "dev" | "staging" | "prod";
@@ -21,6 +21,8 @@ export interface ModelConfig {
   readonly drift: { readonly referenceUri: string; readonly schedule?: string; readonly window?: string };
   /** Request timeout through the mesh. @default "10s" */
   readonly timeout?: string;
+  /** Scheduled metric-gated promotion of the canary (PromotionJob). @default none: `npm run promote` by hand */
+  readonly promotion?: ModelPromotion;
 }
 
 export type DatabaseSizing =
@@ -125,6 +127,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
         canary: { weight: 20, replicas: { min: 1, max: 2 } },
         shadow: { mirrorPercent: 10, replicas: { min: 1, max: 1 } },
         drift: { referenceUri: "s3://modelport-staging-artifacts/datasets/flight-delay/reference.parquet" },
+        promotion: { schedule: "*/15 * * * *", window: "1h" },
       },
     ],
   },

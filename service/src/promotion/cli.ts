@@ -35,6 +35,7 @@ ${THRESHOLD_FLAGS.map(([flag, key]) => `${`  --${flag} <x>`.padEnd(33)}Default: 
 Common
   --tracking-uri <url>           Default: ${ENV.mlflowTrackingUri} (credentials: ${ENV.mlflowTrackingToken} or ${ENV.mlflowTrackingUsername}/${ENV.mlflowTrackingPassword})
   --dry-run                      evaluate and report; change nothing
+  --inconclusive-ok              exit 0 on inconclusive (a CronJob that waits for traffic is not failing)
   --json                         print the report as JSON
   --timeout-ms <n>               per request to Prometheus and MLflow. Default: 10000
 
@@ -76,6 +77,7 @@ async function runPromote(args: readonly string[], env: NodeJS.ProcessEnv, out: 
     "stable-alias": { type: "string" },
     "canary-alias": { type: "string" },
     "dry-run": { type: "boolean", default: false },
+    "inconclusive-ok": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     "timeout-ms": { type: "string" },
     ...Object.fromEntries(THRESHOLD_FLAGS.map(([flag]) => [flag, { type: "string" as const }])),
@@ -100,6 +102,7 @@ async function runPromote(args: readonly string[], env: NodeJS.ProcessEnv, out: 
     },
   );
   out.log(values.json ? JSON.stringify(report, null, 2) : formatPromotion(report));
+  if (report.outcome === "inconclusive" && values["inconclusive-ok"]) return PROMOTION_EXIT_CODES.pass;
   return PROMOTION_EXIT_CODES[report.outcome];
 }
 
