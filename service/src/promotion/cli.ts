@@ -28,6 +28,7 @@ Promote options
   --window <duration>            comparison window, e.g. 30m, 2h. Default: 30m
   --label-window <duration>      window for labelled feedback. Default: --window
   --skip <gate>                  do not evaluate a gate (${GATE_NAMES.join(", ")}); repeatable
+  --inconclusive-ok              exit 0 on inconclusive (a CronJob that waits for traffic is not failing)
   --config <file.json>           thresholds as JSON, e.g. {"minRequests": 200, "maxErrorRate": 0.02}
 ${THRESHOLD_FLAGS.map(([flag, key]) => `${`  --${flag} <x>`.padEnd(33)}Default: ${DEFAULT_THRESHOLDS[key]}`).join("\n")}
   --stable-alias <alias>         Default: ${VARIANT_ALIASES.stable}
@@ -35,7 +36,6 @@ ${THRESHOLD_FLAGS.map(([flag, key]) => `${`  --${flag} <x>`.padEnd(33)}Default: 
 Common
   --tracking-uri <url>           Default: ${ENV.mlflowTrackingUri} (credentials: ${ENV.mlflowTrackingToken} or ${ENV.mlflowTrackingUsername}/${ENV.mlflowTrackingPassword})
   --dry-run                      evaluate and report; change nothing
-  --inconclusive-ok              exit 0 on inconclusive (a CronJob that waits for traffic is not failing)
   --json                         print the report as JSON
   --timeout-ms <n>               per request to Prometheus and MLflow. Default: 10000
 
