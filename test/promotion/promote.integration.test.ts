@@ -182,7 +182,7 @@ describe("promotion against a real Prometheus", () => {
     expect(code).toBe(2);
     const report = JSON.parse(out.join("")) as PromotionReport;
     expect(report.outcome).toBe("inconclusive");
-    expect(gate(report, "quality")).toMatchObject({ verdict: "inconclusive", reason: expect.stringMatching(/too little labelled predictions to decide: canary 9\d of 200 needed per arm/) });
+    expect(gate(report, "quality")).toMatchObject({ verdict: "inconclusive", reason: expect.stringMatching(/too little labelled predictions to decide: canary \d+ of 200 needed per arm/) });
     expect(gate(report, "errors").verdict).toBe("pass");
     expect(await champion("few-labels")).toBe("2");
   });
@@ -248,6 +248,27 @@ describe("promotion against a real Prometheus", () => {
     expect(code).toBe(3);
     expect(out.join("\n")).toMatch(/Prometheus at http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\); nothing was changed/);
     expect(await champion("errors")).toBe("2");
+  });
+
+  test("MLflow refusing writes after the gates passed: exit 3, champion untouched", async () => {
+    mlflow.failWrites(true);
+    const out: string[] = [];
+    try {
+      const code = await main(["promote", "--model", "regression-good", "--prometheus", prometheus.url, "--tracking-uri", mlflow.url], {}, { log: (t) => out.push(t), error: (t) => out.push(t) });
+      expect(code).toBe(3);
+    } finally {
+      mlflow.failWrites(false);
+    }
+    expect(out.join("\n")).toMatch(/registry failure while tagging version 3 of "regression-good".*HTTP 503/);
+    expect(await champion("regression-good")).toBe("2");
+  });
+
+  test("--inconclusive-ok: waiting for traffic is exit 0 for a CronJob, the report still says inconclusive", async () => {
+    const out: string[] = [];
+    const code = await main(["promote", "--model", "few-labels", "--prometheus", prometheus.url, "--tracking-uri", mlflow.url, "--inconclusive-ok"], {}, { log: (t) => out.push(t), error: (t) => out.push(t) });
+    expect(code).toBe(0);
+    expect(out.join("\n")).toMatch(/outcome: INCONCLUSIVE — nothing changed/);
+    expect(await champion("few-labels")).toBe("2");
   });
 
   test("MLflow down: exit 3, alias untouched; a bad argument is exit 3 with the usage", async () => {

@@ -449,7 +449,15 @@ export class FakeMlflow {
   // `v<digits>`; a missing version is RESOURCE_DOES_NOT_EXIST (404); deleting an absent alias is not an error.
   // Every success answers `{}`.
 
+  private writesFailing = false;
+
+  /** Makes every registry write answer 503 while reads keep working (a store that went read-only). */
+  failWrites(failing: boolean): void {
+    this.writesFailing = failing;
+  }
+
   private async routeWrite(endpoint: MlflowWriteEndpoint, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (this.writesFailing) throw new HttpError(503, "TEMPORARILY_UNAVAILABLE", "The registry store is not accepting writes");
     const method = request.method ?? "GET";
     if (method === "POST") checkJsonContentType(request.headers["content-type"]);
     const body = await readLenientJson(request);

@@ -111,7 +111,7 @@ export function evaluateGate(gate: GateName, input: GateInput): GateResult {
 }
 
 function tooLittle(what: string, canary: number, stable: number, needed: number): string | undefined {
-  const short = [canary < needed ? `canary ${fmt(canary)}` : "", stable < needed ? `stable ${fmt(stable)}` : ""].filter(Boolean);
+  const short = [canary < needed ? `canary ${count(canary)}` : "", stable < needed ? `stable ${count(stable)}` : ""].filter(Boolean);
   return short.length > 0 ? `too little ${what} to decide: ${short.join(", ")} of ${needed} needed per arm` : undefined;
 }
 
@@ -122,7 +122,7 @@ function errorGate({ canary, stable, thresholds: t }: GateInput): GateResult {
   const rc = canary.requests > 0 ? canary.failures / canary.requests : undefined;
   const rs = stable.requests > 0 ? stable.failures / stable.requests : undefined;
   if (short || rc === undefined || rs === undefined) return { ...base, canary: rc, stable: rs, threshold, verdict: "inconclusive", reason: short ?? "no predictions in the window" };
-  const breakdown = `${fmt(canary.failures)} of ${fmt(canary.requests)} canary requests failed (${pct(rc)}; stable ${pct(rs)})`;
+  const breakdown = `${count(canary.failures)} of ${count(canary.requests)} canary requests failed (${pct(rc)}; stable ${pct(rs)})`;
   if (rc > t.maxErrorRate) return { ...base, canary: rc, stable: rs, threshold, verdict: "fail", reason: `${breakdown}: above ${pct(t.maxErrorRate)}` };
   if (rc - rs > t.maxErrorRateIncrease) {
     return { ...base, canary: rc, stable: rs, threshold, verdict: "fail", reason: `${breakdown}: ${pct(rc - rs)} above the stable's, more than ${pct(t.maxErrorRateIncrease)}` };
@@ -268,6 +268,11 @@ export function pct(x: number): string {
 
 export function ms(seconds: number): string {
   return `${(seconds * 1000).toFixed(seconds < 0.01 ? 2 : 1)} ms`;
+}
+
+/** A count as increase() estimates it (extrapolated to the window's edges): shown whole. */
+export function count(x: number): string {
+  return String(Math.round(x));
 }
 
 export function fmt(x: number): string {

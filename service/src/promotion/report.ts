@@ -1,5 +1,5 @@
 /** The promotion report as a table for people (one row per gate, then the reasons) or as JSON for machines. */
-import { fmt, ms, pct, type GateUnit } from "./gates";
+import { count, fmt, ms, pct, type GateUnit } from "./gates";
 import type { PromotionReport } from "./promote";
 import type { RollbackReport } from "./rollback";
 
@@ -18,7 +18,7 @@ export function formatPromotion(report: PromotionReport): string {
       value(g.canary, g.unit),
       g.gate === "shift" ? (g.detail ? `p = ${g.detail.pValue.toPrecision(3)}` : "-") : value(g.stable, g.unit),
       g.threshold,
-      `${fmt(g.samples.canary)}/${fmt(g.samples.stable)}`,
+      `${count(g.samples.canary)}/${count(g.samples.stable)}`,
       g.verdict.toUpperCase(),
     ]);
     lines.push("", ...table([header, ...rows]), "");
