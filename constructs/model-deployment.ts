@@ -2,7 +2,7 @@ import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
 import { AlertOptions, modelRuleGroups, prometheusRule } from "../alerts";
 import { modelDashboards } from "../dashboards";
-import { Variant } from "../service/src/contract";
+import { Variant, VARIANT_ALIASES } from "../service/src/contract";
 import { CanaryRelease, RetryPolicy } from "./canary-release";
 import { DriftMonitor, S3CompatibleEndpoint } from "./drift-monitor";
 import { InferenceService, InferenceServiceReplicas } from "./inference-service";
@@ -89,7 +89,8 @@ export type ModelPromotion = Omit<PromotionJobProps, "model" | "namespace" | "im
   readonly prometheusUrl?: string;
 };
 
-const DEFAULT_ALIASES: Record<Variant, string> = { stable: "champion", canary: "challenger", shadow: "shadow" };
+/** The registry alias each variant serves by default, shared with `npm run promote` (the contract). */
+const DEFAULT_ALIASES: Readonly<Record<Variant, string>> = VARIANT_ALIASES;
 
 /**
  * Everything one model needs, in one call: a stable InferenceService and optional canary and shadow ones
