@@ -12,6 +12,7 @@ import {
   PREDICTION_OUTCOMES,
   ROUTES,
   VARIANTS,
+  type Task,
 } from "../service/src/contract";
 
 type PredictionOutcome = (typeof PREDICTION_OUTCOMES)[number];
@@ -37,6 +38,13 @@ export const LABEL = {
   driftMethod: "method",
   dataset: "dataset",
   le: "le",
+  /** prediction_class_total: the predicted class. */
+  predictedClass: "class",
+  /** model_confusion_total: the labelled class and the predicted one. */
+  actual: "actual",
+  predicted: "predicted",
+  /** model_info: the version's task. */
+  task: "task",
   // Added by the scrape (job, instance) and by Kubernetes service discovery (namespace, pod).
   job: "job",
   instance: "instance",
@@ -56,7 +64,16 @@ export const OUTCOME = {
   error: "error",
   fallback: "fallback",
 } as const satisfies Record<string, PredictionOutcome>;
-export const CORRECT_FEEDBACK: readonly FeedbackOutcome[] = ["tp", "tn"];
+/** Tasks whose feedback is right or wrong (a hit rate); regression feedback is an error size instead. */
+export type ClassificationTask = Extract<Task, "binary" | "multiclass">;
+/** Feedback outcomes that count as right, and all labelled outcomes, per classification task. */
+export const CORRECT_FEEDBACK: Readonly<Record<ClassificationTask, readonly FeedbackOutcome[]>> = { binary: ["tp", "tn"], multiclass: ["correct"] };
+export const LABELLED_FEEDBACK: Readonly<Record<ClassificationTask, readonly FeedbackOutcome[]>> = {
+  binary: ["tp", "fp", "tn", "fn"],
+  multiclass: ["correct", "incorrect"],
+};
+/** A regression label: its error is in the absolute and squared error sums. */
+export const OBSERVED_FEEDBACK: FeedbackOutcome = "observed";
 export const STABLE: Variant = "stable";
 export const CANARY: Variant = "canary";
 export const SHADOW: Variant = "shadow";
@@ -85,6 +102,8 @@ export const selector = (metric: string, matchers: readonly string[] = []) =>
   matchers.length ? `${metric}{${matchers.join(", ")}}` : metric;
 
 export const bucket = (histogram: string) => `${histogram}_bucket`;
+export const histogramCount = (histogram: string) => `${histogram}_count`;
+export const histogramSum = (histogram: string) => `${histogram}_sum`;
 const by = (labels: readonly string[]) => `by (${labels.join(", ")})`;
 export const sumBy = (labels: readonly string[], expr: string) => `sum ${by(labels)} (${expr})`;
 export const maxBy = (labels: readonly string[], expr: string) => `max ${by(labels)} (${expr})`;
@@ -177,9 +196,61 @@ export function feedbackCount(scope: Scope, window: string, outcomes?: readonly 
   return sumBy(scope.by, `increase(${selector(METRICS.modelFeedbackTotal, matchers)}[${window}])`);
 }
 
-/** Live hit rate (accuracy) = (tp + tn) / (tp + fp + tn + fn) over the window. */
-export function hitRate(scope: Scope, window: string): string {
-  return `${feedbackCount(scope, window, CORRECT_FEEDBACK)}\n/\n${feedbackCount(scope, window)}`;
+/** Live hit rate (accuracy): binary (tp + tn) / (tp + fp + tn + fn), multiclass correct / (correct + incorrect). */
+export function hitRate(scope: Scope, window: string, task: ClassificationTask): string {
+  return `${feedbackCount(scope, window, CORRECT_FEEDBACK[task])}\n/\n${feedbackCount(scope, window, LABELLED_FEEDBACK[task])}`;
+}
+
+/** Regression: mean absolute error of the labelled predictions over the window. */
+export function meanAbsoluteError(scope: Scope, window: string): string {
+  const errors = sumBy(scope.by, `increase(${selector(METRICS.modelFeedbackAbsoluteErrorTotal, scope.matchers)}[${window}])`);
+  return `${errors}\n/\n${feedbackCount(scope, window, [OBSERVED_FEEDBACK])}`;
+}
+
+/** Regression: root mean squared error of the labelled predictions over the window. */
+export function rootMeanSquaredError(scope: Scope, window: string): string {
+  const squares = sumBy(scope.by, `increase(${selector(METRICS.modelFeedbackSquaredErrorTotal, scope.matchers)}[${window}])`);
+  return `sqrt(\n${squares}\n/\n${feedbackCount(scope, window, [OBSERVED_FEEDBACK])}\n)`;
+}
+
+/** Regression: MAE the version scored at registration, one series per namespace/model/version. */
+export function baselineMae(modelMatchers: readonly string[], keep: readonly string[]): string {
+  return maxBy(keep, selector(METRICS.modelBaselineMae, modelMatchers));
+}
+
+/** Multiclass: labelled predictions per (actual, predicted) class pair over the window. */
+export function confusionCounts(scope: Scope, window: string): string {
+  return sumBy([...scope.by, LABEL.actual, LABEL.predicted], `increase(${selector(METRICS.modelConfusionTotal, scope.matchers)}[${window}])`);
+}
+
+// --- prediction distributions per task --------------------------------------------------------------------------
+
+/** Multiclass: each class's share of the answers over the window (labels: scope.by and class). */
+export function classShares(scope: Scope, window: string): string {
+  const rate = `rate(${selector(METRICS.predictionClassTotal, scope.matchers)}[${window}])`;
+  return `${sumBy([...scope.by, LABEL.predictedClass], rate)}\n/ ignoring (${LABEL.predictedClass}) group_left\n${sumBy(scope.by, rate)}`;
+}
+
+/** Share of a histogram's observations at or below each bucket bound over the window (labels: scope.by and le). */
+export function histogramCdf(histogram: string, scope: Scope, window: string): string {
+  const buckets = sumBy([...scope.by, LABEL.le], `rate(${selector(bucket(histogram), scope.matchers)}[${window}])`);
+  const count = sumBy(scope.by, `rate(${selector(histogramCount(histogram), scope.matchers)}[${window}])`);
+  return `${buckets}\n/ ignoring (${LABEL.le}) group_left\n${count}`;
+}
+
+/** Mean of a histogram's observations over the window. */
+export function histogramMean(histogram: string, scope: Scope, window: string): string {
+  const sum = sumBy(scope.by, `rate(${selector(histogramSum(histogram), scope.matchers)}[${window}])`);
+  return `${sum}\n/\n${sumBy(scope.by, `rate(${selector(histogramCount(histogram), scope.matchers)}[${window}])`)}`;
+}
+
+/**
+ * Largest |recent - baseline| over two share vectors with the same labels, kept by `by`: class shares give the
+ * largest class-share change, CDFs over buckets a binned Kolmogorov-Smirnov distance. A share missing on the
+ * recent side (no series yet since a restart) counts as 0.
+ */
+export function largestShareGap(recent: string, baseline: string, by: readonly string[]): string {
+  return maxBy(by, `abs(\n(\n${recent}\nor\n0 * ${baseline}\n)\n-\n${baseline}\n)`);
 }
 
 /** Hit rate the version scored at registration, one series per namespace/model/version (replicas deduplicated). */

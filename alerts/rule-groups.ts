@@ -1,4 +1,5 @@
 /** Turns alert definitions into Prometheus rule groups: one group per concern, runbook links on every alert. */
+import { TASKS, isTask, type Task } from "../service/src/contract";
 import { canaryAlerts } from "./rules/canary";
 import { driftAlerts } from "./rules/drift";
 import { gpuAlerts } from "./rules/gpu";
@@ -13,7 +14,9 @@ import {
   DEFAULT_MODEL_THRESHOLDS,
   DEFAULT_PLATFORM_THRESHOLDS,
   DEFAULT_RUNBOOK_BASE_URL,
+  DEFAULT_TASK,
   ModelAlertThresholds,
+  ModelMonitoringOptions,
   PlatformAlertThresholds,
   RuleGroup,
   RunbookPage,
@@ -66,13 +69,21 @@ export function checkModelName(model: string): void {
   }
 }
 
+/** The model's task, checked: a task the contract does not know fails here rather than as a missing panel. */
+export function modelTask(options: ModelMonitoringOptions = {}): Task {
+  const task = options.task ?? DEFAULT_TASK;
+  if (!isTask(task)) throw new Error(`model task ${JSON.stringify(task)} must be one of ${TASKS.join(", ")}`);
+  return task;
+}
+
 /** One model's alerts grouped by concern, in the order the runbook lists them. */
-export function modelAlertGroups(model: string, options: AlertOptions = {}): { name: string; alerts: AlertDefinition[] }[] {
+export function modelAlertGroups(model: string, options: ModelMonitoringOptions = {}): { name: string; alerts: AlertDefinition[] }[] {
   checkModelName(model);
   const t = modelThresholds(options);
+  const task = modelTask(options);
   return [
     { name: "service", alerts: serviceAlerts(model, t) },
-    { name: "quality", alerts: qualityAlerts(model, t) },
+    { name: "quality", alerts: qualityAlerts(model, task, t) },
     { name: "drift", alerts: driftAlerts(model, t) },
     { name: "canary", alerts: canaryAlerts(model, t) },
   ];
@@ -104,14 +115,20 @@ export function toAlertRule(alert: AlertDefinition, page: RunbookPage, options: 
  * A model's recording rules and the alerts that read them share one group: Prometheus runs a group's rules in
  * order, so every alert sees this evaluation's recorded values (across groups it could see the previous one,
  * or none once the evaluation interval exceeds the 5-minute lookback). Drift alerts read pushed series only.
+ * Every rule also carries the model as a static label (the value its expression already yields), so the rules
+ * of many models in one Prometheus are distinct to promtool's duplicate-rules lint.
  */
-export function buildModelRuleGroups(model: string, options: AlertOptions = {}): RuleGroup[] {
+export function buildModelRuleGroups(model: string, options: ModelMonitoringOptions = {}): RuleGroup[] {
   const page: RunbookPage = { kind: "model", model };
   const alertGroups = modelAlertGroups(model, options);
+  const ofModel = { model };
   const alertsOf = (names: readonly string[]) =>
-    alertGroups.filter((group) => names.includes(group.name)).flatMap((group) => group.alerts.map((alert) => toAlertRule(alert, page, options)));
+    alertGroups
+      .filter((group) => names.includes(group.name))
+      .flatMap((group) => group.alerts.map((alert) => toAlertRule({ ...alert, labels: { ...ofModel, ...alert.labels } }, page, options)));
+  const recording = modelRecordingRules(model, modelTask(options)).map((rule) => ({ ...rule, labels: { ...ofModel, ...rule.labels } }));
   return [
-    { name: `modelport-${model}`, rules: [...modelRecordingRules(model), ...alertsOf(["service", "quality", "canary"])] },
+    { name: `modelport-${model}`, rules: [...recording, ...alertsOf(["service", "quality", "canary"])] },
     { name: `modelport-${model}-drift`, rules: alertsOf(["drift"]) },
   ];
 }

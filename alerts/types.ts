@@ -1,4 +1,5 @@
 /** Shapes of rules as Prometheus reads them, and the richer definitions they (and the runbooks) are made from. */
+import type { Task } from "../service/src/contract";
 
 export interface AlertRule {
   readonly alert: string;
@@ -54,10 +55,23 @@ export interface ModelAlertThresholds {
   readonly latencyP99Seconds: number;
   /** Share of inference requests answered 5xx. @default 0.01 */
   readonly errorRatio: number;
-  /** Positive rate of the last hour vs the last day, in absolute points (0.10 = 10 points). @default 0.1 */
+  /** binary: positive rate of the last hour vs the last day, in absolute points (0.10 = 10 points). @default 0.1 */
   readonly positiveRateShift: number;
-  /** Live hit rate below baseline * (1 - this). @default 0.1 */
+  /** multiclass: largest change of one class's share of answers, last hour vs last day, in points. @default 0.1 */
+  readonly classShareShift: number;
+  /**
+   * regression: largest gap between the last hour's and the last day's cumulative distribution of predicted
+   * values, over the histogram's buckets (a binned Kolmogorov-Smirnov distance). @default 0.15
+   */
+  readonly valueDistributionShift: number;
+  /** tensor: the same distance for the output norm's distribution. @default 0.15 */
+  readonly outputNormShift: number;
+  /** Answers an hour needs before its distribution is compared with the day's. @default 100 */
+  readonly minHourlyPredictions: number;
+  /** binary, multiclass: live hit rate (accuracy) below baseline * (1 - this). @default 0.1 */
   readonly hitRateRelativeDrop: number;
+  /** regression: live mean absolute error above baseline MAE * (1 + this). @default 0.1 */
+  readonly maeRelativeRise: number;
   /** Labelled predictions needed before hit rate or cost are judged. @default 100 */
   readonly minFeedback: number;
   /** Cost per labelled prediction (6 h) over this factor times its 7-day average. @default 1.5 */
@@ -76,7 +90,12 @@ export const DEFAULT_MODEL_THRESHOLDS: ModelAlertThresholds = {
   latencyP99Seconds: 0.1,
   errorRatio: 0.01,
   positiveRateShift: 0.1,
+  classShareShift: 0.1,
+  valueDistributionShift: 0.15,
+  outputNormShift: 0.15,
+  minHourlyPredictions: 100,
   hitRateRelativeDrop: 0.1,
+  maeRelativeRise: 0.1,
   minFeedback: 100,
   businessCostFactor: 1.5,
   driftStaleHours: 26,
@@ -108,3 +127,14 @@ export interface AlertOptions {
   /** Overrides of the platform alert thresholds. @default DEFAULT_PLATFORM_THRESHOLDS */
   readonly platformThresholds?: Partial<PlatformAlertThresholds>;
 }
+
+/**
+ * Everything one model's rules, dashboards and runbook are generated from: its task and its alert options, so
+ * a panel's threshold line and runbook link are the rule's own.
+ */
+export interface ModelMonitoringOptions extends AlertOptions {
+  /** What the model's outputs are: decides its quality alerts, prediction panels and feedback panels. @default "binary" */
+  readonly task?: Task;
+}
+
+export const DEFAULT_TASK: Task = "binary";

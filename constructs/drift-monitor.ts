@@ -1,7 +1,7 @@
 import { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { Construct } from "constructs";
-import { ENV } from "../service/src/contract";
+import { ENV, TASKS, isTask, type Task } from "../service/src/contract";
 import { IrsaConfig, IrsaRole, PolicyStatement } from "./irsa-role";
 import {
   appLabels,
@@ -36,6 +36,8 @@ export interface DriftMonitorProps {
   readonly schedule?: string;
   /** Window of predictions compared to the reference. @default "24h" */
   readonly window?: string;
+  /** The model's task: which logged output and feedback columns are its prediction and target. @default "binary" */
+  readonly task?: Task;
   /** Retries of a failed run. @default 2 */
   readonly backoffLimit?: number;
   /** A run is killed after this long. @default 1800 */
@@ -72,6 +74,8 @@ export class DriftMonitor extends Construct {
     if (!CRON.test(schedule.trim())) throw new Error(`DriftMonitor ${props.model}: schedule "${schedule}" must be a 5-field cron expression`);
     const window = props.window ?? "24h";
     if (!WINDOW.test(window)) throw new Error(`DriftMonitor ${props.model}: window "${window}" must look like "24h", "90m" or "7d"`);
+    const task = props.task ?? "binary";
+    if (!isTask(task)) throw new Error(`DriftMonitor ${props.model}: task "${task}" must be one of ${TASKS.join(", ")}`);
     if (!/^(s3:\/\/|\/|[a-zA-Z0-9_.-]+\/)/.test(props.referenceUri)) {
       throw new Error(`DriftMonitor ${props.model}: referenceUri "${props.referenceUri}" must be an s3:// URI or a path in the image`);
     }
@@ -164,6 +168,7 @@ export class DriftMonitor extends Construct {
                       "node", "dist/service/src/drift/cli.js",
                       "--model", props.model,
                       "--window", window,
+                      "--task", task,
                       "--reference", props.referenceUri,
                       // The job itself files reports under drift-reports/<model>/<date>/ of the bucket it is given.
                       "--out", `s3://${props.reportBucket}`,

@@ -1,8 +1,8 @@
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
-import { AlertOptions, modelRuleGroups, prometheusRule } from "../alerts";
+import { AlertOptions, ModelMonitoringOptions, modelRuleGroups, prometheusRule } from "../alerts";
 import { modelDashboards } from "../dashboards";
-import { Variant, VARIANT_ALIASES } from "../service/src/contract";
+import { Task, Variant, VARIANT_ALIASES } from "../service/src/contract";
 import { CanaryRelease, RetryPolicy } from "./canary-release";
 import { DriftMonitor, S3CompatibleEndpoint } from "./drift-monitor";
 import { InferenceService, InferenceServiceReplicas } from "./inference-service";
@@ -74,7 +74,9 @@ export interface ModelDeploymentProps {
   readonly retries?: RetryPolicy;
   /** @default "10s" */
   readonly timeout?: string;
-  /** Thresholds and runbook base for this model's alerts. @default monitoring defaults */
+  /** What the model's outputs are: its quality alerts, dashboards and drift columns follow it. @default "binary" */
+  readonly task?: Task;
+  /** Thresholds and runbook base for this model's alerts and the dashboards that show them. @default monitoring defaults */
   readonly alertOptions?: AlertOptions;
   /**
    * Metric-gated promotion of the canary on a schedule (a PromotionJob); needs `canary`.
@@ -165,6 +167,7 @@ export class ModelDeployment extends Construct {
       referenceUri: props.drift.referenceUri,
       schedule: props.drift.schedule,
       window: props.drift.window,
+      task: props.task,
       reportBucket: p.reportBucket,
       predictionLog: p.predictionLog,
       pushgatewayUrl: p.pushgatewayUrl,
@@ -172,13 +175,15 @@ export class ModelDeployment extends Construct {
       aws: p.aws ? { ...p.aws, roleName: `${props.namePrefix}-${props.model}-drift` } : undefined,
     });
 
-    for (const dashboard of modelDashboards(props.model)) {
+    // One options object for the rules and the dashboards, so a panel's threshold and runbook link are its rule's.
+    const monitoring: ModelMonitoringOptions = { ...props.alertOptions, task: props.task };
+    for (const dashboard of modelDashboards(props.model, monitoring)) {
       dashboardConfigMap(this, `Dashboard-${dashboard.uid}`, p.monitoringNamespace, dashboard);
     }
     this.rules = new Manifest(this, "Rules", {
       manifest: prometheusRule(
         { name: `${props.model}-rules`, namespace: p.namespace, labels: { release: p.prometheusRelease, "app.kubernetes.io/name": props.model } },
-        modelRuleGroups(props.model, props.alertOptions),
+        modelRuleGroups(props.model, monitoring),
       ),
     });
 

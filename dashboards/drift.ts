@@ -6,13 +6,19 @@
 import * as common from "@grafana/grafana-foundation-sdk/common";
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
-import { DEFAULT_MODEL_THRESHOLDS } from "../alerts/types";
-import { LABEL, METRICS, driftMatchers, eq, maxBy, selector, sumBy } from "../alerts/promql";
-import { DashboardLayout, YES_NO_MAPPINGS, datasourceVariable, labelVariable, newDashboard } from "./panels";
-import { MODEL_VARIABLE } from "./service";
+import { LABEL, METRICS, driftMatchers, eq, maxBy, oneOf, selector, sumBy } from "../alerts/promql";
+import { DRIFT_COLUMNS } from "../service/src/contract";
+import type { ModelDashboardContext } from "./context";
+import { DashboardLayout, YES_NO_MAPPINGS, datasourceVariable, labelVariable, newDashboard, runbookLink } from "./panels";
+import { MODEL_VARIABLE } from "./scope";
 
-export function driftDashboard(model: string, uid: string, runbookUrl: string): dashboard.Dashboard {
-  const t = DEFAULT_MODEL_THRESHOLDS;
+export function driftDashboard(ctx: ModelDashboardContext, uid: string): dashboard.Dashboard {
+  const { model } = ctx;
+  const t = ctx.thresholds;
+  const runbookUrl = ctx.runbookPage;
+  const [stale, dataset, feature] = [ctx.alert("DriftJobStale"), ctx.alert("DataDriftDetected"), ctx.alert("FeatureDrift")];
+  const outputs = DRIFT_COLUMNS[ctx.task];
+  const outputColumns = [outputs.prediction.name, ...(outputs.target ? [outputs.target.name] : [])];
   const pushed = driftMatchers([eq(LABEL.model, MODEL_VARIABLE)]);
   const of = (metric: string) => selector(metric, pushed);
   const builder = newDashboard({
@@ -33,7 +39,7 @@ export function driftDashboard(model: string, uid: string, runbookUrl: string): 
         preselect: model,
       }),
     )
-    .link(new dashboard.DashboardLinkBuilder("Runbook").type(dashboard.DashboardLinkType.Link).url(runbookUrl).targetBlank(true).icon("doc"))
+    .link(runbookLink("Runbook", runbookUrl))
     .link(new dashboard.DashboardLinkBuilder("Modelport dashboards").type(dashboard.DashboardLinkType.Dashboards).tags(["modelport"]).asDropdown(true).includeVars(true).keepTime(true));
   const layout = new DashboardLayout(builder);
   const byModel = [LABEL.model];
@@ -42,19 +48,21 @@ export function driftDashboard(model: string, uid: string, runbookUrl: string): 
     .row("Last run")
     .stat({
       title: "Since last run",
-      description: `Time since the drift job last pushed a result. DriftJobStale fires after ${t.driftStaleHours} h.`,
+      description: `Time since the drift job last pushed a result. ${stale.name} fires after ${t.driftStaleHours} h.`,
       queries: [{ expr: `time() - ${maxBy(byModel, of(METRICS.driftLastRunTimestampSeconds))}`, legend: "since last run", instant: true }],
       unit: "s",
-      steps: [{ value: 25 * 3600, color: "yellow" }, { value: t.driftStaleHours * 3600, color: "red" }],
+      steps: [{ value: Math.max(t.driftStaleHours - 1, 0) * 3600, color: "yellow" }, { value: t.driftStaleHours * 3600, color: "red" }],
       graph: false,
+      alert: stale,
     })
     .stat({
       title: "Dataset drifted",
-      description: "Whether the last run called the whole dataset drifted (at least half of the features drifted).",
+      description: `Whether the last run called the whole dataset drifted (at least the job's drift share of the features drifted, half by default). ${dataset.name} fires on it.`,
       queries: [{ expr: maxBy(byModel, of(METRICS.driftDatasetDrifted)), legend: "dataset drifted", instant: true }],
       mappings: YES_NO_MAPPINGS,
       steps: [{ value: 1, color: "red" }],
       graph: false,
+      alert: dataset,
     })
     .stat({
       title: "Share of features drifted",
@@ -85,12 +93,19 @@ export function driftDashboard(model: string, uid: string, runbookUrl: string): 
     .row("Per feature")
     .table({
       title: "Features in the last run",
-      description: "Score per feature and test (p-value for ks / chi2 / z: drift below 0.05; distance for wasserstein / jensenshannon: drift from 0.1) and whether it drifted (1).",
+      description: `Score per column and test (p-value for ks: drift at 0.05 and below, chisquare / z: below 0.05; distance for wasserstein / jensenshannon / psi: drift from 0.1) and whether it drifted (1); the ${outputColumns.join(" and ")} rows are the model's ${outputColumns.length > 1 ? "prediction and target" : "prediction"}. ${feature.name} fires for each drifted one.`,
       queries: [
         { expr: maxBy([LABEL.column, LABEL.driftMethod], of(METRICS.driftColumnScore)), legend: "score", instant: true, format: prometheus.PromQueryFormat.Table },
         { expr: maxBy([LABEL.column], of(METRICS.driftColumnDrifted)), legend: "drifted", instant: true, format: prometheus.PromQueryFormat.Table },
       ],
       sortBy: "Value #B",
+      alert: feature,
+    })
+    .timeseries({
+      title: ctx.task === "tensor" ? "Prediction drift (output norm)" : "Prediction and target drift",
+      description: `Drift score of the model's ${outputs.prediction.description}${outputs.target ? ` and of the ground truth (${outputs.target.description})` : ""} against the reference, run after run.`,
+      queries: [{ expr: maxBy([LABEL.column, LABEL.driftMethod], selector(METRICS.driftColumnScore, [...pushed, oneOf(LABEL.column, outputColumns)])), legend: "{{column}} ({{method}})" }],
+      unit: "short",
     })
     .timeseries({
       title: "Feature score history",

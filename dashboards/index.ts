@@ -3,8 +3,8 @@
  * constructs/ (Grafana sidecar ConfigMaps) and by `npm run monitoring` (JSON files).
  */
 import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
-import { runbookPageUrl } from "../alerts/rule-groups";
-import type { AlertOptions } from "../alerts/types";
+import type { AlertOptions, ModelMonitoringOptions } from "../alerts/types";
+import { modelDashboardContext, platformDashboardContext } from "./context";
 import { driftDashboard } from "./drift";
 import { gpuDashboard } from "./gpu";
 import { serviceDashboard } from "./service";
@@ -47,16 +47,19 @@ const file = (uid: string, json: Dashboard): DashboardFile => ({
   json: withoutIntervalDefaults(json) as unknown as Record<string, unknown>,
 });
 
-/** Dashboards shared by every model: GPU nodes. */
+/** Dashboards shared by every model: GPU nodes, with the platform rules' thresholds and runbook links. */
 export function platformDashboards(options: AlertOptions = {}): DashboardFile[] {
   const uid = uidFor("gpu");
-  return [file(uid, gpuDashboard(uid, runbookPageUrl({ kind: "platform" }, options)))];
+  return [file(uid, gpuDashboard(platformDashboardContext(options), uid))];
 }
 
-/** One model's Service and Drift dashboards, templated by model and variant with this model preselected. */
-export function modelDashboards(model: string, options: AlertOptions = {}): DashboardFile[] {
-  const runbook = runbookPageUrl({ kind: "model", model }, options);
+/**
+ * One model's Service and Drift dashboards, templated by model and variant with this model preselected, built
+ * for its task from the same options as its rules (thresholds, runbook base), so the two agree.
+ */
+export function modelDashboards(model: string, options: ModelMonitoringOptions = {}): DashboardFile[] {
+  const ctx = modelDashboardContext(model, options);
   const serviceUid = uidFor(model, "service");
   const driftUid = uidFor(model, "drift");
-  return [file(serviceUid, serviceDashboard(model, serviceUid, runbook)), file(driftUid, driftDashboard(model, driftUid, runbook))];
+  return [file(serviceUid, serviceDashboard(ctx, serviceUid)), file(driftUid, driftDashboard(ctx, driftUid))];
 }

@@ -12,6 +12,7 @@ import * as stat from "@grafana/grafana-foundation-sdk/stat";
 import * as statetimeline from "@grafana/grafana-foundation-sdk/statetimeline";
 import * as table from "@grafana/grafana-foundation-sdk/table";
 import * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
+import type { AlertLink } from "./context";
 
 /** Name of the datasource variable; every query runs against `${datasource}`. */
 export const DATASOURCE_VARIABLE = "datasource";
@@ -46,6 +47,8 @@ interface PanelCommon {
   readonly max?: number;
   readonly decimals?: number;
   readonly mappings?: readonly dashboard.ValueMapping[];
+  /** The alert this panel shows the condition of: linked as "Runbook: <alert>" from the panel. */
+  readonly alert?: AlertLink;
 }
 
 function targets(queries: readonly Query[]): cog.Builder<cog.Dataquery>[] {
@@ -95,6 +98,7 @@ export class DashboardLayout {
     if (spec.max !== undefined) panel.max(spec.max);
     if (spec.decimals !== undefined) panel.decimals(spec.decimals);
     if (spec.mappings) panel.mappings([...spec.mappings]);
+    if (spec.alert) panel.links([runbookLink(`Runbook: ${spec.alert.name}`, spec.alert.url)]);
     this.builder.withPanel(panel);
     return panel;
   }
@@ -159,6 +163,10 @@ export class DashboardLayout {
     this.add(panel, spec, { width: 12, height: 8 });
     return this;
   }
+}
+
+export function runbookLink(title: string, url: string): dashboard.DashboardLinkBuilder {
+  return new dashboard.DashboardLinkBuilder(title).type(dashboard.DashboardLinkType.Link).url(url).targetBlank(true).icon("doc");
 }
 
 /** Prometheus datasource picker: the dashboards work on any Prometheus-compatible datasource. */

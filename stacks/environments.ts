@@ -6,13 +6,15 @@
 import type { ClusterSource, NodeGroupSize } from "../constructs/cluster";
 import type { ReceiverRef } from "../constructs/observability";
 import type { ModelPromotion, VariantSpec } from "../constructs/model-deployment";
-import { EMBEDDED_MODEL_NAME } from "../service/src/contract";
+import { EMBEDDED_MODEL_NAME, type Task } from "../service/src/contract";
 
 export type EnvironmentName = "dev" | "staging" | "prod";
 
 export interface ModelConfig {
   /** Registered model name in MLflow. */
   readonly name: string;
+  /** What its outputs are (dashboards, alerts and drift follow it). @default "binary" */
+  readonly task?: Task;
   /** Service image (service/Dockerfile), pinned by tag or digest. */
   readonly image: string;
   readonly stable: VariantSpec;

@@ -21,6 +21,7 @@ export class ModelStack extends TerraformStack {
     const cluster = Cluster.connect(this, "Cluster", { name: env.clusterName, source: env.cluster });
     this.deployment = new ModelDeployment(this, "Model", {
       model: model.name,
+      task: model.task,
       image: model.image,
       platform: platformEndpoints(env, cluster),
       hosts: [`${model.name}.${env.mesh.domain}`],

@@ -43,8 +43,9 @@ export function driftAlerts(model: string, t: ModelAlertThresholds): AlertDefini
         `In the last drift run, feature ${label(LABEL.column)} of ${label(LABEL.model)} drifted from the reference: ` +
         `${label(LABEL.driftMethod)} score ${value.precise}.`,
       meaning:
-        "One input's distribution moved past its test's threshold (p-value below 0.05 for KS / chi-squared, distance over 0.1 for " +
-        "Wasserstein / Jensen-Shannon). A single feature drifting is often an upstream change (units, encoding, a new category).",
+        "One column's distribution moved past its test's threshold, as Evidently judges it (p-value at or below 0.05 for KS, below " +
+        "0.05 for chi-squared / z; distance 0.1 or more for Wasserstein / Jensen-Shannon / PSI). The model's prediction and target " +
+        "columns drift the same way. A single feature drifting is often an upstream change (units, encoding, a new category).",
       firstSteps: [
         "Drift dashboard: score history of this feature: sudden step (pipeline change) or slow trend (world change)?",
         "Ask the owner of the upstream feature whether its definition changed.",

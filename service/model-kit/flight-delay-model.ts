@@ -12,8 +12,8 @@
  */
 import type { ColumnSpec, FeatureSpec, TensorSpec } from "../src/model/mlmodel";
 import type { FlightFeatures } from "./flights";
-import type { GbdtModel, TreeNode } from "./gbdt";
-import { GraphBuilder, ML_DOMAIN, TensorType } from "./onnx";
+import type { GbdtModel } from "./gbdt";
+import { GraphBuilder, ML_DOMAIN, TensorType, treeEnsembleClassifierAttributes } from "./onnx";
 
 /** The signature: one column per FlightFeatures field, in this order. */
 export const FLIGHT_DELAY_INPUTS: readonly ColumnSpec[] = [
@@ -86,6 +86,18 @@ export function treeFeatureVector(record: FlightFeatures, encodings: AirportEnco
 /** The ONNX graph: raw signature inputs -> label, probabilities. */
 export function flightDelayTreeGraph(model: GbdtModel, encodings: AirportEncodings): Uint8Array {
   const graph = new GraphBuilder("flight_delay_gbdt");
+  const features = flightFeatureNodes(graph, encodings);
+  graph.node("TreeEnsembleClassifier", [features], [LABEL_OUTPUT, PROBABILITIES_OUTPUT], treeEnsembleClassifierAttributes(model, [0, 1]), ML_DOMAIN);
+  graph.output(LABEL_OUTPUT, TensorType.INT64, [-1]);
+  graph.output(PROBABILITIES_OUTPUT, TensorType.FLOAT, [-1, 2]);
+  return graph.encode(`Flight delay (> 15 min) classifier: ${model.trees.length} gradient-boosted trees on ${TREE_FEATURES.join(", ")}`);
+}
+
+/**
+ * The feature pipeline every flight-delay tree model shares: the signature inputs, then the [N, 6] float
+ * vector of TREE_FEATURES (as treeFeatureVector computes it). Returns the name of that vector.
+ */
+export function flightFeatureNodes(graph: GraphBuilder, encodings: AirportEncodings): string {
   const features: string[] = [];
   for (const column of FLIGHT_DELAY_INPUTS) graph.columnInput(column);
   // One Cast for the three int64 columns (each node costs about a microsecond per call at batch 1).
@@ -93,11 +105,7 @@ export function flightDelayTreeGraph(model: GbdtModel, encodings: AirportEncodin
   features.push(...graph.node("Cast", ["calendar"], ["calendar_float"], { to: TensorType.FLOAT }));
   features.push(...graph.node("Cast", ["distance"], ["distance_float"], { to: TensorType.FLOAT }));
   for (const name of AIRPORT_COLUMNS) features.push(...airportRateNode(graph, name, encodings[name]));
-  graph.node("Concat", features, ["features"], { axis: 1 });
-  graph.node("TreeEnsembleClassifier", ["features"], [LABEL_OUTPUT, PROBABILITIES_OUTPUT], treeEnsembleAttributes(model), ML_DOMAIN);
-  graph.output(LABEL_OUTPUT, TensorType.INT64, [-1]);
-  graph.output(PROBABILITIES_OUTPUT, TensorType.FLOAT, [-1, 2]);
-  return graph.encode(`Flight delay (> 15 min) classifier: ${model.trees.length} gradient-boosted trees on ${TREE_FEATURES.join(", ")}`);
+  return graph.node("Concat", features, ["features"], { axis: 1 })[0];
 }
 
 /** LabelEncoder: airport code -> its training delay rate, the overall rate for a code it does not know. */
@@ -109,68 +117,6 @@ export function airportRateNode(graph: GraphBuilder, column: (typeof AIRPORT_COL
     { keys_strings: [...encoding.rates.keys()], values_floats: { floats: [...encoding.rates.values()] }, default_float: { float: encoding.unknown } },
     ML_DOMAIN,
   );
-}
-
-/**
- * TreeEnsembleClassifier in its binary form: one weight per leaf (class id 0), labels [0, 1], LOGISTIC
- * post-transform, so probabilities = [1 - sigmoid(sum), sigmoid(sum)]. The base score is folded into the
- * first tree's leaves because runtimes disagree on how a single base_value applies to two classes.
- */
-function treeEnsembleAttributes(model: GbdtModel) {
-  const nodes = {
-    treeIds: [] as number[],
-    nodeIds: [] as number[],
-    featureIds: [] as number[],
-    modes: [] as string[],
-    values: [] as number[],
-    trueIds: [] as number[],
-    falseIds: [] as number[],
-  };
-  const leaves = { treeIds: [] as number[], nodeIds: [] as number[], weights: [] as number[] };
-  model.trees.forEach((tree, treeId) => {
-    let nextId = 0;
-    const visit = (node: TreeNode): number => {
-      const id = nextId++;
-      const at = nodes.treeIds.length;
-      nodes.treeIds.push(treeId);
-      nodes.nodeIds.push(id);
-      if (node.kind === "leaf") {
-        nodes.featureIds.push(0);
-        nodes.modes.push("LEAF");
-        nodes.values.push(0);
-        nodes.trueIds.push(0);
-        nodes.falseIds.push(0);
-        leaves.treeIds.push(treeId);
-        leaves.nodeIds.push(id);
-        leaves.weights.push(treeId === 0 ? Math.fround(node.value + model.baseScore) : node.value);
-        return id;
-      }
-      nodes.featureIds.push(node.feature);
-      nodes.modes.push("BRANCH_LEQ");
-      nodes.values.push(node.threshold);
-      nodes.trueIds.push(0);
-      nodes.falseIds.push(0);
-      nodes.trueIds[at] = visit(node.left);
-      nodes.falseIds[at] = visit(node.right);
-      return id;
-    };
-    visit(tree);
-  });
-  return {
-    nodes_treeids: nodes.treeIds,
-    nodes_nodeids: nodes.nodeIds,
-    nodes_featureids: nodes.featureIds,
-    nodes_modes: nodes.modes,
-    nodes_values: { floats: nodes.values },
-    nodes_truenodeids: nodes.trueIds,
-    nodes_falsenodeids: nodes.falseIds,
-    class_treeids: leaves.treeIds,
-    class_nodeids: leaves.nodeIds,
-    class_ids: leaves.treeIds.map(() => 0),
-    class_weights: { floats: leaves.weights },
-    classlabels_int64s: [0, 1],
-    post_transform: "LOGISTIC",
-  };
 }
 
 /** Tightens the signature for request validation: realistic ranges, airport codes by shape (not a closed list). */

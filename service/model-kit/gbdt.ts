@@ -1,14 +1,25 @@
 /**
- * Histogram gradient-boosted decision trees for binary classification (log loss), small enough to read:
- * features are bucketed into at most 255 bins once, each tree is grown depth-first from per-bin gradient
- * sums, and the larger child's histogram is the parent's minus the smaller child's.
+ * Histogram gradient-boosted decision trees, small enough to read: features are bucketed into at most 255
+ * bins once, each tree is grown depth-first from per-bin gradient sums, and the larger child's histogram is
+ * the parent's minus the smaller child's. Three objectives share that grower and differ only in the raw score
+ * they start from and the gradients they hand it:
+ *
+ *   logistic       binary classification (log loss), one tree per round, score = log-odds
+ *   squared_error  regression, one tree per round, score = the predicted value
+ *   softmax        K-class classification (multinomial log loss), K trees per round (tree t adds to class
+ *                  t mod K), score per class = its logit
  *
  * Every threshold is an observed float32 feature value and every leaf weight a float32, so a tree exported
  * to ONNX (x <= threshold goes left, as BRANCH_LEQ) scores exactly as it was trained.
  */
 
+export const GBDT_OBJECTIVES = ["logistic", "squared_error", "softmax"] as const;
+export type GbdtObjective = (typeof GBDT_OBJECTIVES)[number];
+
 export interface GbdtOptions {
-  /** @default 60 */
+  /** @default "logistic" */
+  readonly objective?: GbdtObjective;
+  /** Boosting rounds (softmax grows one tree per class in each). @default 60 */
   readonly trees?: number;
   /** @default 6 */
   readonly maxDepth?: number;
@@ -16,7 +27,7 @@ export interface GbdtOptions {
   readonly learningRate?: number;
   /** L2 penalty on leaf weights. @default 1 */
   readonly lambda?: number;
-  /** Smallest hessian sum (about rows x p(1-p)) a child may have. @default 20 */
+  /** Smallest hessian sum a child may have (logistic: about rows x p(1-p); squared error: rows). @default 20 */
   readonly minChildHessian?: number;
   /** @default 255 */
   readonly maxBins?: number;
@@ -27,81 +38,179 @@ export type TreeNode =
   | { readonly kind: "leaf"; readonly value: number };
 
 export interface GbdtModel {
-  /** Log-odds before any tree (training prior); exporters fold it into the first tree's leaves. */
-  readonly baseScore: number;
+  readonly objective: GbdtObjective;
+  /**
+   * Raw score before any tree, one per output (logistic: the training log-odds; squared error: the training
+   * mean; softmax: each class's log prior). Exporters fold it into the first round's leaves.
+   */
+  readonly baseScores: readonly number[];
+  /** In boosting order; tree t adds to output t mod baseScores.length. */
   readonly trees: readonly TreeNode[];
 }
 
-/** Column-major training data: features[f][row] (float32 values), labels 0/1. */
+/**
+ * Column-major training data: features[f][row] (float32 values) and one label per row: 0/1 (logistic), the
+ * target value (squared error), or the class index 0..K-1 (softmax; K = the largest index + 1).
+ */
 export interface TrainingSet {
   readonly features: readonly Float32Array[];
-  readonly labels: Uint8Array;
+  readonly labels: ArrayLike<number>;
 }
 
 export function trainGbdt(data: TrainingSet, options: GbdtOptions = {}): GbdtModel {
-  const { trees = 60, maxDepth = 6, learningRate = 0.15, lambda = 1, minChildHessian = 20, maxBins = 255 } = options;
+  const { objective = "logistic", trees = 60, maxDepth = 6, learningRate = 0.15, lambda = 1, minChildHessian = 20, maxBins = 255 } = options;
   const n = data.labels.length;
   if (n === 0) throw new Error("trainGbdt: no training rows");
+  const loss = LOSSES[objective];
+  const baseScores = loss.baseScores(data.labels);
+  const outputs = baseScores.length;
   const binning = data.features.map((column) => binEdges(column, maxBins));
   const binned = data.features.map((column, f) => binColumn(column, binning[f]));
   const binCounts = binning.map((edges) => edges.length);
 
-  const positives = data.labels.reduce((sum, y) => sum + y, 0);
-  const prior = Math.min(Math.max(positives / n, 1e-6), 1 - 1e-6);
-  const baseScore = Math.fround(Math.log(prior / (1 - prior)));
-  const score = new Float64Array(n).fill(baseScore);
-  const grad = new Float64Array(n);
-  const hess = new Float64Array(n);
+  const scores = baseScores.map((base) => new Float64Array(n).fill(base));
+  const grads = baseScores.map(() => new Float64Array(n));
+  const hessians = baseScores.map(() => new Float64Array(n));
   const rows = new Uint32Array(n);
   const grown: TreeNode[] = [];
 
   for (let t = 0; t < trees; t++) {
-    for (let i = 0; i < n; i++) {
-      const p = 1 / (1 + Math.exp(-score[i]));
-      grad[i] = p - data.labels[i];
-      hess[i] = Math.max(p * (1 - p), 1e-12);
-      rows[i] = i;
-    }
-    const grow = (start: number, end: number, depth: number, hist: Histogram): TreeNode => {
-      const split = depth < maxDepth ? bestSplit(hist, binCounts, lambda, minChildHessian) : undefined;
-      if (!split) {
-        const value = Math.fround((-learningRate * hist.totalGrad) / (hist.totalHess + lambda));
-        for (let i = start; i < end; i++) score[rows[i]] += value;
-        return { kind: "leaf", value };
-      }
-      const column = binned[split.feature];
-      // In-place partition: rows with bin <= split.bin first. Deterministic, no allocation.
-      let mid = start;
-      for (let i = start; i < end; i++) {
-        const row = rows[i];
-        if (column[row] <= split.bin) {
-          rows[i] = rows[mid];
-          rows[mid++] = row;
+    // Every output's gradients come from the scores at the start of the round, before any of its trees.
+    loss.gradients(scores, data.labels, grads, hessians);
+    for (let k = 0; k < outputs; k++) {
+      const score = scores[k];
+      const grad = grads[k];
+      const hess = hessians[k];
+      for (let i = 0; i < n; i++) rows[i] = i;
+      const grow = (start: number, end: number, depth: number, hist: Histogram): TreeNode => {
+        const split = depth < maxDepth ? bestSplit(hist, binCounts, lambda, minChildHessian) : undefined;
+        if (!split) {
+          const value = Math.fround((-learningRate * hist.totalGrad) / (hist.totalHess + lambda));
+          for (let i = start; i < end; i++) score[rows[i]] += value;
+          return { kind: "leaf", value };
         }
-      }
-      const leftIsSmaller = mid - start <= end - mid;
-      const small = leftIsSmaller ? buildHistogram(rows, start, mid, binned, binCounts, grad, hess) : buildHistogram(rows, mid, end, binned, binCounts, grad, hess);
-      const large = subtractHistogram(hist, small);
-      const [leftHist, rightHist] = leftIsSmaller ? [small, large] : [large, small];
-      const left = grow(start, mid, depth + 1, leftHist);
-      const right = grow(mid, end, depth + 1, rightHist);
-      return { kind: "split", feature: split.feature, threshold: binning[split.feature][split.bin], left, right };
-    };
-    grown.push(grow(0, n, 0, buildHistogram(rows, 0, n, binned, binCounts, grad, hess)));
+        const column = binned[split.feature];
+        // In-place partition: rows with bin <= split.bin first. Deterministic, no allocation.
+        let mid = start;
+        for (let i = start; i < end; i++) {
+          const row = rows[i];
+          if (column[row] <= split.bin) {
+            rows[i] = rows[mid];
+            rows[mid++] = row;
+          }
+        }
+        const leftIsSmaller = mid - start <= end - mid;
+        const small = leftIsSmaller ? buildHistogram(rows, start, mid, binned, binCounts, grad, hess) : buildHistogram(rows, mid, end, binned, binCounts, grad, hess);
+        const large = subtractHistogram(hist, small);
+        const [leftHist, rightHist] = leftIsSmaller ? [small, large] : [large, small];
+        const left = grow(start, mid, depth + 1, leftHist);
+        const right = grow(mid, end, depth + 1, rightHist);
+        return { kind: "split", feature: split.feature, threshold: binning[split.feature][split.bin], left, right };
+      };
+      grown.push(grow(0, n, 0, buildHistogram(rows, 0, n, binned, binCounts, grad, hess)));
+    }
   }
-  return { baseScore, trees: grown };
+  return { objective, baseScores, trees: grown };
 }
 
-/** Log-odds for one row of features (in model feature order). */
-export function predictRaw(model: GbdtModel, row: ArrayLike<number>): number {
-  let sum = model.baseScore;
-  for (const tree of model.trees) {
+/** Raw scores for one row of features (in model feature order): one per output, before any link function. */
+export function predictScores(model: GbdtModel, row: ArrayLike<number>): number[] {
+  const sums = [...model.baseScores];
+  model.trees.forEach((tree, t) => {
     let node = tree;
     while (node.kind === "split") node = row[node.feature] <= node.threshold ? node.left : node.right;
-    sum += node.value;
-  }
-  return sum;
+    sums[t % sums.length] += node.value;
+  });
+  return sums;
 }
+
+/** The raw score of a single-output model: log-odds (logistic) or the predicted value (squared error). */
+export function predictRaw(model: GbdtModel, row: ArrayLike<number>): number {
+  if (model.baseScores.length !== 1) throw new Error(`predictRaw: the model has ${model.baseScores.length} outputs; use predictScores`);
+  return predictScores(model, row)[0];
+}
+
+/** Softmax of raw class scores (max-subtracted, so large logits cannot overflow). */
+export function softmax(scores: readonly number[]): number[] {
+  const max = Math.max(...scores);
+  const exps = scores.map((s) => Math.exp(s - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / sum);
+}
+
+interface Loss {
+  /** Validates the labels and returns the starting score of each output. */
+  baseScores(labels: ArrayLike<number>): number[];
+  /** Fills grads[k][i] and hessians[k][i] for every output k and row i. */
+  gradients(scores: readonly Float64Array[], labels: ArrayLike<number>, grads: Float64Array[], hessians: Float64Array[]): void;
+}
+
+const LOSSES: Readonly<Record<GbdtObjective, Loss>> = {
+  logistic: {
+    baseScores(labels) {
+      let positives = 0;
+      for (let i = 0; i < labels.length; i++) {
+        if (labels[i] !== 0 && labels[i] !== 1) throw new Error(`trainGbdt: logistic labels must be 0 or 1; row ${i} is ${labels[i]}`);
+        positives += labels[i];
+      }
+      const prior = Math.min(Math.max(positives / labels.length, 1e-6), 1 - 1e-6);
+      return [Math.fround(Math.log(prior / (1 - prior)))];
+    },
+    gradients([score], labels, [grad], [hess]) {
+      for (let i = 0; i < labels.length; i++) {
+        const p = 1 / (1 + Math.exp(-score[i]));
+        grad[i] = p - labels[i];
+        hess[i] = Math.max(p * (1 - p), 1e-12);
+      }
+    },
+  },
+  squared_error: {
+    baseScores(labels) {
+      let sum = 0;
+      for (let i = 0; i < labels.length; i++) {
+        if (!Number.isFinite(labels[i])) throw new Error(`trainGbdt: squared_error targets must be finite; row ${i} is ${labels[i]}`);
+        sum += labels[i];
+      }
+      return [Math.fround(sum / labels.length)];
+    },
+    // Loss (score - y)^2 / 2: gradient score - y, hessian 1 (so minChildHessian counts rows).
+    gradients([score], labels, [grad], [hess]) {
+      for (let i = 0; i < labels.length; i++) {
+        grad[i] = score[i] - labels[i];
+        hess[i] = 1;
+      }
+    },
+  },
+  softmax: {
+    baseScores(labels) {
+      const counts: number[] = [];
+      for (let i = 0; i < labels.length; i++) {
+        const y = labels[i];
+        if (!Number.isInteger(y) || y < 0 || y > 255) throw new Error(`trainGbdt: softmax labels must be class indices 0..255; row ${i} is ${y}`);
+        while (counts.length <= y) counts.push(0);
+        counts[y]++;
+      }
+      if (counts.length < 2) throw new Error("trainGbdt: softmax needs at least two classes");
+      return counts.map((count) => Math.fround(Math.log(Math.max(count / labels.length, 1e-6))));
+    },
+    // Multinomial log loss: per class, gradient p_k - [y = k], hessian p_k (1 - p_k).
+    gradients(scores, labels, grads, hessians) {
+      const classes = scores.length;
+      const p = new Float64Array(classes);
+      for (let i = 0; i < labels.length; i++) {
+        let max = -Infinity;
+        for (let k = 0; k < classes; k++) max = Math.max(max, scores[k][i]);
+        let sum = 0;
+        for (let k = 0; k < classes; k++) sum += p[k] = Math.exp(scores[k][i] - max);
+        for (let k = 0; k < classes; k++) {
+          const pk = p[k] / sum;
+          grads[k][i] = pk - (labels[i] === k ? 1 : 0);
+          hessians[k][i] = Math.max(pk * (1 - pk), 1e-12);
+        }
+      }
+    },
+  },
+};
 
 interface Histogram {
   /** grad[f][bin], hess[f][bin] */

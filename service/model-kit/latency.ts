@@ -17,19 +17,20 @@ export async function measureLatency(
   columns: readonly ColumnSpec[],
   records: readonly Readonly<Record<string, unknown>>[],
   batches: readonly number[],
+  fetches: readonly string[] = [PROBABILITIES_OUTPUT],
   secondsPerBatch = 0.5,
 ): Promise<BatchLatency[]> {
   const results: BatchLatency[] = [];
   for (const batch of batches) {
     const rows = Array.from({ length: batch }, (_, i) => records[i % records.length]);
     const feeds = columnFeeds(columns, rows);
-    const fetches = [PROBABILITIES_OUTPUT];
-    for (let i = 0; i < 5; i++) await session.run(feeds, fetches);
+    const names = [...fetches];
+    for (let i = 0; i < 5; i++) await session.run(feeds, names);
     const samples: number[] = [];
     const deadline = performance.now() + secondsPerBatch * 1000;
     while (samples.length < 20 || (performance.now() < deadline && samples.length < 100_000)) {
       const start = process.hrtime.bigint();
-      await session.run(feeds, fetches);
+      await session.run(feeds, names);
       samples.push(Number(process.hrtime.bigint() - start) / 1000);
     }
     samples.sort((a, b) => a - b);

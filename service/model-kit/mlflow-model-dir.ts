@@ -1,7 +1,7 @@
 /**
  * Writes an MLflow model directory the way `mlflow.onnx.log_model` lays it out (MLmodel, model.onnx,
  * input_example.json, conda.yaml, python_env.yaml, requirements.txt) plus Modelport's extras
- * (feature_spec.json, metrics.json, reference.csv). Everything is derived from the inputs: no clock, no
+ * (feature_spec.json, metrics.json, reference.csv, and a README.md model card when given). Everything is derived from the inputs: no clock, no
  * random UUID, so the same model writes the same bytes.
  */
 import { createHash } from "node:crypto";
@@ -21,6 +21,7 @@ import {
 } from "../src/model/mlmodel";
 
 export const ONNX_FILE = "model.onnx";
+export const README_FILE = "README.md";
 /** The MLflow release whose on-disk format these files follow. */
 export const MLFLOW_VERSION = "2.16.2";
 /** The ONNX release whose schema onnx-proto 8.0.1 encodes. */
@@ -38,6 +39,13 @@ export interface MlflowModel {
   readonly metrics: ModelMetrics;
   /** Drift reference rows: the signature inputs plus any extra columns (probability, actual). */
   readonly reference?: { readonly columns: readonly string[]; readonly rows: readonly (readonly (string | number)[])[] };
+  /**
+   * MLmodel `metadata` (what `mlflow.onnx.log_model(metadata=...)` writes): Modelport reads the task
+   * (TASK_TAG) and, for regressors, the value-histogram buckets (VALUE_BUCKETS_KEY) from it. @default none
+   */
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  /** Model card written as README.md (what the model is, how it was trained, its held-out metrics). @default none */
+  readonly readme?: string;
   /** Recorded as utc_time_created; pass a fixed instant for reproducible output. */
   readonly createdAt: Date;
 }
@@ -56,6 +64,7 @@ export async function writeMlflowModelDir(dir: string, model: MlflowModel): Prom
     [METRICS_FILE]: `${JSON.stringify(model.metrics, null, 2)}\n`,
   };
   if (model.reference) files[REFERENCE_FILE] = toCsv(model.reference.columns, model.reference.rows);
+  if (model.readme) files[README_FILE] = model.readme;
   files[MLMODEL_FILE] = mlmodelYaml(model, files);
   for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
 }
@@ -75,6 +84,8 @@ function mlmodelYaml(model: MlflowModel, files: Record<string, string | Uint8Arr
         python_version: PYTHON_VERSION,
       },
     },
+    // Keys in MLflow's (sorted) order; a model without metadata writes no key at all, as MLflow does.
+    ...(model.metadata ? { metadata: model.metadata } : {}),
     mlflow_version: MLFLOW_VERSION,
     model_size_bytes: sizeBytes,
     model_uuid: uuid,

@@ -48,11 +48,28 @@ export async function positiveProbabilities(
   records: readonly Readonly<Record<string, unknown>>[],
   chunk = 8192,
 ): Promise<Float32Array> {
-  const out = new Float32Array(records.length);
+  const { data } = await scoreOutput(session, columns, records, PROBABILITIES_OUTPUT, chunk);
+  return Float32Array.from({ length: records.length }, (_, i) => data[2 * i + 1]);
+}
+
+/** One numeric output for every record, row-major: `width` values per record (e.g. [N, K] probabilities, [N, 1] values). */
+export async function scoreOutput(
+  session: ort.InferenceSession,
+  columns: readonly ColumnSpec[],
+  records: readonly Readonly<Record<string, unknown>>[],
+  output: string,
+  chunk = 8192,
+): Promise<{ readonly data: Float32Array; readonly width: number }> {
+  let out = new Float32Array(0);
+  let width = 0;
   for (let start = 0; start < records.length; start += chunk) {
-    const result = await session.run(columnFeeds(columns, records.slice(start, start + chunk)), [PROBABILITIES_OUTPUT]);
-    const probabilities = result[PROBABILITIES_OUTPUT].data as Float32Array;
-    for (let i = 0; i < probabilities.length / 2; i++) out[start + i] = probabilities[2 * i + 1];
+    const tensor = (await session.run(columnFeeds(columns, records.slice(start, start + chunk)), [output]))[output];
+    const values = tensor.data as Float32Array;
+    if (start === 0) {
+      width = values.length / tensor.dims[0];
+      out = new Float32Array(records.length * width);
+    }
+    out.set(values, start * width);
   }
-  return out;
+  return { data: out, width };
 }

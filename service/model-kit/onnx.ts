@@ -1,10 +1,12 @@
 /**
  * Just enough of an ONNX graph builder on top of onnx-proto (the ONNX 1.10 protobuf schema) to write the
- * demo models from TypeScript, plus the input contract every Modelport model follows: one graph input per
- * signature column, named as the column, shape [-1, 1], element type from the MLflow column type.
+ * demo models from TypeScript, the input contract the model kit's tabular models follow (one graph input per
+ * signature column, named as the column, shape [-1, 1], element type from the MLflow column type), and the
+ * ai.onnx.ml tree-ensemble attributes for the GBDTs of gbdt.ts.
  */
 import { onnx } from "onnx-proto";
 import type { ColumnSpec, ColumnType } from "../src/model/mlmodel";
+import type { GbdtModel, TreeNode } from "./gbdt";
 
 /** IR version 8 = ONNX 1.10, the newest onnx-proto can write; onnxruntime 1.30 reads it. */
 export const IR_VERSION = 8;
@@ -122,4 +124,94 @@ function attribute(name: string, value: AttributeValue): onnx.IAttributeProto {
 // Array.isArray does not narrow readonly arrays out of a union.
 function isArray(value: AttributeValue): value is readonly number[] | readonly string[] {
   return Array.isArray(value);
+}
+
+/**
+ * Attributes of ai.onnx.ml TreeEnsembleClassifier for a logistic or softmax GBDT, without ZipMap: outputs
+ * `label` [N] (the argmax class label) and `probabilities` [N, K].
+ *
+ * Logistic (binary): one weight per leaf for class id 0, two labels, LOGISTIC post-transform, so
+ * probabilities = [1 - sigmoid(sum), sigmoid(sum)]. Softmax: tree t votes for class t mod K, SOFTMAX.
+ */
+export function treeEnsembleClassifierAttributes(model: GbdtModel, classLabels: readonly number[] | readonly string[]): Record<string, AttributeValue> {
+  const expected = model.objective === "logistic" ? 2 : model.objective === "softmax" ? model.baseScores.length : undefined;
+  if (expected === undefined) throw new Error(`TreeEnsembleClassifier: a ${model.objective} model is not a classifier`);
+  if (classLabels.length !== expected) throw new Error(`TreeEnsembleClassifier: ${classLabels.length} class labels for a model with ${expected} classes`);
+  const { nodes, leaves } = treeEnsembleNodes(model);
+  return {
+    ...nodes,
+    class_treeids: leaves.treeIds,
+    class_nodeids: leaves.nodeIds,
+    class_ids: leaves.outputIds,
+    class_weights: { floats: leaves.weights },
+    ...(typeof classLabels[0] === "string" ? { classlabels_strings: classLabels as readonly string[] } : { classlabels_int64s: classLabels as readonly number[] }),
+    post_transform: model.objective === "logistic" ? "LOGISTIC" : "SOFTMAX",
+  };
+}
+
+/** Attributes of ai.onnx.ml TreeEnsembleRegressor for a squared-error GBDT: one target, summed leaves, output [N, 1]. */
+export function treeEnsembleRegressorAttributes(model: GbdtModel): Record<string, AttributeValue> {
+  if (model.objective !== "squared_error") throw new Error(`TreeEnsembleRegressor: a ${model.objective} model is not a regressor`);
+  const { nodes, leaves } = treeEnsembleNodes(model);
+  return {
+    ...nodes,
+    target_treeids: leaves.treeIds,
+    target_nodeids: leaves.nodeIds,
+    target_ids: leaves.outputIds,
+    target_weights: { floats: leaves.weights },
+    n_targets: 1,
+    aggregate_function: "SUM",
+    post_transform: "NONE",
+  };
+}
+
+/**
+ * The node and leaf arrays both tree-ensemble operators share, trees numbered in boosting order and nodes in
+ * depth-first order. Each output's base score is folded into the leaves of its first tree (the first round)
+ * instead of `base_values`, because runtimes disagree on how a single base value applies to a binary
+ * classifier's two classes; folding means the same thing everywhere.
+ */
+function treeEnsembleNodes(model: GbdtModel) {
+  const outputs = model.baseScores.length;
+  const nodes = {
+    nodes_treeids: [] as number[],
+    nodes_nodeids: [] as number[],
+    nodes_featureids: [] as number[],
+    nodes_modes: [] as string[],
+    nodes_values: { floats: [] as number[] },
+    nodes_truenodeids: [] as number[],
+    nodes_falsenodeids: [] as number[],
+  };
+  const leaves = { treeIds: [] as number[], nodeIds: [] as number[], outputIds: [] as number[], weights: [] as number[] };
+  model.trees.forEach((tree, treeId) => {
+    const output = treeId % outputs;
+    const base = treeId < outputs ? model.baseScores[output] : undefined;
+    let nextId = 0;
+    const visit = (node: TreeNode): number => {
+      const id = nextId++;
+      const at = nodes.nodes_treeids.length;
+      nodes.nodes_treeids.push(treeId);
+      nodes.nodes_nodeids.push(id);
+      nodes.nodes_truenodeids.push(0);
+      nodes.nodes_falsenodeids.push(0);
+      if (node.kind === "leaf") {
+        nodes.nodes_featureids.push(0);
+        nodes.nodes_modes.push("LEAF");
+        nodes.nodes_values.floats.push(0);
+        leaves.treeIds.push(treeId);
+        leaves.nodeIds.push(id);
+        leaves.outputIds.push(output);
+        leaves.weights.push(base === undefined ? node.value : Math.fround(node.value + base));
+        return id;
+      }
+      nodes.nodes_featureids.push(node.feature);
+      nodes.nodes_modes.push("BRANCH_LEQ");
+      nodes.nodes_values.floats.push(node.threshold);
+      nodes.nodes_truenodeids[at] = visit(node.left);
+      nodes.nodes_falsenodeids[at] = visit(node.right);
+      return id;
+    };
+    visit(tree);
+  });
+  return { nodes, leaves };
 }

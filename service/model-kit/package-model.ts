@@ -7,7 +7,8 @@ import { chooseThreshold, confusionAt, logLoss, rocAuc } from "./evaluation";
 import { FLIGHT_DELAY_FEATURE_SPEC, FLIGHT_DELAY_INPUTS, FLIGHT_DELAY_OUTPUTS } from "./flight-delay-model";
 import { writeMlflowModelDir } from "./mlflow-model-dir";
 import { createSession, positiveProbabilities } from "./onnx-scoring";
-import type { FlightSplits } from "./train";
+import type { FlightFeatures } from "./flights";
+import type { FlightSplits, SplitConfig } from "./train";
 
 /** Fixed creation time (the end of the data) so rebuilding writes identical files. */
 export const MODEL_CREATED_AT = new Date(Date.UTC(2001, 6, 1));
@@ -40,13 +41,11 @@ export async function packageFlightDelayModel(outDir: string, onnx: Uint8Array, 
       ...modelMetrics,
     };
     const names = FLIGHT_DELAY_INPUTS.map((c) => c.name);
-    const { records } = splits.validation;
     await writeMlflowModelDir(outDir, {
       onnx,
       inputs: FLIGHT_DELAY_INPUTS,
       outputs: FLIGHT_DELAY_OUTPUTS,
-      // Spread over the validation rows (they are in departure order) so the example shows varied hours and days.
-      inputExample: [0, 1, 2, 3, 4].map((k) => records[Math.floor((k * records.length) / 5)]),
+      inputExample: inputExampleRecords(splits),
       featureSpec: FLIGHT_DELAY_FEATURE_SPEC,
       metrics,
       reference: {
@@ -65,5 +64,40 @@ export async function packageFlightDelayModel(outDir: string, onnx: Uint8Array, 
   }
 }
 
-const round = (value: number) => Number(value.toFixed(4));
+/** Five validation rows spread over the split (it is in departure order), so the example shows varied hours and days. */
+export function inputExampleRecords(splits: FlightSplits): FlightFeatures[] {
+  const { records } = splits.validation;
+  return [0, 1, 2, 3, 4].map((k) => records[Math.floor((k * records.length) / 5)]);
+}
+
+export interface ModelCard {
+  readonly title: string;
+  /** Paragraphs (Markdown) before the metrics table. */
+  readonly about: readonly string[];
+  readonly metrics: Metrics;
+  /** What each metric means, by name; metrics without one are listed bare. */
+  readonly metricNotes?: Readonly<Record<string, string>>;
+}
+
+/** The README.md of a model directory: derived from the build's own numbers only, so it is as reproducible as they are. */
+export function modelCard(card: ModelCard): string {
+  const rows = Object.entries(card.metrics).map(([name, value]) => `| \`${name}\` | ${value} | ${card.metricNotes?.[name] ?? ""} |`);
+  return [`# ${card.title}`, ...card.about, ["| metrics.json | value | meaning |", "| --- | --- | --- |", ...rows].join("\n")].join("\n\n") + "\n";
+}
+
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+/** The model card's paragraph on data and splits. */
+export function trainingNote(splits: FlightSplits, config: SplitConfig): string {
+  const months = config.trainMonths.map((m) => MONTHS[m - 1]);
+  return (
+    `Trained on ${splits.train.records.length} flights sampled from ${months.join(", ")} 2001 of vega-datasets' ` +
+    "`flights-3m.parquet` (real US domestic flights); airport delay rates come from the other flights of those months, " +
+    `validation rows are disjoint from both. Held-out metrics: ${splits.test.records.length} flights of ${MONTHS[config.testMonth - 1]} 2001, a month the model never saw. ` +
+    "Rebuild with `npm run model:build`; the files are byte-identical on every run."
+  );
+}
+
+/** Metrics are stored to 4 decimals: enough to compare, and stable across runtimes' last-bit differences. */
+export const round = (value: number) => Number(value.toFixed(4));
 const mean = (values: Uint8Array) => values.reduce((sum, v) => sum + v, 0) / Math.max(values.length, 1);

@@ -1,11 +1,12 @@
 /**
  * Splits the flights data for training (seeded, disjoint samples of the training months: training rows,
  * validation rows for the threshold, a drift reference; the held-out month for evaluation) and trains the
- * flight-delay GBDT on airport target encodings.
+ * flight-delay GBDTs on airport target encodings: the binary demo model on "delayed", the regressor on the
+ * delay in minutes, the multiclass model on delay classes, all from the same splits and features.
  */
 import { flightAt, flightFeatures, isDelayed, readFlightTable, type FlightFeatures, type FlightTable } from "./flights";
 import { fitTargetEncoding, treeFeatureVector, TREE_FEATURES, type AirportEncodings } from "./flight-delay-model";
-import { trainGbdt, type GbdtModel, type GbdtOptions } from "./gbdt";
+import { trainGbdt, type GbdtModel, type GbdtObjective, type GbdtOptions } from "./gbdt";
 import { sampleIndices, seededRandom } from "./random";
 
 export interface SplitConfig {
@@ -42,7 +43,10 @@ export const DEFAULT_TRAINING_CONFIG: TrainingConfig = {
 
 export interface LabelledRecords {
   readonly records: FlightFeatures[];
+  /** 1 when the flight arrived more than DELAY_THRESHOLD_MINUTES late (the binary model's target). */
   readonly labels: Uint8Array;
+  /** Arrival delay in minutes (the regression target; the delay classes derive from it). */
+  readonly delays: Float64Array;
 }
 
 export interface FlightSplits {
@@ -91,21 +95,33 @@ export interface TrainedFlightDelay extends FlightSplits {
   readonly model: GbdtModel;
 }
 
-export async function trainFlightDelay(config: TrainingConfig = DEFAULT_TRAINING_CONFIG): Promise<TrainedFlightDelay> {
+/** The binary demo model: P(delay > 15 min). */
+export function trainFlightDelay(config: TrainingConfig = DEFAULT_TRAINING_CONFIG): Promise<TrainedFlightDelay> {
+  return trainFlightModel(config, "logistic", (split) => split.labels);
+}
+
+/** A GBDT with `objective` on the training rows' tree features; `target` picks each row's label from the split. */
+export async function trainFlightModel(config: TrainingConfig, objective: GbdtObjective, target: (split: LabelledRecords) => ArrayLike<number>): Promise<TrainedFlightDelay> {
   const splits = await splitFlights(config);
-  const { records, labels } = splits.train;
+  const features = treeFeatureColumns(splits.train.records, splits.encodings);
+  return { ...splits, model: trainGbdt({ features, labels: target(splits.train) }, { ...config.gbdt, objective }) };
+}
+
+/** Column-major float32 tree features (TREE_FEATURES order) of the records. */
+export function treeFeatureColumns(records: readonly FlightFeatures[], encodings: AirportEncodings): Float32Array[] {
   const features = TREE_FEATURES.map(() => new Float32Array(records.length));
   records.forEach((record, i) => {
-    const vector = treeFeatureVector(record, splits.encodings);
+    const vector = treeFeatureVector(record, encodings);
     for (let f = 0; f < vector.length; f++) features[f][i] = vector[f];
   });
-  return { ...splits, model: trainGbdt({ features, labels }, config.gbdt) };
+  return features;
 }
 
 function labelled(table: FlightTable, rows: Uint32Array): LabelledRecords {
   return {
     records: Array.from(rows, (row) => flightFeatures(flightAt(table, row))),
     labels: Uint8Array.from(rows, (row) => isDelayed({ delay: table.delay[row] })),
+    delays: Float64Array.from(rows, (row) => table.delay[row]),
   };
 }
 

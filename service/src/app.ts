@@ -60,6 +60,7 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
     createModelSource(config.model.uri, {
       ...config.mlflow,
       cacheDir: config.model.cacheDir,
+      download: config.model.download,
     });
   const models = new ModelManager({
     uri: config.model.uri,
@@ -79,7 +80,7 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
     new ModelManager({
       uri: shadow.uri,
       variant: "shadow",
-      source: createModelSource(shadow.uri, { ...config.mlflow, cacheDir: config.model.cacheDir }),
+      source: createModelSource(shadow.uri, { ...config.mlflow, cacheDir: config.model.cacheDir, download: config.model.download }),
       createScorer: servingScorerFactory({ inference: config.inference, variant: "shadow", metrics: inferenceMetrics }),
       pollIntervalMs: config.model.pollIntervalMs,
       baselineMetric: config.baselineMetric,

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { EMBEDDED_MODEL_DIR, ENV, SERVICE_PORT, VARIANTS, type Variant } from "./contract";
 import { projectRoot } from "./paths";
 import { parseModelUri } from "./registry/model-uri";
+import { DEFAULT_DOWNLOAD_LIMITS, type DownloadLimits } from "./registry/transfer";
 
 export interface MlflowSettings {
   readonly trackingUri?: string;
@@ -27,6 +28,8 @@ export interface ServiceConfig {
     readonly variant: Variant;
     readonly pollIntervalMs: number;
     readonly cacheDir: string;
+    /** Limits of each artifact download and the largest model accepted (MODEL_DOWNLOAD_*). */
+    readonly download: DownloadLimits;
   };
   readonly mlflow: MlflowSettings;
   readonly shadow?: { readonly uri: string; readonly sampleRate: number };
@@ -107,6 +110,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       variant: read.oneOf(ENV.modelVariant, VARIANTS, "stable"),
       pollIntervalMs: read.number(ENV.modelPollIntervalSeconds, 30, 0.05, 86400) * 1000,
       cacheDir: read.string(ENV.modelCacheDir) ?? join(tmpdir(), "modelport-models"),
+      download: downloadLimits(read),
     },
     mlflow: {
       trackingUri: mlflowTrackingUri,
@@ -145,6 +149,19 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+function downloadLimits(read: EnvReader): DownloadLimits {
+  const d = DEFAULT_DOWNLOAD_LIMITS;
+  const ms = (name: string, fallbackMs: number) => read.number(name, fallbackMs / 1000, 0.001, 86400) * 1000;
+  return {
+    connectTimeoutMs: ms(ENV.modelDownloadConnectTimeoutSeconds, d.connectTimeoutMs),
+    firstByteTimeoutMs: ms(ENV.modelDownloadFirstByteTimeoutSeconds, d.firstByteTimeoutMs),
+    idleTimeoutMs: ms(ENV.modelDownloadIdleTimeoutSeconds, d.idleTimeoutMs),
+    minBytesPerSecond: read.number(ENV.modelDownloadMinBytesPerSecond, d.minBytesPerSecond, 1, 1e12),
+    rateWindowMs: ms(ENV.modelDownloadRateWindowSeconds, d.rateWindowMs),
+    maxBytes: read.int(ENV.modelDownloadMaxBytes, d.maxBytes, 1, Number.MAX_SAFE_INTEGER),
+  };
 }
 
 /** Small typed readers that collect problems instead of throwing at the first one. */

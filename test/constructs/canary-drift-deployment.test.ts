@@ -3,6 +3,7 @@ import { CanaryRelease, CanaryReleaseProps } from "../../constructs/canary-relea
 import { DriftMonitor, DriftMonitorProps } from "../../constructs/drift-monitor";
 import { VARIANT_LABEL } from "../../constructs/inference-service";
 import { ModelDeployment, ModelDeploymentProps, PlatformEndpoints } from "../../constructs/model-deployment";
+import { isAlertRule, modelRuleGroups } from "../../alerts";
 import { modelDashboards } from "../../dashboards";
 import { ENV, VARIANT_HEADER } from "../../service/src/contract";
 import { crdErrors, Json, NETWORK, synth } from "./support/harness";
@@ -93,7 +94,7 @@ describe("DriftMonitor", () => {
 
   it("runs the drift CLI from the service image with the model, window, reference and report location", () => {
     expect(c.command).toEqual([
-      "node", "dist/service/src/drift/cli.js", "--model", "flight-delay", "--window", "24h",
+      "node", "dist/service/src/drift/cli.js", "--model", "flight-delay", "--window", "24h", "--task", "binary",
       "--reference", driftBase.referenceUri, "--out", "s3://bucket",
     ]);
     expect(c.working_dir).toBe("/app");
@@ -206,6 +207,31 @@ describe("ModelDeployment", () => {
       const [json] = Object.values(m.data) as string[];
       expect(() => JSON.parse(json)).not.toThrow();
     }
+  });
+
+  it("builds rules, dashboards and the drift job for its task from one set of alert options", () => {
+    const alertOptions = { runbookBaseUrl: "https://wiki.example.com/runbooks", thresholds: { latencyP99Seconds: 0.37, maeRelativeRise: 0.35 } };
+    const regression = synth((stack) => new ModelDeployment(stack, "m", { ...deploymentBase, task: "regression", alertOptions }));
+    const expectedOptions = { ...alertOptions, task: "regression" as const };
+    const rule = regression.resources("kubernetes_manifest").map((m) => m.manifest).find((m: Json) => m.kind === "PrometheusRule");
+    expect(rule.spec.groups).toEqual(JSON.parse(JSON.stringify(modelRuleGroups("flight-delay", expectedOptions))));
+    const maps = Object.fromEntries(regression.resources("kubernetes_config_map_v1").map((m) => Object.entries(m.data)[0] as [string, string]));
+    for (const dashboard of modelDashboards("flight-delay", expectedOptions)) expect(JSON.parse(maps[dashboard.fileName])).toEqual(JSON.parse(JSON.stringify(dashboard.json)));
+    // What the dashboards link and draw is the rules': the custom runbook base and the 0.37 s latency line.
+    const urls = new Set(rule.spec.groups.flatMap((g: Json) => g.rules.filter(isAlertRule).map((r: Json) => r.annotations.runbook_url)));
+    const service = JSON.parse(maps["modelport-flight-delay-service.json"]);
+    const links = service.panels.flatMap((p: Json) => (p.links ?? []).map((l: Json) => l.url));
+    expect(links.length).toBeGreaterThan(5);
+    for (const url of links) expect(urls).toContain(url);
+    const p99 = service.panels.find((p: Json) => p.title === "p99 latency");
+    expect(p99.fieldConfig.defaults.thresholds.steps.at(-1)).toEqual({ value: 0.37, color: "red" });
+    expect(service.panels.map((p: Json) => p.title)).toContain("MAE vs baseline");
+    const drift = regression.named("kubernetes_cron_job_v1", "flight-delay-drift").spec.job_template.spec.template.spec.container[0];
+    expect(drift.command.join(" ")).toContain("--task regression");
+  });
+
+  it("rejects a task the contract does not know", () => {
+    expect(() => synth((stack) => new ModelDeployment(stack, "m", { ...deploymentBase, task: "ranking" as never }))).toThrow(/task "ranking" must be one of binary, multiclass, regression, tensor/);
   });
 
   it("rejects two variants serving the same alias", () => {

@@ -5,10 +5,23 @@
  */
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, Pool } from "pg";
-import { EMBEDDED_MODEL_DIR, EMBEDDED_MODEL_NAME, ENV, FEEDBACK_COLUMNS as F, FEEDBACK_TABLE, METRICS, PREDICTION_LOG_COLUMNS as P, PREDICTION_LOG_TABLE } from "../../service/src/contract";
+import {
+  EMBEDDED_MODEL_DIR,
+  EMBEDDED_MODEL_NAME,
+  ENV,
+  FEEDBACK_COLUMNS as F,
+  FEEDBACK_TABLE,
+  FEEDBACK_VALUE_COLUMNS,
+  METRICS,
+  PREDICTION_LOG_COLUMNS as P,
+  PREDICTION_LOG_TABLE,
+  TASK_LOG_COLUMNS,
+  type Task,
+} from "../../service/src/contract";
 import type { DriftReport } from "../../service/src/drift/report";
 import { migrate } from "../../service/src/prediction-log/schema";
 import { projectRoot } from "../../service/src/paths";
@@ -54,6 +67,63 @@ async function insertLog(url: string, rows: readonly LogRow[]): Promise<void> {
   }
 }
 
+/**
+ * Stand-in for the prediction log's migration 2 (task-generic rows), until it is merged: the task and value
+ * columns, the regression ground truth, labels and actuals as text. Idempotent, so it is a no-op on a schema that
+ * already has them.
+ */
+async function applyTaskColumns(url: string): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`
+      ALTER TABLE ${PREDICTION_LOG_TABLE} ADD COLUMN IF NOT EXISTS ${TASK_LOG_COLUMNS.task} text NOT NULL DEFAULT 'binary';
+      ALTER TABLE ${PREDICTION_LOG_TABLE} ADD COLUMN IF NOT EXISTS ${TASK_LOG_COLUMNS.value} double precision;
+      ALTER TABLE ${PREDICTION_LOG_TABLE} ALTER COLUMN ${P.probability} DROP NOT NULL;
+      ALTER TABLE ${PREDICTION_LOG_TABLE} DROP CONSTRAINT IF EXISTS ${PREDICTION_LOG_TABLE}_${P.label}_check;
+      ALTER TABLE ${PREDICTION_LOG_TABLE} ALTER COLUMN ${P.label} DROP NOT NULL, ALTER COLUMN ${P.label} TYPE text;
+      ALTER TABLE ${FEEDBACK_TABLE} ADD COLUMN IF NOT EXISTS ${FEEDBACK_VALUE_COLUMNS.actualValue} double precision;
+      ALTER TABLE ${FEEDBACK_TABLE} DROP CONSTRAINT IF EXISTS ${FEEDBACK_TABLE}_${F.actual}_check;
+      ALTER TABLE ${FEEDBACK_TABLE} ALTER COLUMN ${F.actual} DROP NOT NULL, ALTER COLUMN ${F.actual} TYPE text;`);
+  } finally {
+    await client.end();
+  }
+}
+
+interface TaskRow {
+  readonly model: string;
+  readonly task: Task;
+  readonly features: Record<string, unknown>;
+  readonly probability?: number;
+  readonly label?: string;
+  readonly value?: number;
+  readonly actual?: string;
+  readonly actualValue?: number;
+  readonly createdAt: Date;
+}
+
+/** Rows of any task, with the columns of the task-generic log; feedback as text class or observed value. */
+async function insertTaskLog(url: string, rows: readonly TaskRow[]): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const columns = [P.predictionId, P.modelName, P.modelVersion, P.variant, P.createdAt, TASK_LOG_COLUMNS.task, P.features, P.probability, P.label, TASK_LOG_COLUMNS.value, P.latencyMs, P.fallback, P.replica, P.seq];
+    const tuples = (count: number, width: number, from = 0) =>
+      Array.from({ length: count }, (_, r) => `(${Array.from({ length: width }, (_, c) => `$${(r + from) * width + c + 1}`).join(", ")})`).join(", ");
+    for (let start = 0; start < rows.length; start += 500) {
+      const chunk = rows.slice(start, start + 500).map((row, i) => ({ row, id: randomUUID(), seq: start + i }));
+      const params = chunk.flatMap(({ row, id, seq }) => [id, row.model, "1", "stable", row.createdAt, row.task, JSON.stringify(row.features), row.probability ?? null, row.label ?? null, row.value ?? null, 1.5, false, "replica-t", seq]);
+      await client.query(`INSERT INTO ${PREDICTION_LOG_TABLE} (${columns.join(", ")}) VALUES ${tuples(chunk.length, columns.length)}`, params);
+      const labelled = chunk.filter(({ row }) => row.actual !== undefined || row.actualValue !== undefined);
+      if (labelled.length === 0) continue;
+      const feedback = labelled.flatMap(({ row, id }) => [id, row.actual ?? null, row.actualValue ?? null]);
+      await client.query(`INSERT INTO ${FEEDBACK_TABLE} (${F.predictionId}, ${F.actual}, ${FEEDBACK_VALUE_COLUMNS.actualValue}) VALUES ${tuples(labelled.length, 3)}`, feedback);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 /** reference.csv rows as log rows: the model's own reference data, so nothing should drift. */
 function referenceRows(createdAt: (i: number) => Date): LogRow[] {
   const [header, ...lines] = readFileSync(join(projectRoot(), EMBEDDED_MODEL_DIR, "reference.csv"), "utf8").trim().split("\n");
@@ -82,6 +152,7 @@ describe("drift job on the prediction log, S3 and the Pushgateway", () => {
     const pool = new Pool({ connectionString: logUrl });
     await migrate(pool);
     await pool.end();
+    await applyTaskColumns(logUrl);
 
     // Last 24 h: 1,500 June flights, scored as a model gone wrong would (high probabilities), with ground truth.
     const june = await readFlightTable({ months: [6] });
@@ -181,4 +252,71 @@ describe("drift job on the prediction log, S3 and the Pushgateway", () => {
     expect(result.stderr).toMatch(/cannot connect to the prediction log/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
+
+  describe("per task, from the task-generic log", () => {
+    const classes = ["on_time", "late", "very_late"];
+    let refs: string;
+    beforeAll(async () => {
+      refs = mkdtempSync(join(tmpdir(), "drift-task-refs-"));
+      const at = (i: number) => new Date(now.getTime() - 2 * HOUR - i * 1000);
+      const features = (i: number) => ({ hour: 6 + (i % 12), origin: ["ORD", "ATL", "LAX"][i % 3] });
+      const rows: TaskRow[] = [];
+      for (let i = 0; i < 300; i++) {
+        // Answers and ground truth moved towards late and longer delays; features as in the reference.
+        const moved = classes[i % 4 === 0 ? 0 : i % 4 === 1 ? 1 : 2];
+        rows.push({ model: "delay-class", task: "multiclass", features: features(i), probability: 0.7, label: moved, actual: classes[(i + 1) % 3], createdAt: at(i) });
+        rows.push({ model: "delay-minutes", task: "regression", features: features(i), value: 60 + (i % 50), actualValue: 70 + (i % 40), createdAt: at(i) });
+        rows.push({ model: "embedder", task: "tensor", features: {}, value: 1 + (i % 10) / 10, createdAt: at(i) });
+      }
+      // A row answered by a binary version of the regression model: its probability is no predicted value.
+      rows.push({ model: "delay-minutes", task: "binary", features: features(0), probability: 0.9, label: "1", createdAt: at(400) });
+      await insertTaskLog(logUrl, rows);
+      const reference = (name: string, header: string, line: (i: number) => string) => {
+        const path = join(refs, name);
+        writeFileSync(path, [header, ...Array.from({ length: 400 }, (_, i) => line(i))].join("\n") + "\n");
+        return path;
+      };
+      reference("multiclass.csv", "hour,origin,label,actual", (i) => `${6 + (i % 12)},${["ORD", "ATL", "LAX"][i % 3]},${classes[i % 10 < 7 ? 0 : i % 10 < 9 ? 1 : 2]},${classes[i % 10 < 6 ? 0 : i % 10 < 9 ? 1 : 2]}`);
+      reference("regression.csv", "hour,origin,value,actual", (i) => `${6 + (i % 12)},${["ORD", "ATL", "LAX"][i % 3]},${10 + (i % 30)},${12 + (i % 30)}`);
+      reference("tensor.csv", "output_norm", (i) => `${1 + (i % 10) / 10}`);
+    }, 60_000);
+    afterAll(() => rmSync(refs, { recursive: true, force: true }));
+
+    const run = async (model: string, task: Task) => {
+      const out = join(refs, `out-${task}`);
+      const result = await runDriftCli(["--model", model, "--task", task, "--window", "24h", "--end", now.toISOString(), "--reference", join(refs, `${task}.csv`), "--out", out, "--no-push"], env());
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: expect.stringContaining("dataset drift") });
+      return JSON.parse(readFileSync(join(out, "report.json"), "utf8")) as DriftReport;
+    };
+
+    it("multiclass: the logged label and the labelled class, as categories", async () => {
+      const report = await run("delay-class", "multiclass");
+      expect(report.current.rows).toBe(300);
+      expect(report.prediction).toMatchObject({ column: "label", kind: "categorical", method: "chisquare", drifted: true });
+      expect(report.prediction!.current.count).toBe(300);
+      expect(report.target).toMatchObject({ column: "actual", kind: "categorical", drifted: true });
+      expect(report.target!.current.count).toBe(300);
+      expect(report.columns.map((c) => c.column).sort()).toEqual(["hour", "origin"]);
+      expect(report.columns.every((c) => !c.drifted)).toBe(true);
+    }, 60_000);
+
+    it("regression: the logged value and the observed value, as numbers; another task's answer is left out", async () => {
+      const report = await run("delay-minutes", "regression");
+      expect(report.current.rows).toBe(301);
+      expect(report.prediction).toMatchObject({ column: "value", kind: "numeric", method: "ks", drifted: true });
+      // The binary row's probability is not read as a predicted value: missing, not compared.
+      expect(report.prediction!.current).toMatchObject({ count: 300, missing: 1 });
+      expect(report.target).toMatchObject({ column: "actual", kind: "numeric", drifted: true });
+      expect(report.target!.current.count).toBe(300);
+    }, 60_000);
+
+    it("tensor: only the output norm, no target, no features", async () => {
+      const report = await run("embedder", "tensor");
+      expect(report.prediction).toMatchObject({ column: "output_norm", kind: "numeric", drifted: false });
+      expect(report.prediction!.current.count).toBe(300);
+      expect(report.target).toBeNull();
+      expect(report.columns).toEqual([]);
+      expect(report.dataset).toMatchObject({ drifted: false, columns: 0 });
+    }, 60_000);
+  });
 });

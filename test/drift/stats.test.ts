@@ -14,7 +14,7 @@ import {
   wassersteinDistance,
   zTest,
 } from "../../service/src/drift/stats/methods";
-import { chiSquaredSf, normalTwoSidedP } from "../../service/src/drift/stats/special";
+import { chiSquaredSf, normalCdf, normalTwoSidedP } from "../../service/src/drift/stats/special";
 import { NumericSummary } from "../../service/src/drift/summary";
 
 /** Sorted weighted points from raw values (through the summary the job uses). */
@@ -80,6 +80,11 @@ describe("two-sample Kolmogorov-Smirnov", () => {
     expect(same.pValue).toBe(1);
     const shifted = ksTest(points(base), points(base.map((v) => v + 3)));
     expect(isDrift("ks", shifted.pValue, 0.05)).toBe(true);
+    // Evidently's ks drifts at p <= threshold; chisquare and z at p < threshold.
+    expect(isDrift("ks", 0.05, 0.05)).toBe(true);
+    expect(isDrift("chisquare", 0.05, 0.05)).toBe(false);
+    expect(isDrift("z", 0.05, 0.05)).toBe(false);
+    expect(isDrift("jensenshannon", 0.1, 0.1)).toBe(true);
     expect(shifted.pValue).toBeGreaterThan(0);
   });
 });
@@ -112,13 +117,31 @@ describe("chi-squared", () => {
 describe("two-proportion z-test", () => {
   it("matches the textbook pooled z statistic and the exact normal tail", () => {
     // p1 = 60/200, p2 = 90/200, pooled 0.375: z = -0.15 / sqrt(0.375·0.625·0.01) = -3.0983866769659336
-    const result = zTest(counts({ "0": 140, "1": 60 }), counts({ "0": 110, "1": 90 }));
+    const result = zTest(counts({ "0": 140, "1": 60 }), counts({ "0": 110, "1": 90 }), "numeric");
     expect(result.statistic).toBeCloseTo(-3.0983866769659336, 12);
     expectRelative(result.pValue, normalTwoSidedP(3.0983866769659336), 12);
     expectRelative(normalTwoSidedP(1.96), 0.04999579029644087, 12);
     expectRelative(normalTwoSidedP(10), 1.523970604832094e-23, 10);
     // 2·norm.sf(30): finite, where 2·(1 - Φ(30)) would be 0.
     expectRelative(normalTwoSidedP(30), 9.813427854295816e-198, 8);
+  });
+
+  it("computes p = 2·(1 - Φ(|z|)) as Evidently does: 0 in the far tail, where the exact tail is not", () => {
+    // 400 of 500 vs 100 of 400: z ≈ 16.8; Evidently reports 0, the exact tail is ~1.7e-63.
+    const far = zTest(counts({ a: 400, b: 100 }), counts({ a: 100, b: 300 }), "text");
+    expect(far.pValue).toBe(0);
+    expect(normalTwoSidedP(far.statistic)).toBeGreaterThan(0);
+    // scipy: 2 * (1 - norm.cdf(1.96)) = 0.04999579029644097 (ndtr rounds 1 - 0.5·erfc first).
+    expect(2 * (1 - normalCdf(1.96))).toBe(0.04999579029644097);
+    expect(normalCdf(0)).toBe(0.5);
+    expect(normalCdf(-1.5)).toBeCloseTo(0.0668072012688581, 15);
+  });
+
+  it("sorts a categorical column's values as text and a numeric column's as numbers (the first value is tested)", () => {
+    const reference = counts({ "10": 50, "9": 30, "8": 20 });
+    const current = counts({ "10": 40, "9": 40, "8": 20 });
+    expect(zTest(reference, current, "text").detail).toContain('"10"');
+    expect(zTest(reference, current, "numeric").detail).toContain('"8"');
   });
 });
 
@@ -147,6 +170,13 @@ describe("Jensen-Shannon distance", () => {
     // Unnormalized inputs are normalized first, as scipy does.
     expect(jensenShannonDistance([2, 3, 5], [5, 3, 2], 2)).toBeCloseTo(0.3095409536771482, 14);
     expect(jensenShannonDistance([0.4, 0.6], [0.4, 0.6], 2)).toBe(0);
+  });
+
+  it("defaults to the natural logarithm, as Evidently passes scipy's base=None", () => {
+    // jensenshannon([1, 0], [0, 1]) = sqrt(ln 2) = 0.8325546111576977; base 2 reads 1 / sqrt(ln 2) times higher.
+    expect(jensenShannonDistance([1, 0], [0, 1])).toBeCloseTo(0.8325546111576977, 15);
+    const natural = jensenShannonDistance([0.2, 0.3, 0.5], [0.5, 0.3, 0.2]);
+    expect(jensenShannonDistance([0.2, 0.3, 0.5], [0.5, 0.3, 0.2], 2) / natural).toBeCloseTo(1 / Math.sqrt(Math.LN2), 12);
   });
 });
 

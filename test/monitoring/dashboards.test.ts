@@ -1,6 +1,6 @@
 // Dashboards checked without a Grafana: against a JSON Schema generated from @grafana/schema's Dashboard type,
 // for panel hygiene (ids, datasource, queries, descriptions, units), and every query parsed by promtool with
-// metric names from the contract.
+// metric names from the contract, for a model of every task.
 import Ajv from "ajv";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,14 +9,17 @@ import { createGenerator } from "ts-json-schema-generator";
 import { stringify } from "yaml";
 import { DashboardFile, modelDashboards, platformDashboards } from "../../dashboards";
 import { RECORDED, isAlertRule, modelRuleGroups, platformRuleGroups } from "../../alerts";
-import { DCGM_METRICS, METRICS } from "../../service/src/contract";
+import { DCGM_METRICS, METRICS, TASKS, type Task } from "../../service/src/contract";
 import { PROMETHEUS_ALERTS } from "../../alerts/promql";
 import { promtool } from "../support/prometheus";
 import { expandVariables } from "./dashboard-variables";
 import { metricNames } from "./promql-names";
 
 const MODEL = "flight-delay";
-const dashboards: DashboardFile[] = [...modelDashboards(MODEL), ...platformDashboards()];
+const TASK_MODEL: Record<Task, string> = { binary: MODEL, multiclass: "delay-class", regression: "delay-minutes", tensor: "embedder" };
+const byTask = TASKS.map((task) => [task, modelDashboards(TASK_MODEL[task], { task })] as const);
+const dashboards: DashboardFile[] = [...byTask.flatMap(([, files]) => files), ...platformDashboards()];
+const modelOf = (dashboard: DashboardFile) => Object.values(TASK_MODEL).find((model) => dashboard.uid.startsWith(`modelport-${model}-`)) ?? MODEL;
 
 interface PanelJson {
   id?: number;
@@ -29,7 +32,16 @@ interface PanelJson {
 }
 const panelsOf = (dashboard: DashboardFile) => (dashboard.json.panels as PanelJson[]).filter((panel) => panel.type !== "row");
 
-const histograms = [METRICS.predictionLatencySeconds, METRICS.predictionProbability, METRICS.httpRequestDurationSeconds, METRICS.inferenceBatchSize, METRICS.inferenceQueueWaitSeconds, METRICS.predictionLogWriteDurationSeconds];
+const histograms = [
+  METRICS.predictionLatencySeconds,
+  METRICS.predictionProbability,
+  METRICS.predictionValue,
+  METRICS.predictionOutputNorm,
+  METRICS.httpRequestDurationSeconds,
+  METRICS.inferenceBatchSize,
+  METRICS.inferenceQueueWaitSeconds,
+  METRICS.predictionLogWriteDurationSeconds,
+];
 const KNOWN_METRICS = new Set<string>([
   ...Object.values(METRICS),
   ...histograms.flatMap((h) => [`${h}_bucket`, `${h}_count`, `${h}_sum`]),
@@ -101,7 +113,7 @@ describe("dashboards", () => {
   it("read only metrics the contract defines (dashboards and alert rules)", () => {
     const exprs = [
       ...dashboards.flatMap((d) => panelsOf(d).flatMap((p) => (p.targets ?? []).map((t) => t.expr!))),
-      ...[...modelRuleGroups(MODEL), ...platformRuleGroups()].flatMap((g) => g.rules.map((r) => r.expr)),
+      ...[...TASKS.flatMap((task) => modelRuleGroups(TASK_MODEL[task], { task })), ...platformRuleGroups()].flatMap((g) => g.rules.map((r) => r.expr)),
     ];
     const unknown = [...new Set(exprs.flatMap(metricNames))].filter((name) => !KNOWN_METRICS.has(name));
     expect(unknown).toEqual([]);
@@ -110,7 +122,7 @@ describe("dashboards", () => {
   });
 
   it("have queries that all parse (promtool check rules)", async () => {
-    const exprs = dashboards.flatMap((d) => panelsOf(d).flatMap((p) => (p.targets ?? []).map((t) => expandVariables(t.expr!, MODEL))));
+    const exprs = dashboards.flatMap((d) => panelsOf(d).flatMap((p) => (p.targets ?? []).map((t) => expandVariables(t.expr!, modelOf(d)))));
     const dir = mkdtempSync(join(tmpdir(), "dashboard-queries-"));
     try {
       const file = join(dir, "queries.yml");
@@ -121,5 +133,41 @@ describe("dashboards", () => {
       rmSync(dir, { recursive: true, force: true });
     }
     expect(isAlertRule({ alert: "x", expr: "1", labels: {}, annotations: {} })).toBe(true);
+  });
+
+  it.each(byTask)("%s: panels follow the task's outputs, never another task's metrics", (task, files) => {
+    const service = files.find((d) => d.uid.endsWith("-service"))!;
+    const exprs = panelsOf(service).flatMap((p) => (p.targets ?? []).map((t) => t.expr!));
+    const reads = (metric: string) => exprs.some((expr) => metricNames(expr).some((name) => name === metric || name.startsWith(`${metric}_`)));
+    const titles = panelsOf(service).map((p) => p.title);
+    const expected: Record<Task, { reads: string[]; not: string[]; titles: string[] }> = {
+      binary: {
+        reads: [METRICS.predictionProbability, METRICS.modelBaselineHitRate, METRICS.modelBusinessCostTotal],
+        not: [METRICS.predictionClassTotal, METRICS.predictionValue, METRICS.predictionOutputNorm, METRICS.modelBaselineMae],
+        titles: ["Positive rate, 1 h vs 24 h", "Positive rate shift, 1 h vs 24 h", "Hit rate vs baseline"],
+      },
+      multiclass: {
+        reads: [METRICS.predictionClassTotal, METRICS.predictionProbability, METRICS.modelConfusionTotal, METRICS.modelBaselineHitRate],
+        not: [METRICS.predictionValue, METRICS.predictionOutputNorm, METRICS.modelBaselineMae],
+        titles: ["Class shares, last hour", "Class share shift, 1 h vs 24 h", "Accuracy vs baseline", "Confusion, last 6 h"],
+      },
+      regression: {
+        reads: [METRICS.predictionValue, METRICS.modelFeedbackAbsoluteErrorTotal, METRICS.modelFeedbackSquaredErrorTotal, METRICS.modelBaselineMae],
+        not: [METRICS.predictionProbability, METRICS.predictionClassTotal, METRICS.predictionOutputNorm, METRICS.modelBaselineHitRate],
+        titles: ["Mean predicted value, 1 h vs 24 h", "Value distribution shift, 1 h vs 24 h", "MAE vs baseline", "RMSE and MAE"],
+      },
+      tensor: {
+        reads: [METRICS.predictionOutputNorm, METRICS.predictionLatencySeconds, METRICS.httpRequestsTotal],
+        not: [METRICS.predictionProbability, METRICS.predictionClassTotal, METRICS.predictionValue, METRICS.modelFeedbackTotal, METRICS.modelBusinessCostTotal],
+        titles: ["Mean output norm, 1 h vs 24 h", "Output norm shift, 1 h vs 24 h", "Output norm distribution"],
+      },
+    };
+    const want = expected[task];
+    expect({ reads: want.reads.filter((m) => !reads(m)), not: want.not.filter(reads) }).toEqual({ reads: [], not: [] });
+    expect(titles).toEqual(expect.arrayContaining(want.titles));
+    // RED and the runtime rows are the same for every task.
+    expect(titles).toEqual(expect.arrayContaining(["5xx ratio", "p99 latency", "Prediction latency p50 / p99", "Batch queue depth", "Event-loop lag p99"]));
+    const rows = (service.json.panels as PanelJson[]).filter((p) => p.type === "row").map((p) => p.title);
+    expect(rows.includes("Ground truth and business")).toBe(task !== "tensor");
   });
 });

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { isAlertRule, modelRuleGroups, platformRuleGroups, rulesFile } from "../../alerts";
 import { alertmanagerConfig } from "../../alerts/alertmanager";
 import { modelDashboards, platformDashboards } from "../../dashboards";
-import { DCGM_METRICS, DRIFT_JOB_NAME, EMBEDDED_MODEL_DIR, EMBEDDED_MODEL_NAME, ENV, METRICS, ROUTES } from "../../service/src/contract";
+import { DCGM_METRICS, DRIFT_COLUMNS, DRIFT_JOB_NAME, EMBEDDED_MODEL_DIR, EMBEDDED_MODEL_NAME, ENV, METRICS, ROUTES } from "../../service/src/contract";
 import { projectRoot } from "../../service/src/paths";
 import { freePort, sleep, waitFor } from "../support/net";
 import { TestPostgres } from "../support/postgres";
@@ -54,6 +54,9 @@ function driftPush(datasetDrifted: 0 | 1, runAt: number): string {
     { column: "distance", method: "wasserstein", score: datasetDrifted ? 0.31 : 0.02, drifted: datasetDrifted },
     { column: "hour", method: "wasserstein", score: datasetDrifted ? 0.18 : 0.03, drifted: datasetDrifted },
     { column: "origin", method: "jensenshannon", score: 0.04, drifted: 0 },
+    // The job pushes the model's prediction and target drift the same way (a binary model's columns).
+    { column: DRIFT_COLUMNS.binary.prediction.name, method: "wasserstein", score: datasetDrifted ? 0.22 : 0.01, drifted: datasetDrifted },
+    { column: DRIFT_COLUMNS.binary.target!.name, method: "jensenshannon", score: 0.03, drifted: 0 },
   ];
   return [
     `# TYPE ${METRICS.driftDatasetDrifted} gauge`,

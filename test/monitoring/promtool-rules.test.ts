@@ -1,19 +1,24 @@
 // The emitted rules checked and unit-tested by the real promtool: syntax, then every alert firing and staying
-// silent on input series, with its labels and rendered annotations (summary, description, runbook link).
+// silent on input series, with its labels and rendered annotations (summary, description, runbook link), for a
+// model of every task.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { isAlertRule, modelRuleGroups, platformRuleGroups, rulesFile, runbookUrl } from "../../alerts";
+import { isAlertRule, modelAlertGroups, modelRuleGroups, platformRuleGroups, rulesFile, runbookUrl } from "../../alerts";
+import type { Task } from "../../service/src/contract";
 import { promtool } from "../support/prometheus";
-import { MODEL, RULE_CASES, RuleCase } from "./rule-cases";
+import { MODEL, RULE_CASES as BINARY_CASES, RuleCase } from "./rule-cases";
+import { TASK_MODELS, TASK_RULE_CASES } from "./task-rule-cases";
 
-const groups = [...platformRuleGroups(), ...modelRuleGroups(MODEL)];
-const alertNames = groups.flatMap((group) => group.rules.filter(isAlertRule).map((rule) => rule.alert));
-const platformAlerts = new Set(platformRuleGroups().flatMap((group) => group.rules.filter(isAlertRule).map((rule) => rule.alert)));
+const MODELS: readonly [string, Task][] = [[MODEL, "binary"], ...Object.entries(TASK_MODELS).map(([task, model]) => [model, task as Task] as [string, Task])];
+const RULE_CASES = [...BINARY_CASES, ...TASK_RULE_CASES];
+const groups = [...platformRuleGroups(), ...MODELS.flatMap(([model, task]) => modelRuleGroups(model, { task }))];
+const alertsOf = (rules: typeof groups) => rules.flatMap((group) => group.rules.filter(isAlertRule).map((rule) => rule.alert));
+const platformAlerts = new Set(alertsOf(platformRuleGroups()));
 
 function testFile(rules: string, testCase: RuleCase): Record<string, unknown> {
-  const page = platformAlerts.has(testCase.alert) ? ({ kind: "platform" } as const) : ({ kind: "model", model: MODEL } as const);
+  const page = platformAlerts.has(testCase.alert) ? ({ kind: "platform" } as const) : ({ kind: "model", model: testCase.model ?? MODEL } as const);
   return {
     rule_files: [rules],
     evaluation_interval: testCase.evaluationInterval ?? "1m",
@@ -47,9 +52,17 @@ describe("alert rules under promtool", () => {
     dir = mkdtempSync(join(tmpdir(), "promtool-"));
     rulesPath = join(dir, "rules.yml");
     writeFileSync(rulesPath, stringify(rulesFile(groups), { lineWidth: 0 }));
+    // Each case runs against its own model's rules and the platform's: a day of series evaluated against every
+    // model's rules would cost four times the work for nothing (the rules are filtered by model anyway).
+    const rulesOf = new Map<string, string>();
+    for (const [model, task] of MODELS) {
+      const path = join(dir, `rules-${model}.yml`);
+      writeFileSync(path, stringify(rulesFile([...platformRuleGroups(), ...modelRuleGroups(model, { task })]), { lineWidth: 0 }));
+      rulesOf.set(model, path);
+    }
     const files = RULE_CASES.map((testCase, index) => {
       const file = join(dir, `case-${String(index).padStart(2, "0")}.yml`);
-      writeFileSync(file, stringify(testFile(rulesPath, testCase), { lineWidth: 0 }));
+      writeFileSync(file, stringify(testFile(rulesOf.get(testCase.model ?? MODEL)!, testCase), { lineWidth: 0 }));
       return file;
     });
     // One promtool process per case so each failure report (on stderr) stays with its case; two at a time.
@@ -63,7 +76,7 @@ describe("alert rules under promtool", () => {
       }
     };
     await Promise.all([worker(), worker()]);
-  }, 120000);
+  }, 400_000);
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -73,19 +86,21 @@ describe("alert rules under promtool", () => {
     expect(check.code).toBe(0);
   });
 
-  it("has a case where each alert fires and one where it stays silent", () => {
-    for (const alert of alertNames) {
-      const cases = RULE_CASES.filter((testCase) => testCase.alert === alert);
-      expect({ alert, fires: cases.some((c) => c.expected.length > 0), silent: cases.some((c) => c.expected.length === 0) }).toEqual({
-        alert,
-        fires: true,
-        silent: true,
-      });
+  it("has a case where each alert fires and one where it stays silent, the quality alerts for every task", () => {
+    const covered = (alert: string, model?: string) => {
+      const cases = RULE_CASES.filter((c) => c.alert === alert && (model === undefined || (c.model ?? MODEL) === model));
+      return { alert, model, fires: cases.some((c) => c.expected.length > 0), silent: cases.some((c) => c.expected.length === 0) };
+    };
+    for (const alert of new Set(alertsOf(groups))) expect(covered(alert)).toEqual({ alert, model: undefined, fires: true, silent: true });
+    // Quality alerts differ per task (what is compared, which outcomes count): each task's own cases.
+    for (const [model, task] of MODELS) {
+      const quality = modelAlertGroups(model, { task }).find((group) => group.name === "quality")!.alerts;
+      for (const { name } of quality) expect(covered(name, model)).toEqual({ alert: name, model, fires: true, silent: true });
     }
-    expect(new Set(RULE_CASES.map((c) => c.alert))).toEqual(new Set(alertNames));
+    expect(new Set(RULE_CASES.map((c) => c.alert))).toEqual(new Set(alertsOf(groups)));
   });
 
-  it.each(RULE_CASES.map((testCase, index) => [`${testCase.alert}: ${testCase.name}`, index] as const))("%s", (_name, index) => {
+  it.each(RULE_CASES.map((testCase, index) => [`${testCase.model ?? MODEL} ${testCase.alert}: ${testCase.name}`, index] as const))("%s", (_name, index) => {
     const file = join(dir, `case-${String(index).padStart(2, "0")}.yml`);
     const section = results.get(file);
     expect(section).toMatch(/^exit 0\n[\s\S]*SUCCESS/);

@@ -20,6 +20,8 @@ export interface ExpectedAlert {
 export interface RuleCase {
   readonly name: string;
   readonly alert: string;
+  /** The model whose rules (and runbook page) the case tests. @default MODEL (a binary classifier) */
+  readonly model?: string;
   /** Sample spacing of the input series. @default "1m" */
   readonly interval?: string;
   /** Rule evaluation interval (long windows are tested at a coarser step). @default "1m" */
@@ -30,14 +32,14 @@ export interface RuleCase {
   readonly expected: readonly ExpectedAlert[];
 }
 
-const series = (metric: string, labels: Record<string, string>, values: string): Series => ({
+export const series = (metric: string, labels: Record<string, string>, values: string): Series => ({
   series: `${metric}{${Object.entries(labels).map(([name, value]) => `${name}="${value}"`).join(",")}}`,
   values,
 });
 
 // One replica per variant, as Kubernetes service discovery labels them.
-const stablePod = { namespace: "prod", job: "flight-delay", instance: "10.0.0.1:8080", pod: "flight-delay-stable-1" };
-const canaryPod = { namespace: "prod", job: "flight-delay", instance: "10.0.0.2:8080", pod: "flight-delay-canary-1" };
+export const stablePod = { namespace: "prod", job: "flight-delay", instance: "10.0.0.1:8080", pod: "flight-delay-stable-1" };
+export const canaryPod = { namespace: "prod", job: "flight-delay", instance: "10.0.0.2:8080", pod: "flight-delay-canary-1" };
 const stable = { ...stablePod, model: MODEL, variant: "stable" };
 const canary = { ...canaryPod, model: MODEL, variant: "canary" };
 const stableV3 = { ...stable, version: "3" };
@@ -72,7 +74,7 @@ function http(pod: Record<string, string>, perMinute: { ok: number; errors: numb
 
 const loaded = (labels: Record<string, string>, values: string) => series(METRICS.modelLoaded, labels, values);
 
-const DAY = 1440;
+export const DAY = 1440;
 /** Per-replica alerts keep namespace, model, variant, pod and instance (not the scrape job). */
 const replicaOf = ({ job: _job, ...rest }: Record<string, string>) => rest;
 

@@ -241,6 +241,14 @@ describe("promotion against a real Prometheus", () => {
     expect(report.blockers[0]).toMatch(/the canary is a multiclass model and the stable a binary one/);
   });
 
+  test("no challenger alias: exit 3 saying there is nothing to promote", async () => {
+    await mlflow.register("no-challenger", { artifactUri: "s3://models/no-challenger/1", aliases: ["champion"] });
+    const out: string[] = [];
+    const code = await main(["promote", "--model", "no-challenger", "--prometheus", prometheus.url, "--tracking-uri", mlflow.url], {}, { log: (t) => out.push(t), error: (t) => out.push(t) });
+    expect(code).toBe(3);
+    expect(out.join("\n")).toMatch(/model "no-challenger" has no alias "challenger": nothing to promote/);
+  });
+
   test("Prometheus down: exit 3, alias untouched", async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     const out: string[] = [];

@@ -103,13 +103,17 @@ describe("resolving a registry URI", () => {
     expect(await source("models:/flight-delay/2").resolve()).toMatchObject({ version: "2", stage: "Archived" });
   });
 
-  test("unknown model, alias and version are RESOURCE_DOES_NOT_EXIST naming what is missing", async () => {
+  test("a missing alias (400 from MLflow, model unchecked), model or version is a non-retryable error naming what is missing", async () => {
     await mlflow.register("flight-delay", { dir: TINY_MODEL_DIR, aliases: ["champion"] });
     const noAlias = await failure(source("models:/flight-delay@challenger").resolve());
-    expect(noAlias).toMatchObject({ errorCode: "RESOURCE_DOES_NOT_EXIST", status: 404, retryable: false });
-    expect(noAlias.message).toBe('model "flight-delay" has no alias "challenger" (MLflow: Registered model alias challenger not found.)');
+    expect(noAlias).toMatchObject({ errorCode: "INVALID_PARAMETER_VALUE", status: 400, retryable: false });
+    expect(noAlias.message).toBe(
+      'model "flight-delay" has no alias "challenger", or no model "flight-delay" is registered (MLflow: Registered model alias challenger not found.)',
+    );
+    // MLflow does not look the model up for an alias: an unknown model reads as a missing alias.
     const noModel = await failure(source("models:/churn@champion").resolve());
-    expect(noModel.message).toMatch(/^model "churn" has no alias "champion" \(MLflow: Registered Model with name=churn not found\)/);
+    expect(noModel).toMatchObject({ errorCode: "INVALID_PARAMETER_VALUE", status: 400 });
+    expect(noModel.message).toMatch(/^model "churn" has no alias "champion", or no model "churn" is registered/);
     const noVersion = await failure(source("models:/flight-delay/9").resolve());
     expect(noVersion.message).toMatch(/^model "flight-delay" has no version 9/);
     const noStageModel = await failure(source("models:/churn/Production").resolve());

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { EMBEDDED_MODEL_DIR, ENV } from "../../service/src/contract";
 import { ConfigError, loadConfig } from "../../service/src/config";
 import { projectRoot } from "../../service/src/paths";
+import { DEFAULT_DOWNLOAD_LIMITS } from "../../service/src/registry/transfer";
 
 describe("loadConfig", () => {
   it("defaults to the embedded demo model on port 8080, no registry needed", () => {
@@ -53,5 +54,29 @@ describe("loadConfig", () => {
     }
     expect(error!.problems).toHaveLength(6);
     expect(text).not.toContain("hunter2");
+  });
+
+  it("reads the download limits, with defaults generous for MLflow's copy-then-send proxy", () => {
+    expect(loadConfig({}).model.download).toEqual(DEFAULT_DOWNLOAD_LIMITS);
+    expect(DEFAULT_DOWNLOAD_LIMITS.firstByteTimeoutMs).toBeGreaterThanOrEqual(120_000);
+    const config = loadConfig({
+      [ENV.modelDownloadConnectTimeoutSeconds]: "2",
+      [ENV.modelDownloadFirstByteTimeoutSeconds]: "300",
+      [ENV.modelDownloadIdleTimeoutSeconds]: "0.5",
+      [ENV.modelDownloadMinBytesPerSecond]: "65536",
+      [ENV.modelDownloadRateWindowSeconds]: "10",
+      [ENV.modelDownloadMaxBytes]: "1073741824",
+    });
+    expect(config.model.download).toEqual({
+      connectTimeoutMs: 2000,
+      firstByteTimeoutMs: 300_000,
+      idleTimeoutMs: 500,
+      minBytesPerSecond: 65536,
+      rateWindowMs: 10_000,
+      maxBytes: 1073741824,
+    });
+    expect(() => loadConfig({ [ENV.modelDownloadIdleTimeoutSeconds]: "0", [ENV.modelDownloadMaxBytes]: "1.5" })).toThrow(
+      /MODEL_DOWNLOAD_IDLE_TIMEOUT_SECONDS=0 is not a number between[\s\S]*MODEL_DOWNLOAD_MAX_BYTES=1\.5 is not an integer/,
+    );
   });
 });

@@ -2,6 +2,9 @@
  * An in-process fake of the MLflow tracking server: exactly the registry reads and the artifact proxy Modelport
  * uses (paths and shapes from service/src/registry/mlflow-api.ts, errors as MLflow words them), serving real
  * model directories from disk. MLflow itself cannot run here; everything else in the hot-reload path is real.
+ * Where its answers are not obvious they follow MLflow's source (mlflow/server/handlers.py and the stores it calls,
+ * read at 2.x and 3.x), cited per route below: a missing alias is 400, a missing artifact file is 500, POST bodies
+ * must be application/json, downloads are chunked and start only after the proxy copied the whole file.
  *
  * ```ts
  * const mlflow = await FakeMlflow.start();
@@ -10,17 +13,19 @@
  * // point the service at MLFLOW_TRACKING_URI=mlflow.url, MODEL_URI=models:/flight-delay@champion
  * mlflow.setAvailability("unavailable");        // every request answers 503
  * mlflow.failTransfer(v2, "model.onnx", "cut"); // the connection drops half way through the file
+ * mlflow.setFirstByteDelay(15_000);             // the proxy's copy from the artifact store takes 15 s
  * expect(mlflow.count("modelVersionByAlias")).toBe(3);
  * await mlflow.stop();
  * ```
  */
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { cp, mkdtemp, readdir, rm, stat, truncate } from "node:fs/promises";
+import { cp, mkdtemp, open, readdir, rm, stat, truncate } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
+import { Readable } from "node:stream";
 import {
   MLFLOW_API,
   type MlflowFileInfo,
@@ -42,10 +47,11 @@ export type FakeMlflowEndpoint =
 export type FakeMlflowAuth = { readonly token: string } | { readonly username: string; readonly password: string };
 
 /**
- * How a file download misbehaves: `cut` drops the connection half way (Content-Length promised the whole file),
- * `short` sends half the file as a complete response, `stall` sends half and then nothing, `missing` answers 404.
+ * How a file download misbehaves: `cut` drops the connection half way (before the last chunk), `short` sends half
+ * the file as a complete response, `stall` sends half and then nothing, `trickle` sends one byte every
+ * `trickleEveryMs` (5 s by default) for ever, `missing` is a file the store lost (MLflow answers 500).
  */
-export type TransferFault = "cut" | "short" | "stall" | "missing";
+export type TransferFault = "cut" | "short" | "stall" | "trickle" | "missing";
 
 /** `unavailable`: every request gets 503 (a gateway in front of a dead server); `refusing`: nothing listens. */
 export type Availability = "up" | "unavailable" | "refusing";
@@ -69,6 +75,18 @@ export interface RegisterOptions {
   readonly stage?: ModelStage;
   /** Aliases moved to this version. */
   readonly aliases?: readonly string[];
+  /**
+   * Register from `runs:/<run>/model`, as `mlflow.register_model` does in MLflow 2: the version's source, and so
+   * get-download-uri, is that runs:/ URI, which clients resolve through the run's artifact_uri. Needs `dir` and a
+   * run. @default false
+   */
+  readonly fromRunUri?: boolean;
+  /**
+   * How the stored files' location is spelled (version source, run artifact_uri): `mlflow-artifacts:/<path>` (a
+   * server with --serve-artifacts) or `http://<fake>/api/2.0/mlflow-artifacts/artifacts/<path>` (an http artifact
+   * root). @default "mlflow-artifacts"
+   */
+  readonly artifactRoot?: "mlflow-artifacts" | "http";
 }
 
 export interface RegisteredVersion {
@@ -85,6 +103,7 @@ export interface FakeMlflowRequest {
   /** Path and query as received. */
   readonly url: string;
   readonly authorization?: string;
+  readonly contentType?: string;
 }
 
 interface VersionRecord {
@@ -98,6 +117,8 @@ interface VersionRecord {
   readonly runId?: string;
   readonly source: string;
   readonly artifactUri: string;
+  /** Where the fake keeps the files, relative to its artifact root (undefined: files stored elsewhere). */
+  readonly storedPath?: string;
   readonly tags: Record<string, string>;
 }
 
@@ -108,6 +129,7 @@ interface ModelRecord {
 
 interface RunRecord {
   readonly runId: string;
+  readonly artifactUri: string;
   readonly startTime: number;
   readonly metrics: Readonly<Record<string, number>>;
   readonly tags: Readonly<Record<string, string>>;
@@ -116,6 +138,12 @@ interface RunRecord {
 
 const EXPERIMENT_ID = "1";
 const JSON_HEADERS = { "content-type": "application/json" };
+/** Flask's default mimetype for a plain `Response(text, status)`. */
+const FLASK_TEXT_HEADERS = { "content-type": "text/html; charset=utf-8" };
+/** MLflow's ARTIFACT_STREAM_CHUNK_SIZE (handlers.py): the proxy yields the copied file in 1 MiB chunks. */
+const ARTIFACT_STREAM_CHUNK_SIZE = 1024 * 1024;
+/** The anchor of http(s) artifact roots (handlers._get_proxied_run_artifact_destination_path). */
+const HTTP_ARTIFACTS_ANCHOR = `${MLFLOW_API.artifacts}/`;
 
 class HttpError extends Error {
   constructor(
@@ -127,6 +155,25 @@ class HttpError extends Error {
   }
 }
 
+/** An exception MLflow's handlers do not catch (not an MlflowException): Flask answers its own 500 page. */
+class InternalServerError extends Error {}
+
+interface RouteContext {
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
+  readonly url: URL;
+  readonly query: URLSearchParams;
+}
+
+interface FakeRoute {
+  readonly endpoint: FakeMlflowEndpoint;
+  readonly method: "GET" | "POST" | "DELETE" | "PATCH";
+  /** An artifact-proxy route: 503 unless the server serves artifacts (handlers._disable_unless_serve_artifacts). */
+  readonly proxy?: boolean;
+  /** Returns the JSON body of a 200 answer, or undefined when it wrote the response itself. */
+  handle(context: RouteContext): unknown;
+}
+
 export class FakeMlflow {
   private readonly models = new Map<string, ModelRecord>();
   private readonly runs = new Map<string, RunRecord>();
@@ -134,6 +181,13 @@ export class FakeMlflow {
   private readonly log: FakeMlflowRequest[] = [];
   private availability: Availability = "up";
   private latencyMs = 0;
+  private firstByteDelayMs = 0;
+  private readonly fileFirstByteDelays = new Map<string, number>();
+  private copyBytesPerSecond = Infinity;
+  private trickleEveryMs = 5000;
+  private serveArtifacts: boolean;
+  /** Timers of downloads in progress (trickles, first-byte delays), cleared when the fake stops. */
+  private readonly transfers = new Set<NodeJS.Timeout>();
 
   private constructor(
     private readonly server: Server,
@@ -142,18 +196,25 @@ export class FakeMlflow {
     private readonly artifactRoot: string,
     private auth: FakeMlflowAuth | undefined,
     private readonly basePath: string,
-  ) {}
+    serveArtifacts: boolean,
+  ) {
+    this.serveArtifacts = serveArtifacts;
+  }
 
   /**
    * Listens on 127.0.0.1 on a free port. `basePath` serves the API under a prefix, as behind an ingress
-   * (`/mlflow` -> http://127.0.0.1:<port>/mlflow/api/2.0/...).
+   * (`/mlflow` -> http://127.0.0.1:<port>/mlflow/api/2.0/...). `serveArtifacts: false` is `mlflow server
+   * --no-serve-artifacts`: the artifact proxy answers 503.
    */
-  static async start(options: { readonly auth?: FakeMlflowAuth; readonly basePath?: string } = {}): Promise<FakeMlflow> {
+  static async start(
+    options: { readonly auth?: FakeMlflowAuth; readonly basePath?: string; readonly serveArtifacts?: boolean } = {},
+  ): Promise<FakeMlflow> {
     const artifactRoot = await mkdtemp(join(tmpdir(), "fake-mlflow-"));
     const server = createServer();
     await listen(server, 0);
     const basePath = (options.basePath ?? "").replace(/\/+$/, "");
-    const fake = new FakeMlflow(server, (server.address() as AddressInfo).port, artifactRoot, options.auth, basePath);
+    const port = (server.address() as AddressInfo).port;
+    const fake = new FakeMlflow(server, port, artifactRoot, options.auth, basePath, options.serveArtifacts ?? true);
     server.on("request", (request, response) => void fake.handle(request, response));
     return fake;
   }
@@ -184,15 +245,19 @@ export class FakeMlflow {
     this.models.set(name, model);
     const version = String(model.versions.size + 1);
     const runId = options.withoutRun ? undefined : randomBytes(16).toString("hex");
+    if (options.fromRunUri && (options.dir === undefined || !runId)) throw new Error("register: fromRunUri needs dir and a run");
+    const spell = (path: string) => (options.artifactRoot === "http" ? `${this.url}${HTTP_ARTIFACTS_ANCHOR}${path}` : `mlflow-artifacts:/${path}`);
     let artifactUri = options.artifactUri!;
+    let storedPath: string | undefined;
     if (options.dir !== undefined) {
-      const artifactPath = posix.join(EXPERIMENT_ID, runId ?? `registered-${name}-${version}`, "artifacts", "model");
-      await cp(options.dir, join(this.artifactRoot, ...artifactPath.split("/")), { recursive: true });
-      artifactUri = `mlflow-artifacts:/${artifactPath}`;
+      storedPath = posix.join(EXPERIMENT_ID, runId ?? `registered-${name}-${version}`, "artifacts", "model");
+      await cp(options.dir, join(this.artifactRoot, ...storedPath.split("/")), { recursive: true });
+      artifactUri = options.fromRunUri ? `runs:/${runId}/model` : spell(storedPath);
     }
     if (runId) {
       this.runs.set(runId, {
         runId,
+        artifactUri: spell(posix.join(EXPERIMENT_ID, runId, "artifacts")),
         startTime: Date.now(),
         metrics: options.runMetrics ?? {},
         tags: { "mlflow.runName": `train-${name}-${version}`, ...options.runTags },
@@ -210,6 +275,7 @@ export class FakeMlflow {
       runId,
       source: artifactUri,
       artifactUri,
+      storedPath,
       tags: { ...options.tags },
     });
     for (const alias of options.aliases ?? []) this.setAlias(name, alias, version);
@@ -261,10 +327,34 @@ export class FakeMlflow {
   }
 
   /** Makes downloads of one file misbehave (see TransferFault); `undefined` heals it. */
-  failTransfer(version: RegisteredVersion, file: string, fault: TransferFault | undefined): void {
+  failTransfer(version: RegisteredVersion, file: string, fault: TransferFault | undefined, options: { readonly trickleEveryMs?: number } = {}): void {
     const key = posix.join(this.artifactPath(version), file);
     if (fault) this.faults.set(key, fault);
     else this.faults.delete(key);
+    if (options.trickleEveryMs !== undefined) this.trickleEveryMs = options.trickleEveryMs;
+  }
+
+  /**
+   * Holds every download's first byte back this long: MLflow's proxy copies the whole file from the artifact store
+   * into a temp directory before it answers (handlers._download_artifact), so a big file on S3 answers late.
+   */
+  setFirstByteDelay(ms: number): void {
+    this.firstByteDelayMs = ms;
+  }
+
+  /** Holds the first byte of one file's downloads back this long (a big file among small ones). */
+  delayFirstByte(version: RegisteredVersion, file: string, ms: number): void {
+    this.fileFirstByteDelays.set(posix.join(this.artifactPath(version), file), ms);
+  }
+
+  /** Adds the proxy's copy time at this rate to every download's first byte, so big files answer later. */
+  setArtifactCopyRate(bytesPerSecond: number): void {
+    this.copyBytesPerSecond = bytesPerSecond;
+  }
+
+  /** `mlflow server --serve-artifacts` (true, the default since MLflow 2.0) or `--no-serve-artifacts`. */
+  setServeArtifacts(serve: boolean): void {
+    this.serveArtifacts = serve;
   }
 
   /** Takes the server down (503 or connection refused) or back up on the same port. */
@@ -291,6 +381,8 @@ export class FakeMlflow {
   }
 
   async stop(): Promise<void> {
+    for (const timer of this.transfers) clearTimeout(timer);
+    this.transfers.clear();
     if (this.availability !== "refusing") {
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.server.closeAllConnections();
@@ -308,7 +400,13 @@ export class FakeMlflow {
     const inBase = url.pathname.startsWith(`${this.basePath}/`);
     if (inBase) url.pathname = url.pathname.slice(this.basePath.length);
     const endpoint = inBase ? (writeEndpointOf(request.method, url.pathname) ?? endpointOf(url.pathname)) : "unknown";
-    this.log.push({ method: request.method ?? "GET", endpoint, url: request.url ?? "/", authorization: request.headers.authorization });
+    this.log.push({
+      method: request.method ?? "GET",
+      endpoint,
+      url: request.url ?? "/",
+      authorization: request.headers.authorization,
+      contentType: request.headers["content-type"],
+    });
     try {
       if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs).unref());
       if (this.availability === "unavailable") {
@@ -328,76 +426,92 @@ export class FakeMlflow {
         response.destroy();
         return;
       }
-      const status = error instanceof HttpError ? error.status : 500;
-      const errorCode = error instanceof HttpError ? error.errorCode : "INTERNAL_ERROR";
-      response.writeHead(status, JSON_HEADERS).end(JSON.stringify({ error_code: errorCode, message: (error as Error).message }));
+      if (!(error instanceof HttpError)) {
+        const detail = "The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application.";
+        response.writeHead(500, FLASK_TEXT_HEADERS).end(flaskPage(500, "Internal Server Error", detail));
+        return;
+      }
+      response.writeHead(error.status, JSON_HEADERS).end(JSON.stringify({ error_code: error.errorCode, message: error.message }));
     }
   }
+
+  /**
+   * What the fake serves, one entry per endpoint and method, in MLflow's order of checks (handlers.py wraps each
+   * handler in catch_mlflow_exception, then _disable_unless_serve_artifacts for the proxy). Add endpoints here.
+   */
+  private readonly routes: readonly FakeRoute[] = [
+    // _get_model_version_by_alias -> SqlAlchemyStore.get_model_version_by_alias: looks up (name, alias) alone, so a
+    // missing alias of an unknown model reads the same: INVALID_PARAMETER_VALUE (400), the model is not checked.
+    { endpoint: "modelVersionByAlias", method: "GET", handle: ({ query }) => this.modelVersionByAlias(query) },
+    // _get_latest_versions answers GET (query) and POST (JSON body, content type checked) alike.
+    { endpoint: "latestVersions", method: "GET", handle: ({ query }) => this.latestVersions({ name: query.get("name") ?? undefined, stages: query.getAll("stages") }) },
+    { endpoint: "latestVersions", method: "POST", handle: async ({ request }) => this.latestVersions(await readJson(request)) },
+    { endpoint: "modelVersion", method: "GET", handle: ({ query }) => ({ model_version: this.toJson(this.versionRecord(required(query, "name"), versionParameter(query))) }) },
+    // SqlAlchemyStore.get_model_version_download_uri: `storage_location or source`, verbatim (runs:/ included).
+    { endpoint: "modelVersionDownloadUri", method: "GET", handle: ({ query }) => ({ artifact_uri: this.versionRecord(required(query, "name"), versionParameter(query)).artifactUri }) },
+    { endpoint: "run", method: "GET", handle: ({ query }) => this.getRun(query) },
+    // _list_artifacts_mlflow_artifacts: basenames of one level; a missing directory lists as empty.
+    { endpoint: "listArtifacts", method: "GET", proxy: true, handle: async ({ query }) => this.listArtifacts(query) },
+    { endpoint: "downloadArtifact", method: "GET", proxy: true, handle: ({ url, response }) => this.download(artifactPathOf(url), response) },
+  ];
 
   private async route(endpoint: FakeMlflowEndpoint, request: IncomingMessage, url: URL, response: ServerResponse): Promise<void> {
     if (isWriteEndpoint(endpoint)) return this.routeWrite(endpoint, request, response);
     const method = request.method ?? "GET";
-    const query = url.searchParams;
-    const expect = (...methods: string[]) => {
-      if (!methods.includes(method)) throw new HttpError(405, "BAD_REQUEST", `${method} is not allowed on ${url.pathname}`);
-    };
-    const send = (body: unknown): void => void response.writeHead(200, JSON_HEADERS).end(JSON.stringify(body));
-    switch (endpoint) {
-      case "modelVersionByAlias": {
-        expect("GET");
-        const name = required(query, "name");
-        const alias = required(query, "alias");
-        const version = this.model(name).aliases.get(alias);
-        if (version === undefined) throw new HttpError(404, "RESOURCE_DOES_NOT_EXIST", `Registered model alias ${alias} not found.`);
-        return send({ model_version: this.toJson(this.versionRecord(name, version)) });
-      }
-      case "latestVersions": {
-        expect("GET", "POST");
-        const body = method === "POST" ? await readJson(request) : { name: query.get("name") ?? undefined, stages: query.getAll("stages") };
-        const name = body.name;
-        if (typeof name !== "string" || name === "") throw missingParameter("name");
-        const requested = Array.isArray(body.stages) && body.stages.length > 0 ? (body.stages as unknown[]) : [...MODEL_STAGES];
-        const stages = requested.map((s) => {
-          const stage = MODEL_STAGES.find((known) => typeof s === "string" && known.toLowerCase() === s.toLowerCase());
-          if (!stage) throw new HttpError(400, "INVALID_PARAMETER_VALUE", `Invalid Model Version stage: ${String(s)}. Value must be one of ${MODEL_STAGES.join(", ")}.`);
-          return stage;
-        });
-        const latest = stages
-          .map((stage) => [...this.model(name).versions.values()].filter((v) => v.stage === stage).sort((a, b) => Number(b.version) - Number(a.version))[0])
-          .filter((v): v is VersionRecord => v !== undefined);
-        return send(latest.length > 0 ? { model_versions: latest.map((v) => this.toJson(v)) } : {});
-      }
-      case "modelVersion": {
-        expect("GET");
-        return send({ model_version: this.toJson(this.versionRecord(required(query, "name"), versionParameter(query))) });
-      }
-      case "modelVersionDownloadUri": {
-        expect("GET");
-        return send({ artifact_uri: this.versionRecord(required(query, "name"), versionParameter(query)).artifactUri });
-      }
-      case "run": {
-        expect("GET");
-        const runId = query.get("run_id") || query.get("run_uuid");
-        if (!runId) throw missingParameter("run_id");
-        const run = this.runs.get(runId);
-        if (!run) throw new HttpError(404, "RESOURCE_DOES_NOT_EXIST", `Run with id=${runId} not found`);
-        return send({ run: runJson(run) });
-      }
-      case "listArtifacts": {
-        expect("GET");
-        const files = await this.list(safePath(query.get("path") ?? ""));
-        return send(files.length > 0 ? { files } : {});
-      }
-      case "downloadArtifact": {
-        expect("GET");
-        const path = safePath(decodeURIComponent(url.pathname.slice(MLFLOW_API.artifacts.length + 1)));
-        return this.download(path, response);
-      }
-      case "unknown":
-        // Flask's page for an unknown route, as MLflow answers it: HTML, not the JSON error shape.
-        response.writeHead(404, { "content-type": "text/html; charset=utf-8" }).end("<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n");
-        return;
+    const candidates = this.routes.filter((r) => r.endpoint === endpoint);
+    // Flask's own pages for an unknown route or method, as MLflow answers them: HTML, not the JSON error shape.
+    if (candidates.length === 0) return void response.writeHead(404, FLASK_TEXT_HEADERS).end(flaskPage(404, "Not Found", ""));
+    const route = candidates.find((r) => r.method === method);
+    if (!route) return void response.writeHead(405, FLASK_TEXT_HEADERS).end(flaskPage(405, "Method Not Allowed", "The method is not allowed for the requested URL."));
+    if (route.proxy && !this.serveArtifacts) {
+      // handlers._disable_unless_serve_artifacts: a plain Response (Flask's text/html), status 503.
+      const rule = endpoint === "downloadArtifact" ? `${MLFLOW_API.artifacts}/<path:artifact_path>` : MLFLOW_API.artifacts;
+      response
+        .writeHead(503, FLASK_TEXT_HEADERS)
+        .end(
+          `Endpoint: ${rule} disabled due to the mlflow server running with \`--no-serve-artifacts\`. ` +
+            "To enable artifacts server functionality, run `mlflow server` with `--serve-artifacts`",
+        );
+      return;
     }
+    const body = await route.handle({ request, response, url, query: url.searchParams });
+    if (body !== undefined) response.writeHead(200, JSON_HEADERS).end(JSON.stringify(body));
+  }
+
+  private modelVersionByAlias(query: URLSearchParams): unknown {
+    const name = required(query, "name");
+    const alias = required(query, "alias");
+    const version = this.models.get(name)?.aliases.get(alias);
+    if (version === undefined) throw new HttpError(400, "INVALID_PARAMETER_VALUE", `Registered model alias ${alias} not found.`);
+    return { model_version: this.toJson(this.versionRecord(name, version)) };
+  }
+
+  private latestVersions(body: Record<string, unknown>): unknown {
+    const name = body.name;
+    if (typeof name !== "string" || name === "") throw missingParameter("name");
+    const requested = Array.isArray(body.stages) && body.stages.length > 0 ? (body.stages as unknown[]) : [...MODEL_STAGES];
+    const stages = requested.map((s) => {
+      const stage = MODEL_STAGES.find((known) => typeof s === "string" && known.toLowerCase() === s.toLowerCase());
+      if (!stage) throw new HttpError(400, "INVALID_PARAMETER_VALUE", `Invalid Model Version stage: ${String(s)}. Value must be one of ${MODEL_STAGES.join(", ")}.`);
+      return stage;
+    });
+    const latest = stages
+      .map((stage) => [...this.model(name).versions.values()].filter((v) => v.stage === stage).sort((a, b) => Number(b.version) - Number(a.version))[0])
+      .filter((v): v is VersionRecord => v !== undefined);
+    return latest.length > 0 ? { model_versions: latest.map((v) => this.toJson(v)) } : {};
+  }
+
+  private getRun(query: URLSearchParams): unknown {
+    const runId = query.get("run_id") || query.get("run_uuid");
+    if (!runId) throw missingParameter("run_id");
+    const run = this.runs.get(runId);
+    if (!run) throw new HttpError(404, "RESOURCE_DOES_NOT_EXIST", `Run with id=${runId} not found`);
+    return { run: runJson(run) };
+  }
+
+  private async listArtifacts(query: URLSearchParams): Promise<unknown> {
+    const files = await this.list(safePath(query.get("path") ?? ""));
+    return files.length > 0 ? { files } : {};
   }
 
   private async list(path: string): Promise<MlflowFileInfo[]> {
@@ -415,6 +529,12 @@ export class FakeMlflow {
     );
   }
 
+  /**
+   * handlers._download_artifact: the artifact repository first copies the whole file into a temp directory (the
+   * first-byte delay here), then a generator yields it in 1 MiB chunks, so the answer is chunked, without
+   * Content-Length. A file the store lacks makes download_artifacts raise OSError, which catch_mlflow_exception
+   * (it catches MlflowException only) lets through: Flask's 500 page.
+   */
   private async download(path: string, response: ServerResponse): Promise<void> {
     const file = join(this.artifactRoot, ...path.split("/"));
     const size = await stat(file).then(
@@ -422,24 +542,63 @@ export class FakeMlflow {
       () => undefined,
     );
     const fault = this.faults.get(path);
-    if (size === undefined || fault === "missing") throw new HttpError(404, "RESOURCE_DOES_NOT_EXIST", `File ${path} not found`);
-    const headers = { "content-type": "application/octet-stream" };
-    if (!fault) {
-      response.writeHead(200, { ...headers, "content-length": size });
-      createReadStream(file).pipe(response);
-      return;
-    }
-    const half = Math.floor(size / 2);
-    const partial = half > 0 ? createReadStream(file, { start: 0, end: half - 1 }) : undefined;
-    response.writeHead(200, { ...headers, "content-length": fault === "short" ? half : size });
-    if (fault === "short") {
-      if (partial) partial.pipe(response);
-      else response.end();
-      return;
-    }
-    if (partial) for await (const chunk of partial) response.write(chunk);
-    // `cut` drops the connection; `stall` leaves it open until the client gives up or the fake stops.
-    if (fault === "cut") response.socket?.destroy();
+    const copyMs = size === undefined ? 0 : (size / this.copyBytesPerSecond) * 1000;
+    const delayMs = this.firstByteDelayMs + (this.fileFirstByteDelays.get(path) ?? 0) + copyMs;
+    if (!(await this.wait(delayMs, response))) return;
+    if (size === undefined || fault === "missing") throw new InternalServerError();
+    // handlers._response_with_file_attachment_headers
+    response.writeHead(200, {
+      "content-type": mimeType(path),
+      "content-disposition": `attachment; filename=${posix.basename(path)}`,
+      "x-content-type-options": "nosniff",
+    });
+    if (fault === "trickle") return this.trickle(file, size, response);
+    const end = fault === undefined ? size : Math.floor(size / 2);
+    const source = end > 0 ? createReadStream(file, { start: 0, end: end - 1, highWaterMark: ARTIFACT_STREAM_CHUNK_SIZE }) : Readable.from([]);
+    response.once("close", () => source.destroy());
+    // `short` ends cleanly after half the file; `cut` then drops the connection; `stall` leaves it open.
+    source.pipe(response, { end: fault === undefined || fault === "short" });
+    if (fault === "cut") source.once("end", () => response.socket?.destroy());
+  }
+
+  /** One byte every trickleEveryMs until the file is sent or the client gives up. */
+  private trickle(file: string, size: number, response: ServerResponse): void {
+    let offset = 0;
+    const next = () => {
+      readByte(file, offset).then(
+        (byte) => {
+          if (response.destroyed) return;
+          response.write(byte);
+          if (++offset >= size) return void response.end();
+          this.schedule(next, this.trickleEveryMs, response);
+        },
+        () => response.destroy(), // the fake stopped and removed its store
+      );
+    };
+    next();
+  }
+
+  /** Resolves true after `ms`, false at once if the client hung up meanwhile. */
+  private wait(ms: number, response: ServerResponse): Promise<boolean> {
+    if (ms <= 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      this.schedule(() => resolve(!response.destroyed), ms, response, () => resolve(false));
+    });
+  }
+
+  private schedule(run: () => void, ms: number, response: ServerResponse, onClose?: () => void): void {
+    const timer = setTimeout(() => {
+      this.transfers.delete(timer);
+      response.off("close", cancel);
+      run();
+    }, ms);
+    const cancel = () => {
+      clearTimeout(timer);
+      this.transfers.delete(timer);
+      onClose?.();
+    };
+    this.transfers.add(timer);
+    response.once("close", cancel);
   }
 
   // --- registry writes (alias moves and version tags, as promotion and rollback make them) ---------------------
@@ -506,9 +665,9 @@ export class FakeMlflow {
   }
 
   private artifactPath(version: RegisteredVersion): string {
-    const prefix = "mlflow-artifacts:/";
-    if (!version.artifactUri.startsWith(prefix)) throw new Error(`${version.name} v${version.version} is not stored by the fake (artifactUri ${version.artifactUri})`);
-    return version.artifactUri.slice(prefix.length);
+    const stored = this.versionRecord(version.name, version.version).storedPath;
+    if (stored === undefined) throw new Error(`${version.name} v${version.version} is not stored by the fake (artifactUri ${version.artifactUri})`);
+    return stored;
   }
 
   private storedPath(version: RegisteredVersion, file: string): string {
@@ -549,7 +708,7 @@ function runJson(run: RunRecord): MlflowRun {
       status: "FINISHED",
       start_time: run.startTime,
       end_time: run.startTime + 1,
-      artifact_uri: `mlflow-artifacts:/${EXPERIMENT_ID}/${run.runId}/artifacts`,
+      artifact_uri: run.artifactUri,
       lifecycle_stage: "active",
     },
     data: {
@@ -593,16 +752,54 @@ function safePath(path: string): string {
   return segments.join("/");
 }
 
+/**
+ * handlers._get_request_json: mlflow/server/validation._validate_content_type refuses a POST whose Content-Type
+ * (parameters dropped) is not application/json, naming what it got when that is safe to echo; the body is then
+ * read with get_json(force=True, silent=True), so JSON that does not parse counts as an empty request.
+ */
 async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const contentType = request.headers["content-type"]?.split(";")[0];
+  if (contentType !== "application/json") {
+    const got = contentType !== undefined && /^[a-zA-Z0-9\-/;,+_ ]*$/.test(contentType) ? ` Got '${contentType}'.` : "";
+    throw new HttpError(400, "INVALID_PARAMETER_VALUE", `Bad Request. Content-Type must be one of [application/json].${got}`);
+  }
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
   try {
     const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
     if (body && typeof body === "object" && !Array.isArray(body)) return body as Record<string, unknown>;
   } catch {
-    // answered below
+    // silent=True: an unparsable body is no body
   }
-  throw new HttpError(400, "MALFORMED_REQUEST", "Request body is not a JSON object");
+  return {};
+}
+
+/** The path after /mlflow-artifacts/artifacts/, checked as handlers.validate_path_is_safe does. */
+function artifactPathOf(url: URL): string {
+  return safePath(decodeURIComponent(url.pathname.slice(MLFLOW_API.artifacts.length + 1)));
+}
+
+/** werkzeug's HTML error page, which Flask (and so MLflow) answers for errors outside its own JSON shape. */
+function flaskPage(status: number, title: string, detail: string): string {
+  return `<!doctype html>\n<html lang=en>\n<title>${status} ${title}</title>\n<h1>${title}</h1>\n${detail ? `<p>${detail}</p>\n` : ""}`;
+}
+
+/** mlflow.utils.mime_type_utils._guess_mime_type, for the file kinds a model directory holds. */
+function mimeType(path: string): string {
+  if (path.endsWith(".json")) return "application/json";
+  if (path.endsWith(".txt")) return "text/plain";
+  return "application/octet-stream";
+}
+
+async function readByte(file: string, offset: number): Promise<Buffer> {
+  const handle = await open(file, "r");
+  try {
+    const byte = Buffer.alloc(1);
+    await handle.read(byte, 0, 1, offset);
+    return byte;
+  } finally {
+    await handle.close();
+  }
 }
 
 function listen(server: Server, port: number): Promise<void> {

@@ -7,8 +7,9 @@
  *   await pg.stop("immediate"); await pg.start();   // outage: same port, same data dir
  *   await pg.destroy();                             // in afterAll: stop by PID, delete the directory
  *
- * initdb and pg_ctl refuse to run as root, so they run as the `postgres` system user via runuser; the temp dir is
- * made world-readable (mkdtemp gives 0700) so that user can reach the data directory inside it.
+ * initdb and pg_ctl refuse to run as root, so as root they run as the `postgres` system user via runuser and the
+ * temp dir is made world-readable (mkdtemp gives 0700) so that user can reach the data directory inside it; as any
+ * other user they run as that user, on a directory it already owns.
  */
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -107,7 +108,7 @@ export class TestPostgres {
   async start(): Promise<void> {
     if (this.pid !== undefined) return;
     try {
-      await run("runuser", ["-u", "postgres", "--", pgBin("pg_ctl"), "-D", this.dataDir, "-l", this.logFile, "-w", "-t", "30", "start"]);
+      await runPg("pg_ctl", ["-D", this.dataDir, "-l", this.logFile, "-w", "-t", "30", "start"]);
     } catch (error) {
       throw new Error(`postgres failed to start on port ${this.port}: ${(error as Error).message}\n${this.logTail()}`);
     }
@@ -155,15 +156,16 @@ export class TestPostgres {
   }
 
   private async init(options: TestPostgresOptions): Promise<void> {
-    chmodSync(this.rootDir, 0o755);
-    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
-    const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
-    chownSync(this.rootDir, uid, gid);
     const pwFile = join(this.rootDir, "pwfile");
     writeFileSync(pwFile, `${this.password}\n`, { mode: 0o600 });
-    chownSync(pwFile, uid, gid);
-    await run("runuser", [
-      "-u", "postgres", "--", pgBin("initdb"),
+    if (RUN_AS_POSTGRES) {
+      chmodSync(this.rootDir, 0o755);
+      const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+      const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+      chownSync(this.rootDir, uid, gid);
+      chownSync(pwFile, uid, gid);
+    }
+    await runPg("initdb", [
       "-D", this.dataDir, "-U", this.user, "--pwfile", pwFile,
       "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
       "--encoding=UTF8", "--locale=C", "--no-sync",
@@ -186,6 +188,13 @@ export class TestPostgres {
     const conf = Object.entries(settings).map(([name, value]) => `${name} = ${value}`).join("\n");
     writeFileSync(join(this.dataDir, "postgresql.conf"), `${readFileSync(join(this.dataDir, "postgresql.conf"), "utf8")}\n${conf}\n`);
   }
+}
+
+/** initdb and pg_ctl refuse root: as root they run as Debian's `postgres` system user. */
+const RUN_AS_POSTGRES = process.getuid?.() === 0;
+
+function runPg(name: string, args: readonly string[]) {
+  return RUN_AS_POSTGRES ? run("runuser", ["-u", "postgres", "--", pgBin(name), ...args]) : run(pgBin(name), [...args]);
 }
 
 function pgBin(name: string): string {

@@ -26,11 +26,13 @@ export interface StartServiceOptions {
   /** Wait for /readyz 200 (else only for /healthz). @default true */
   readonly waitReady?: boolean;
   readonly timeoutMs?: number;
+  /** Project root whose dist/ runs (another checkout's build, for before/after runs). @default this checkout */
+  readonly root?: string;
 }
 
 export async function startService(options: StartServiceOptions = {}): Promise<RunningService> {
   const port = await freePort();
-  const root = projectRoot();
+  const root = options.root ?? projectRoot();
   const child = spawn(process.execPath, [join(root, "dist", "service", "src", "server.js")], {
     cwd: root,
     env: { ...process.env, [ENV.port]: String(port), [ENV.host]: "127.0.0.1", [ENV.modelCacheDir]: mkdtempSync(join(tmpdir(), "model-cache-")), ...options.env },

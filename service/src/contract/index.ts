@@ -1,4 +1,6 @@
+export * from "./drift";
 export * from "./metrics";
+export * from "./model-metadata";
 export * from "./prediction-log";
 export * from "./routes";
 export * from "./settings";

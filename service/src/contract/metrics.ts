@@ -37,7 +37,7 @@ export const METRICS = {
   modelLoaded: "model_loaded",
   /** Gauge {model,version,alias,run_id,variant,task} = 1 for the version being served; task is one of TASKS. */
   modelInfo: "model_info",
-  /** Counter {model,variant,result}: result is success or failure. */
+  /** Counter {model,variant,result}: result is one of RELOAD_RESULTS. */
   modelReloadsTotal: "model_reloads_total",
 
   // --- HTTP -------------------------------------------------------------------------------------------------------
@@ -126,6 +126,13 @@ export const PREDICTION_LOG_DROP_REASONS = ["spill_write_failed", "spill_unreada
  */
 export const FALLBACK_REASONS = ["shed", "timeout", "queue_full", "model_unavailable"] as const;
 export type FallbackReason = (typeof FALLBACK_REASONS)[number];
+
+/**
+ * `result` of model_reloads_total: a version swapped in, a check or load that failed (registry down, download
+ * stalled, corrupt artifact; retried with backoff), or a load abandoned because the alias moved on meanwhile.
+ */
+export const RELOAD_RESULTS = ["success", "failure", "superseded"] as const;
+export type ReloadResult = (typeof RELOAD_RESULTS)[number];
 
 /** Pushgateway job name of the drift CronJob. */
 export const DRIFT_JOB_NAME = "drift";

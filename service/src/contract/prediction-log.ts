@@ -28,6 +28,20 @@ export const FEEDBACK_COLUMNS = {
   receivedAt: "received_at",
 } as const;
 
+/**
+ * Columns of the task-generic log (prediction-log migration 2): the answering version's task, the regression
+ * value or tensor output norm, and the regression ground truth; label and actual become text there (a class as
+ * the model names it). The drift job reads them. Kept apart from PREDICTION_LOG_COLUMNS / FEEDBACK_COLUMNS, whose
+ * every column the writer fills today, until the writer writes these too; then they move there.
+ */
+export const TASK_LOG_COLUMNS = {
+  task: "task", // text: one of TASKS
+  value: "value", // double precision: regression the predicted value, tensor the first output's L2 norm
+} as const;
+export const FEEDBACK_VALUE_COLUMNS = {
+  actualValue: "actual_value", // double precision: regression, the observed value
+} as const;
+
 /** One logged prediction, as the service hands it to the prediction log (off the request path). */
 export interface PredictionLogEntry {
   readonly predictionId: string;

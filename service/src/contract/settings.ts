@@ -10,6 +10,17 @@ export const ENV = {
   modelVariant: "MODEL_VARIANT",
   modelPollIntervalSeconds: "MODEL_POLL_INTERVAL_SECONDS",
   modelCacheDir: "MODEL_CACHE_DIR",
+  /** TCP (and TLS) connect timeout of an artifact download. */
+  modelDownloadConnectTimeoutSeconds: "MODEL_DOWNLOAD_CONNECT_TIMEOUT_SECONDS",
+  /** Wait for a download's first byte, plus the listed size at the minimum rate (the proxy copies the file first). */
+  modelDownloadFirstByteTimeoutSeconds: "MODEL_DOWNLOAD_FIRST_BYTE_TIMEOUT_SECONDS",
+  /** Longest gap between two chunks of a download. */
+  modelDownloadIdleTimeoutSeconds: "MODEL_DOWNLOAD_IDLE_TIMEOUT_SECONDS",
+  /** Slowest transfer accepted, averaged over each rate window; also scales the first-byte wait and the deadline. */
+  modelDownloadMinBytesPerSecond: "MODEL_DOWNLOAD_MIN_BYTES_PER_SECOND",
+  modelDownloadRateWindowSeconds: "MODEL_DOWNLOAD_RATE_WINDOW_SECONDS",
+  /** Largest model directory (sum of its listed files) downloaded. */
+  modelDownloadMaxBytes: "MODEL_DOWNLOAD_MAX_BYTES",
   mlflowTrackingUri: "MLFLOW_TRACKING_URI",
   mlflowTrackingToken: "MLFLOW_TRACKING_TOKEN",
   mlflowTrackingUsername: "MLFLOW_TRACKING_USERNAME",

@@ -216,7 +216,7 @@ function runTest(method: MethodName, kind: ColumnKind, ref: ColumnValues, cur: C
       const r = countsOf(ref);
       const c = countsOf(cur);
       if (!r || !c) return `method ${method} needs counts per value, but the column has too many distinct values`;
-      const result = method === "z" ? zTest(r, c) : chiSquareTest(r, c);
+      const result = method === "z" ? zTest(r, c, numeric ? "numeric" : "text") : chiSquareTest(r, c);
       notes.push(`${method === "z" ? "z-test" : "chi-squared"}: ${result.detail}`);
       return { statistic: result.statistic, pValue: result.pValue, score: result.pValue, exact: true };
     }
@@ -226,7 +226,7 @@ function runTest(method: MethodName, kind: ColumnKind, ref: ColumnValues, cur: C
       const distance =
         method === "psi"
           ? populationStabilityIndex(fillZeroShares(shares.reference), fillZeroShares(shares.current))
-          : jensenShannonDistance(shares.reference, shares.current, 2);
+          : jensenShannonDistance(shares.reference, shares.current);
       return { statistic: distance, pValue: null, score: distance, exact: shares.exact };
     }
   }
@@ -234,11 +234,11 @@ function runTest(method: MethodName, kind: ColumnKind, ref: ColumnValues, cur: C
 
 /** Evidently's get_binned_data: categories (or ≤ 20 numeric values) as they are, else Sturges bins. */
 function binnedShares(kind: ColumnKind, ref: ColumnValues, cur: ColumnValues): { reference: Float64Array; current: Float64Array; exact: boolean } {
-  if (kind === "categorical") return { ...categoryShares(ref.categorical!.counts, cur.categorical!.counts), exact: true };
+  if (kind === "categorical") return { ...categoryShares(ref.categorical!.counts, cur.categorical!.counts, "text"), exact: true };
   const r = ref.numeric!;
   const c = cur.numeric!;
   if (r.isExact && c.isExact && (r.distinctCount ?? Infinity) <= MAX_VALUE_BINS) {
-    return { ...categoryShares(r.categoryCounts(), c.categoryCounts()), exact: true };
+    return { ...categoryShares(r.categoryCounts(), c.categoryCounts(), "numeric"), exact: true };
   }
   const rp = r.points();
   const cp = c.points();
@@ -277,7 +277,7 @@ function numericChart(ref: NumericSummary, cur: NumericSummary): Chart {
 
 /** Bars for the categories with the largest share on either side; the rest summed as one bar. */
 function barsChart(ref: Counts, cur: Counts, maxBars = 20): Chart {
-  const { labels, reference, current } = categoryShares(ref, cur);
+  const { labels, reference, current } = categoryShares(ref, cur, "text");
   const order = labels.map((_, i) => i).sort((a, b) => Math.max(reference[b], current[b]) - Math.max(reference[a], current[a]));
   const top = order.slice(0, maxBars);
   const rest = order.slice(maxBars);

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { EMBEDDED_MODEL_DIR, EMBEDDED_MODEL_NAME, ENV } from "../contract";
+import { DRIFT_COLUMNS, EMBEDDED_MODEL_DIR, EMBEDDED_MODEL_NAME, ENV, TASKS, isTask, type Task } from "../contract";
 import { projectRoot } from "../paths";
 import type { ColumnOverride, DriftOptions } from "./analyze";
 import { DriftInputError } from "./errors";
@@ -25,6 +25,8 @@ Data
   --end <time>              window end (ISO 8601). Default: now
   --variant <name>          variants to read from the log, repeatable. Default: ${DEFAULT_VARIANTS.join(", ")}
   --model-dir <dir>         MLflow model directory (column types, reference.csv). Default: the embedded model for --model ${EMBEDDED_MODEL_NAME}
+  --task <task>             the model's task, ${TASKS.join(", ")}: which columns are its prediction and target
+                            (${TASKS.map((t) => `${t}: ${DRIFT_COLUMNS[t].prediction.name}${DRIFT_COLUMNS[t].target ? `/${DRIFT_COLUMNS[t].target!.name}` : ""}`).join(", ")}). Default: binary
 Tests
   --method <name>           test for every column: ${METHOD_NAMES.join(", ")}. Default: Evidently's choice per column
   --threshold <x>           threshold for every column
@@ -100,6 +102,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
         current: { type: "string" },
         model: { type: "string" },
         "model-dir": { type: "string" },
+        task: { type: "string" },
         window: { type: "string" },
         end: { type: "string" },
         variant: { type: "string", multiple: true },
@@ -122,6 +125,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
   }
   const v = parsed.values;
   if (v.help) return "help";
+  if (v.task !== undefined && !isTask(v.task)) throw new DriftInputError(`--task ${v.task}: expected one of ${TASKS.join(", ")}`);
+  const task: Task | undefined = v.task;
 
   const fileOptions = v.config ? readConfigFile(v.config) : {};
   const columns: Record<string, ColumnOverride> = { ...fileOptions.columns };
@@ -156,6 +161,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
 
   return {
     model: v.model,
+    task,
     modelDir,
     reference: v.reference,
     current,

@@ -4,6 +4,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { join } from "node:path";
+import { DRIFT_COLUMNS, type Task } from "../contract";
 import { ModelPackageError, readModelPackage, REFERENCE_FILE, type ModelPackage } from "../model/mlmodel";
 import { createS3Client } from "../registry/s3-artifact-store";
 import { analyzeDrift, type DriftOptions } from "./analyze";
@@ -13,7 +14,7 @@ import { renderHtml } from "./html";
 import { pushDriftMetrics } from "./push";
 import type { ColumnBatch } from "./readers/batch";
 import { openTable } from "./readers";
-import { PREDICTION_COLUMN, readPredictionLog, TARGET_COLUMN } from "./readers/prediction-log";
+import { readPredictionLog } from "./readers/prediction-log";
 import { REPORT_SCHEMA, writeReport, type DriftReport, type WrittenReport } from "./report";
 import type { ColumnKind } from "./stats/methods";
 
@@ -27,6 +28,8 @@ export interface PredictionLogCurrent {
 export interface DriftJobConfig {
   /** Model name: the report's title, the storage folder, the Pushgateway group, the log filter. */
   readonly model?: string;
+  /** The model's task: its prediction and target columns (DRIFT_COLUMNS). @default "binary" */
+  readonly task?: Task;
   /** MLflow model directory: column types from its signature, reference.csv as the default reference. */
   readonly modelDir?: string;
   /** Reference table URI. @default <modelDir>/reference.csv */
@@ -52,8 +55,8 @@ const NUMERIC_TYPES = new Set(["integer", "long", "float", "double"]);
 export const EXACTNESS_NOTE =
   "Exact: row counts, category counts, means and standard deviations; the KS statistic and its p-value " +
   "(scipy ks_2samp 'auto': exact lattice-path probability up to 10,000 values a side, else the kstwo distribution); " +
-  "chi-squared and z-test p-values (regularized incomplete gamma, accurate in the far tails); Jensen-Shannon and PSI " +
-  "over categories. Numeric summaries are exact up to 65,536 distinct values per column; beyond that values are " +
+  "chi-squared p-values (regularized incomplete gamma, accurate in the far tails); z-test p-values as Evidently computes " +
+  "them, 2(1 - Phi(|z|)), which reach 0 beyond |z| of about 8.3; Jensen-Shannon (natural log) and PSI over categories. Numeric summaries are exact up to 65,536 distinct values per column; beyond that values are " +
   "kept as counts and sums between edges (reference values and the first distinct values seen), which keeps KS exact " +
   "against an exact reference and bounds the Wasserstein error (stated per column); histograms are then drawn from " +
   "interval means. Categories beyond 10,000 per column are pooled.";
@@ -65,12 +68,13 @@ export async function runDriftJob(config: DriftJobConfig): Promise<DriftJobResul
   const referenceUri = config.reference ?? (pkg ? join(pkg.dir, REFERENCE_FILE) : undefined);
   if (!referenceUri) throw new DriftInputError("no reference data: pass --reference, or --model-dir with a model that ships reference.csv");
   const model = config.model ?? (pkg ? pkg.dir.split("/").filter(Boolean).pop()! : "unnamed");
+  const task = config.task ?? "binary";
   let s3: S3Client | undefined;
   const s3Client = () => (s3 ??= createS3Client(config.s3EndpointUrl));
 
   // Reference first: it fixes the columns, their kinds and the edges the current summaries keep.
-  const declared = pkg ? plansFromSignature(pkg, log) : undefined;
-  const reference = await summarize(openTable(referenceUri, { role: "reference", columns: declared?.map((p) => p.name), s3Client }), declared ?? "infer");
+  const declared = pkg ? plansFromSignature(pkg, task, log) : undefined;
+  const reference = await summarize(openTable(referenceUri, { role: "reference", columns: declared?.map((p) => p.name), s3Client }), declared ?? { infer: task });
   if (reference.rows === 0) throw new DriftInputError(`the reference data ${referenceUri} has no rows`);
   log(`reference: ${reference.rows} rows from ${referenceUri}`);
 
@@ -91,7 +95,7 @@ export async function runDriftJob(config: DriftJobConfig): Promise<DriftJobResul
     currentSource = "prediction_log";
     window = { start: start.toISOString(), end: end.toISOString() };
     const features = plans.filter((p) => p.role === "feature").map((p) => p.name);
-    batches = readPredictionLog({ connectionString, model: config.model, start, end, variants, features });
+    batches = readPredictionLog({ connectionString, model: config.model, task, start, end, variants, features });
   }
   const current = await summarize(batches, plans, anchors);
   log(`current: ${current.rows} rows from ${currentSource}${window ? ` (${window.start} .. ${window.end})` : ""}`);
@@ -138,10 +142,23 @@ async function loadPackage(dir: string): Promise<ModelPackage> {
   }
 }
 
-/** Signature inputs as features (binary and datetime inputs are not compared), plus prediction and target. */
-export function plansFromSignature(pkg: ModelPackage, log: (message: string) => void = () => undefined): ColumnPlan[] {
+/** The task's prediction and target columns (DRIFT_COLUMNS), with the kind each is compared as. */
+export function outputPlans(task: Task): ColumnPlan[] {
+  const { prediction, target } = DRIFT_COLUMNS[task];
+  return [
+    { name: prediction.name, role: "prediction", kind: prediction.kind },
+    ...(target ? [{ name: target.name, role: "target" as const, kind: target.kind }] : []),
+  ];
+}
+
+/**
+ * Signature inputs as features (binary and datetime inputs are not compared), plus the task's prediction and
+ * target. A tensor model's inputs are tensors, not columns: only its prediction (the output norm) is compared.
+ */
+export function plansFromSignature(pkg: ModelPackage, task: Task = "binary", log: (message: string) => void = () => undefined): ColumnPlan[] {
   const plans: ColumnPlan[] = [];
-  for (const input of pkg.inputs) {
+  if (task === "tensor") log("tensor model: inputs are tensors, only the output norm is compared");
+  for (const input of task === "tensor" ? [] : pkg.inputs) {
     if (input.type === "binary" || input.type === "datetime") {
       log(`column ${input.name}: ${input.type} inputs are not compared`);
       continue;
@@ -149,26 +166,27 @@ export function plansFromSignature(pkg: ModelPackage, log: (message: string) => 
     const kind: ColumnKind = NUMERIC_TYPES.has(input.type) ? "numeric" : "categorical";
     plans.push({ name: input.name, role: "feature", kind, boolean: input.type === "boolean" });
   }
-  plans.push({ name: PREDICTION_COLUMN, role: "prediction", kind: "numeric" });
-  plans.push({ name: TARGET_COLUMN, role: "target", kind: "numeric" });
-  return plans;
+  return [...plans, ...outputPlans(task)];
 }
 
-function roleOf(name: string): ColumnRole {
-  if (name === PREDICTION_COLUMN) return "prediction";
-  if (name === TARGET_COLUMN || name === "target") return "target";
-  return "feature";
+/** A reference column without a model signature: the task's prediction or target by name, else a feature. */
+function planOf(name: string, task: Task): ColumnPlan {
+  const output = outputPlans(task).find((plan) => plan.name === name);
+  if (output) return output;
+  if (name === "target" && DRIFT_COLUMNS[task].target) return { name, role: "target", kind: DRIFT_COLUMNS[task].target!.kind };
+  return { name, role: "feature" as ColumnRole };
 }
 
-/** Feeds every batch into a summary; "infer" builds the plans from the first batch's column names. */
+/** Feeds every batch into a summary; `infer` builds the plans from the first batch's column names. */
 async function summarize(
   batches: AsyncIterable<ColumnBatch>,
-  plans: readonly ColumnPlan[] | "infer",
+  plans: readonly ColumnPlan[] | { readonly infer: Task },
   anchors?: (column: string) => Float64Array | undefined,
 ): Promise<DatasetSummary> {
-  let summary = plans === "infer" ? undefined : new DatasetSummary(plans, anchors);
+  const infer = "infer" in plans ? plans.infer : undefined;
+  let summary = infer ? undefined : new DatasetSummary(plans as readonly ColumnPlan[], anchors);
   for await (const batch of batches) {
-    summary ??= new DatasetSummary(batch.names.map((name) => ({ name, role: roleOf(name) })), anchors);
+    summary ??= new DatasetSummary(batch.names.map((name) => planOf(name, infer!)), anchors);
     summary.add(batch);
   }
   return summary ?? new DatasetSummary([]);

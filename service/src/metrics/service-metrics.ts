@@ -60,7 +60,7 @@ export function createServiceMetrics(registry: Registry) {
     }),
     reloads: new Counter({
       name: METRICS.modelReloadsTotal,
-      help: "Model loads and reloads, by result (success, failure).",
+      help: "Model loads and reloads, by result (success, failure, superseded).",
       labelNames: ["model", "variant", "result"] as const,
       registers,
     }),

@@ -4,11 +4,14 @@
  * - A version is swapped in only after it loaded and scored its input example with sane outputs.
  * - Requests hold a lease on the version they started with; a retired version is closed when its last lease
  *   ends, so in-flight requests finish on the old session and none is dropped.
- * - Any failure (registry down, corrupt artifact, bad graph) keeps the current version serving, is counted in
- *   model_reloads_total{result="failure"}, logged, and retried with exponential backoff.
+ * - Any failure (registry down, stalled or corrupt download, bad graph) keeps the current version serving, is
+ *   counted in model_reloads_total{result="failure"}, logged, and retried with exponential backoff.
+ * - Polling never waits for a load: each poll resolves what the URI names now (the desired version), and a load
+ *   of anything else is abandoned (result="superseded"), so moving the alias back is picked up within one poll
+ *   interval even while an earlier download is stuck.
  */
 import type { FastifyBaseLogger } from "fastify";
-import type { Variant } from "../contract";
+import type { ReloadResult, Variant } from "../contract";
 import type { ServiceMetrics } from "../metrics/service-metrics";
 import type { ModelSource, ResolvedModelVersion } from "../registry/model-source";
 import { readModelPackage, type ModelPackage } from "./mlmodel";
@@ -52,19 +55,50 @@ export type ModelState =
   | { readonly status: "ready" }
   | { readonly status: "failed"; readonly reason: string };
 
+/** Where reloading stands, for /readyz and /model: what should serve, what is being done about it, what failed. */
+export interface ReloadStatus {
+  /** `idle`: the desired version serves (or nothing is known yet); `pending`: loading it; `failing`: the last poll or load failed. */
+  readonly state: "idle" | "pending" | "failing";
+  /** What the URI (alias, stage) resolved to at the last poll that reached the registry. */
+  readonly desired?: { readonly name: string; readonly version: string; readonly resolvedAt: Date };
+  /** The version being downloaded or warmed up, and since when. */
+  readonly pending?: { readonly version: string; readonly since: Date };
+  /** The last failure of the current streak: message, when, since when it fails, attempts so far. */
+  readonly lastError?: { readonly message: string; readonly version?: string; readonly at: Date; readonly since: Date; readonly attempts: number };
+}
+
 interface Slot {
   readonly model: LoadedModel;
   leases: number;
   retired: boolean;
 }
 
+interface Loading {
+  readonly version: ResolvedModelVersion;
+  readonly controller: AbortController;
+  readonly since: Date;
+  done?: Promise<void>;
+}
+
+interface Failure {
+  readonly message: string;
+  /** The version whose load failed; undefined when the poll itself failed (registry unreachable). */
+  readonly version?: string;
+  readonly at: Date;
+  readonly since: Date;
+  readonly attempts: number;
+  /** Earliest time the same version is tried again. */
+  readonly retryAt: number;
+}
+
 export class ModelManager {
   private slot?: Slot;
-  private lastError?: string;
   private timer?: NodeJS.Timeout;
   private stopped = false;
-  private failures = 0;
-  private checking?: Promise<void>;
+  private polling?: Promise<void>;
+  private desired?: { readonly version: ResolvedModelVersion; readonly at: Date };
+  private loading?: Loading;
+  private failure?: Failure;
   private readonly closing = new Set<Promise<void>>();
 
   constructor(private readonly options: ModelManagerOptions) {}
@@ -82,8 +116,16 @@ export class ModelManager {
 
   state(): ModelState {
     if (this.slot) return { status: "ready" };
-    if (this.lastError) return { status: "failed", reason: this.lastError };
+    if (this.failure) return { status: "failed", reason: this.failure.message };
     return { status: "loading", reason: `loading ${this.options.uri}` };
+  }
+
+  reloadStatus(): ReloadStatus {
+    const desired = this.desired && { name: this.desired.version.name, version: this.desired.version.version, resolvedAt: this.desired.at };
+    const pending = this.loading && { version: this.loading.version.version, since: this.loading.since };
+    const failure = this.failure;
+    const lastError = failure && { message: failure.message, version: failure.version, at: failure.at, since: failure.since, attempts: failure.attempts };
+    return { state: failure ? "failing" : pending ? "pending" : "idle", desired, pending, lastError };
   }
 
   /** Pins the current version for one request; call release() when the response is done. */
@@ -103,16 +145,21 @@ export class ModelManager {
     };
   }
 
-  /** Checks the registry now (also what the poll timer does). Resolves when the check and any swap are done. */
-  checkNow(): Promise<void> {
-    this.checking ??= this.check().finally(() => (this.checking = undefined));
-    return this.checking;
+  /** Polls the registry now and waits for the load it starts, if any (the poll timer never waits for loads). */
+  async checkNow(): Promise<void> {
+    await this.poll();
+    await this.loading?.done;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.checking?.catch(() => undefined);
+    await this.polling;
+    const loading = this.loading;
+    if (loading) {
+      loading.controller.abort(new Error("the service is shutting down"));
+      await loading.done;
+    }
     if (this.slot) {
       this.slot.retired = true;
       if (this.slot.leases === 0) this.close(this.slot);
@@ -121,51 +168,128 @@ export class ModelManager {
   }
 
   private async tick(): Promise<void> {
-    await this.checkNow();
+    await this.poll();
     if (this.stopped) return;
-    const { pollIntervalMs, initialBackoffMs = 1000 } = this.options;
-    const maxBackoffMs = this.options.maxBackoffMs ?? Math.max(pollIntervalMs, 60_000);
-    const delay = this.failures === 0 ? pollIntervalMs : Math.min(maxBackoffMs, initialBackoffMs * 2 ** (this.failures - 1));
-    this.timer = setTimeout(() => void this.tick(), delay);
+    this.timer = setTimeout(() => void this.tick(), this.nextPollDelay());
     this.timer.unref();
   }
 
-  private async check(): Promise<void> {
-    const { source, log } = this.options;
-    let resolved: ResolvedModelVersion | undefined;
+  /**
+   * The poll interval; backed off while the registry itself fails; sooner when a failed version is due for its
+   * retry (but never while a load runs: polls then only watch for the alias moving on).
+   */
+  private nextPollDelay(): number {
+    const { pollIntervalMs } = this.options;
+    const failure = this.failure;
+    if (!failure) return pollIntervalMs;
+    const retryIn = Math.max(0, failure.retryAt - Date.now());
+    if (failure.version === undefined) return retryIn;
+    return this.loading ? pollIntervalMs : Math.min(pollIntervalMs, retryIn);
+  }
+
+  private poll(): Promise<void> {
+    this.polling ??= this.resolveAndAct().finally(() => (this.polling = undefined));
+    return this.polling;
+  }
+
+  /** One registry request; starts, keeps or abandons a load. Never waits for a download. */
+  private async resolveAndAct(): Promise<void> {
+    let resolved: ResolvedModelVersion;
     try {
-      resolved = await source.resolve();
-      if (this.slot && this.slot.model.identity.version === resolved.version && this.slot.model.identity.name === resolved.name) {
-        this.failures = 0;
-        this.lastError = undefined;
-        return;
-      }
-      const started = performance.now();
-      const model = await this.load(resolved);
-      if (this.stopped) {
+      resolved = await this.options.source.resolve();
+    } catch (error) {
+      this.recordFailure(undefined, error);
+      return;
+    }
+    if (this.stopped) return;
+    this.desired = { version: resolved, at: new Date() };
+    // A failure is news only while it concerns what the registry names now (a version since replaced, or the
+    // registry being unreachable, is not).
+    if (this.failure?.version !== resolved.version) this.failure = undefined;
+    if (this.slot && sameVersion(this.slot.model.identity, resolved)) {
+      this.supersede(`${this.options.uri} names the serving version ${resolved.version} again`);
+      this.failure = undefined;
+      return;
+    }
+    if (this.loading && sameVersion(this.loading.version, resolved)) return;
+    const failure = this.failure;
+    if (failure && Date.now() < failure.retryAt) return;
+    this.supersede(`${this.options.uri} now names version ${resolved.version}`);
+    this.startLoad(resolved);
+  }
+
+  private startLoad(resolved: ResolvedModelVersion): void {
+    const loading: Loading = { version: resolved, controller: new AbortController(), since: new Date() };
+    this.loading = loading;
+    loading.done = this.runLoad(loading).finally(() => {
+      if (this.loading === loading) this.loading = undefined;
+    });
+  }
+
+  /** Loads, warms up and swaps one version; settles without throwing. An abandoned load closes what it built. */
+  private async runLoad(loading: Loading): Promise<void> {
+    const { log } = this.options;
+    const resolved = loading.version;
+    const { signal } = loading.controller;
+    const started = performance.now();
+    try {
+      const model = await this.load(resolved, signal);
+      if (signal.aborted || this.stopped) {
         await model.scorer.close();
         return;
       }
       this.swap(model);
-      this.failures = 0;
-      this.lastError = undefined;
+      this.failure = undefined;
       log.info(
         { model: resolved.name, version: resolved.version, alias: resolved.alias, loadMs: Math.round(performance.now() - started) },
         "model version loaded, warmed up and serving",
       );
     } catch (error) {
-      this.failures++;
-      this.lastError = `${resolved ? `version ${resolved.version} of ${resolved.name}` : this.options.uri}: ${(error as Error).message}`;
-      this.options.metrics.reloads.inc({ ...this.loadedLabels(), result: "failure" });
-      log.error(
-        { err: error, uri: this.options.uri, attempt: this.failures, serving: this.slot?.model.identity.version ?? null },
-        this.slot ? "model reload failed; still serving the current version" : "model load failed; not ready",
-      );
+      if (signal.aborted) return; // counted as superseded when it was abandoned
+      this.recordFailure(resolved, error);
     }
   }
 
-  private async load(resolved: ResolvedModelVersion): Promise<LoadedModel> {
-    const dir = await this.options.source.fetch(resolved);
+  /** Abandons the load in progress, if any: the URI names something else now. */
+  private supersede(reason: string): void {
+    const loading = this.loading;
+    if (!loading || loading.controller.signal.aborted) return;
+    loading.controller.abort(new Error(reason));
+    this.loading = undefined;
+    this.count("superseded");
+    this.options.log.warn(
+      { uri: this.options.uri, abandoned: loading.version.version, loadingForMs: Date.now() - loading.since.getTime(), reason },
+      "model reload abandoned: the registry names another version now",
+    );
+  }
+
+  private recordFailure(version: ResolvedModelVersion | undefined, error: unknown): void {
+    const { initialBackoffMs = 1000, pollIntervalMs, log } = this.options;
+    const maxBackoffMs = this.options.maxBackoffMs ?? Math.max(pollIntervalMs, 60_000);
+    const previous = this.failure;
+    const attempts = (previous?.attempts ?? 0) + 1;
+    const now = new Date();
+    this.failure = {
+      message: `${version ? `version ${version.version} of ${version.name}` : this.options.uri}: ${(error as Error).message}`,
+      version: version?.version,
+      at: now,
+      since: previous?.since ?? now,
+      attempts,
+      retryAt: now.getTime() + Math.min(maxBackoffMs, initialBackoffMs * 2 ** (attempts - 1)),
+    };
+    this.count("failure");
+    log.error(
+      { err: error, uri: this.options.uri, version: version?.version, attempt: attempts, serving: this.slot?.model.identity.version ?? null },
+      this.slot ? "model reload failed; still serving the current version" : "model load failed; not ready",
+    );
+  }
+
+  private count(result: ReloadResult): void {
+    this.options.metrics.reloads.inc({ ...this.loadedLabels(), result });
+  }
+
+  private async load(resolved: ResolvedModelVersion, signal?: AbortSignal): Promise<LoadedModel> {
+    const dir = await this.options.source.fetch(resolved, { signal });
     const pkg = await readModelPackage(dir);
     const scorer = await this.options.createScorer(pkg, resolved);
     try {
@@ -204,7 +328,7 @@ export class ModelManager {
     }
     metrics.modelInfo.set({ model: id.name, version: id.version, alias: id.alias ?? "", run_id: id.runId ?? "", variant }, 1);
     metrics.modelLoaded.set({ model: id.name, variant }, 1);
-    metrics.reloads.inc({ model: id.name, variant, result: "success" });
+    this.count("success");
     const baseline = id.metrics[baselineMetric];
     if (baseline !== undefined) metrics.baselineHitRate.set({ model: id.name, version: id.version }, baseline);
   }
@@ -218,6 +342,10 @@ export class ModelManager {
   private loadedLabels(): { model: string; variant: string } {
     return { model: this.slot?.model.identity.name ?? modelNameFromUri(this.options.uri), variant: this.options.variant };
   }
+}
+
+function sameVersion(a: { readonly name: string; readonly version: string }, b: { readonly name: string; readonly version: string }): boolean {
+  return a.name === b.name && a.version === b.version;
 }
 
 /** chosen_threshold from version tags, then run metrics / metrics.json; 0.5 otherwise. */

@@ -31,7 +31,7 @@ export interface GateThresholds {
   readonly p99SlackSeconds: number;
   /** Significance level of the distribution-shift test. @default 0.01 */
   readonly shiftAlpha: number;
-  /** Smallest Jensen-Shannon distance (base 2) that counts as a shift; the drift job's threshold. @default 0.1 */
+  /** Smallest Jensen-Shannon distance (natural log, as the drift job) that counts as a shift; the drift job's threshold. @default 0.1 */
   readonly minShiftDistance: number;
   /** Labelled predictions each arm needs before the quality and cost gates decide. @default 200 */
   readonly minLabels: number;

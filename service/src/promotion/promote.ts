@@ -180,7 +180,8 @@ export async function aliasVersion(registry: MlflowRegistryWriter, model: string
   try {
     return await registry.getModelVersionByAlias(model, alias);
   } catch (error) {
-    if (error instanceof ModelSourceError && error.errorCode === "RESOURCE_DOES_NOT_EXIST") {
+    // MLflow answers a missing alias with 400 INVALID_PARAMETER_VALUE; the client names it ("has no alias").
+    if (error instanceof ModelSourceError && (error.errorCode === "RESOURCE_DOES_NOT_EXIST" || /has no alias/.test(error.message))) {
       throw new PromotionError(`model "${model}" has no alias "${alias}": ${hint}`, "REGISTRY_STATE", { cause: error });
     }
     throw registryError(`reading alias "${alias}" of "${model}"`, error);

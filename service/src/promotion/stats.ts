@@ -28,7 +28,7 @@ export interface HomogeneityResult {
   readonly statistic: number;
   readonly df: number;
   readonly pValue: number;
-  /** Jensen-Shannon distance (base 2, 0..1) between the two normalised histograms: the size of the shift. */
+  /** Jensen-Shannon distance (natural log, 0..0.83, as the drift job and Evidently) between the two normalised histograms: the size of the shift. */
   readonly distance: number;
   /** Bins after merging sparse neighbours. */
   readonly bins: number;
@@ -43,7 +43,7 @@ export function chiSquaredHomogeneity(a: readonly number[], b: readonly number[]
   if (a.length !== b.length) throw new RangeError(`chiSquaredHomogeneity: ${a.length} bins against ${b.length}`);
   const na = sum(a);
   const nb = sum(b);
-  const distance = na > 0 && nb > 0 ? jensenShannonDistance(a, b, 2) : 0;
+  const distance = na > 0 && nb > 0 ? jensenShannonDistance(a, b) : 0;
   const n = na + nb;
   const minExpected = 5;
   const groups: [number, number][] = [];

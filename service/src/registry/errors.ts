@@ -14,7 +14,7 @@ export type ModelSourceErrorCode =
   | "PERMISSION_DENIED"
   /** Connection refused or reset, DNS failure, HTTP 429 or 5xx. */
   | "UNAVAILABLE"
-  /** No answer (or, for downloads, no bytes) within timeoutMs. */
+  /** No answer within timeoutMs; for downloads, a connect, first-byte, idle, rate or deadline limit crossed. */
   | "TIMEOUT"
   /** The version exists but its status is not READY (still registering, or registration failed). */
   | "NOT_READY"
@@ -26,6 +26,12 @@ export type ModelSourceErrorCode =
   | "INVALID_ARTIFACT"
   /** The artifact URI uses a storage scheme Modelport cannot read. */
   | "UNSUPPORTED_ARTIFACT_URI"
+  /** The tracking server runs with --no-serve-artifacts, so mlflow-artifacts:/ URIs cannot be read through it. */
+  | "ARTIFACTS_NOT_SERVED"
+  /** The version's listed files add up to more than MODEL_DOWNLOAD_MAX_BYTES; nothing was downloaded. */
+  | "ARTIFACT_TOO_LARGE"
+  /** The caller abandoned the fetch (the alias moved on, or shutdown): not a failure of the registry. */
+  | "ABORTED"
   | (string & {});
 
 const RETRYABLE = new Set<string>(["UNAVAILABLE", "TIMEOUT", "NOT_READY", "INVALID_ARTIFACT", "TEMPORARILY_UNAVAILABLE"]);

@@ -2,8 +2,8 @@
  * A small MLflow REST client: the registry reads and the artifact proxy, nothing else. Every request carries the
  * configured credentials and a deadline; every failure becomes a ModelSourceError naming what was asked for.
  */
-import { Readable } from "node:stream";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { ENV } from "../contract";
 import { ModelSourceError } from "./errors";
 import {
@@ -18,7 +18,7 @@ import {
   type RunResponse,
 } from "./mlflow-api";
 import type { ModelStage } from "./model-uri";
-import type { IdleTimeout } from "./transfer";
+import { ABORTED, type TransferGuard } from "./transfer";
 
 export interface MlflowConnection {
   /** Tracking server base URL, possibly with a path prefix: http://mlflow:5000 or https://host/mlflow. */
@@ -39,11 +39,14 @@ interface RequestOptions {
   readonly method?: "GET" | "POST" | "DELETE";
   readonly query?: Record<string, string>;
   readonly body?: unknown;
-  /** Replaces the per-request deadline (downloads pass an idle timeout). */
+  /** Aborts the request besides its deadline (a superseded reload). */
   readonly signal?: AbortSignal;
-  /** Scheme and host to send to instead of the tracking server's (mlflow-artifacts://host/... URIs). */
-  readonly origin?: string;
+  /** Base URL to send to instead of the tracking server's (mlflow-artifacts://host/..., http artifact roots). */
+  readonly base?: string;
 }
+
+/** Bytes of an error answer's body read for its message. */
+const ERROR_BODY_LIMIT = 64 * 1024;
 
 export class MlflowClient {
   private readonly base: URL;
@@ -62,11 +65,19 @@ export class MlflowClient {
     return this.base.href;
   }
 
+  /**
+   * MLflow answers a missing alias with 400 INVALID_PARAMETER_VALUE "Registered model alias X not found." without
+   * checking that the model exists (SqlAlchemyStore.get_model_version_by_alias), so the message says both.
+   */
   async getModelVersionByAlias(name: string, alias: string): Promise<MlflowModelVersion> {
     const body = await this.json<ModelVersionResponse>(MLFLOW_API.modelVersionByAlias, {
       what: `alias "${alias}" of model "${name}"`,
       notFound: `model "${name}" has no alias "${alias}"`,
       query: { name, alias },
+    }).catch((error: unknown) => {
+      if (!(error instanceof ModelSourceError && error.errorCode === "INVALID_PARAMETER_VALUE" && /alias .* not found/i.test(error.message))) throw error;
+      const server = /: (Registered model alias .*)$/.exec(error.message)?.[1] ?? error.message;
+      throw new ModelSourceError(`model "${name}" has no alias "${alias}", or no model "${name}" is registered (MLflow: ${server})`, error.errorCode, error.status);
     });
     return checkModelVersion(body?.model_version, `alias "${alias}" of model "${name}"`);
   }
@@ -119,12 +130,13 @@ export class MlflowClient {
   }
 
   /** Lists one directory level through the artifact proxy; `path` is relative to the artifact root. */
-  async listArtifacts(path: string, origin?: string): Promise<MlflowFileInfo[]> {
+  async listArtifacts(path: string, base?: string, signal?: AbortSignal): Promise<MlflowFileInfo[]> {
     const body = await this.json<ListArtifactsResponse>(MLFLOW_API.artifacts, {
       what: `artifact listing of ${path}`,
       notFound: `artifact directory ${path} does not exist`,
       query: { path },
-      origin,
+      base,
+      signal,
     });
     const files = body?.files ?? [];
     if (!Array.isArray(files) || files.some((f) => typeof f?.path !== "string")) {
@@ -133,23 +145,38 @@ export class MlflowClient {
     return files;
   }
 
-  /** Opens one artifact file through the proxy for streaming; aborted by `idle`. */
-  async openArtifact(path: string, idle: IdleTimeout, origin?: string): Promise<Readable> {
+  /**
+   * Opens one artifact file through the proxy for streaming, under `guard`: node:http rather than fetch, because
+   * the guard needs the moments the connection is up and the answer starts (the proxy answers only after copying
+   * the whole file from its store, and the answer is chunked, without Content-Length).
+   */
+  openArtifact(path: string, guard: TransferGuard, base?: string): Promise<IncomingMessage> {
     const encoded = path.split("/").map(encodeURIComponent).join("/");
-    const response = await this.send(`${MLFLOW_API.artifacts}/${encoded}`, {
-      what: `download of artifact ${path}`,
-      notFound: `artifact ${path} does not exist`,
-      signal: idle.signal,
-      origin,
+    const options: RequestOptions = { what: `download of artifact ${path}`, notFound: `artifact ${path} does not exist`, base };
+    const url = this.url(`${MLFLOW_API.artifacts}/${encoded}`, options);
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const request = send(url, { headers: this.headers(options), signal: guard.signal }, (response) => {
+        guard.responded();
+        if (response.statusCode === 200) return resolve(response);
+        readText(response, ERROR_BODY_LIMIT).then(
+          (text) => reject(this.httpError(response.statusCode ?? 0, text, url.pathname, options)),
+          reject,
+        );
+      });
+      request.once("socket", (socket) => {
+        if (!socket.connecting) return guard.connected(); // a kept-alive connection
+        socket.once(url.protocol === "https:" ? "secureConnect" : "connect", () => guard.connected());
+      });
+      request.once("error", reject);
+      request.end();
     });
-    if (!response.body) throw new ModelSourceError(`MLflow answered the download of artifact ${path} with no body`, "BAD_RESPONSE");
-    return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
   }
 
   /** Sends one request and parses its JSON answer; shared with the registry writes (mlflow-writes.ts). */
   protected async json<T>(endpoint: string, options: RequestOptions): Promise<T | undefined> {
-    const signal = AbortSignal.timeout(this.connection.timeoutMs);
-    const response = await this.send(endpoint, { ...options, signal });
+    const signal = this.deadline(options);
+    const response = await this.send(endpoint, options, signal);
     let text: string;
     try {
       text = await response.text();
@@ -163,36 +190,50 @@ export class MlflowClient {
     }
   }
 
-  private async send(endpoint: string, options: RequestOptions): Promise<Response> {
-    const url = new URL(this.base.href);
-    if (options.origin) {
-      const origin = new URL(options.origin);
-      url.protocol = origin.protocol;
-      url.host = origin.host;
-    }
-    url.pathname = `${url.pathname.replace(/\/+$/, "")}${endpoint}`;
-    for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (this.authorization) headers.authorization = this.authorization;
-    if (options.body !== undefined) headers["content-type"] = "application/json";
-    const signal = options.signal ?? AbortSignal.timeout(this.connection.timeoutMs);
+  private async send(endpoint: string, options: RequestOptions, signal = this.deadline(options)): Promise<Response> {
+    const url = this.url(endpoint, options);
     let response: Response;
     try {
       response = await fetch(url, {
         method: options.method ?? "GET",
-        headers,
+        headers: this.headers(options),
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal,
       });
     } catch (error) {
       throw this.transportError(error, options, signal);
     }
-    if (!response.ok) throw await this.httpError(response, options);
+    if (!response.ok) {
+      const text = await response.text().catch(() => "");
+      throw this.httpError(response.status, text, new URL(response.url || url).pathname, options);
+    }
     return response;
   }
 
+  /** The request's deadline, and the caller's signal when it gave one. */
+  private deadline(options: RequestOptions): AbortSignal {
+    const deadline = AbortSignal.timeout(this.connection.timeoutMs);
+    return options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
+  }
+
+  private url(endpoint: string, options: RequestOptions): URL {
+    const url = new URL(options.base ?? this.base.href);
+    url.pathname = `${url.pathname.replace(/\/+$/, "")}${endpoint}`;
+    for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
+    return url;
+  }
+
+  private headers(options: RequestOptions): Record<string, string> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (this.authorization) headers.authorization = this.authorization;
+    // handlers._get_request_json refuses a POST body that is not declared application/json.
+    if (options.body !== undefined) headers["content-type"] = "application/json";
+    return headers;
+  }
+
   private transportError(error: unknown, options: RequestOptions, signal: AbortSignal): ModelSourceError {
-    const where = `MLflow at ${options.origin ?? this.base.origin}`;
+    const where = `MLflow at ${new URL(options.base ?? this.base.href).origin}`;
+    if (options.signal?.aborted) return new ModelSourceError(`the ${options.what} was abandoned`, ABORTED, undefined, { cause: error });
     if (signal.aborted) {
       return new ModelSourceError(`${where} did not answer the ${options.what} within ${this.connection.timeoutMs} ms`, "TIMEOUT", undefined, { cause: error });
     }
@@ -201,8 +242,7 @@ export class MlflowClient {
     return new ModelSourceError(`${where} is unreachable during the ${options.what} (${reason})`, "UNAVAILABLE", undefined, { cause: error });
   }
 
-  private async httpError(response: Response, options: RequestOptions): Promise<ModelSourceError> {
-    const text = await response.text().catch(() => "");
+  private httpError(status: number, text: string, path: string, options: RequestOptions): ModelSourceError {
     let body: { error_code?: unknown; message?: unknown } = {};
     try {
       body = JSON.parse(text) as typeof body;
@@ -210,7 +250,6 @@ export class MlflowClient {
       // Proxies, load balancers and MLflow's basic-auth app answer in plain text or HTML.
     }
     const serverMessage = typeof body.message === "string" ? body.message : text.replace(/\s+/g, " ").trim().slice(0, 200);
-    const status = response.status;
     const code = typeof body.error_code === "string" ? body.error_code : codeForStatus(status);
     if (status === 401 || status === 403) {
       const hint = `set ${ENV.mlflowTrackingToken} or ${ENV.mlflowTrackingUsername}/${ENV.mlflowTrackingPassword}`;
@@ -224,9 +263,18 @@ export class MlflowClient {
     if (status === 404 && typeof body.error_code !== "string") {
       // No MLflow error body: the path itself is unknown (wrong base URL, a proxy, or an MLflow without the endpoint).
       return new ModelSourceError(
-        `${this.base.origin} has no endpoint ${response.url ? new URL(response.url).pathname : ""} (HTTP 404) for the ${options.what}: ` +
+        `${new URL(options.base ?? this.base.href).origin} has no endpoint ${path} (HTTP 404) for the ${options.what}: ` +
           `check that ${ENV.mlflowTrackingUri} is the tracking server's base URL, and that MLflow is 2.3 or newer (model aliases)`,
         "ENDPOINT_NOT_FOUND",
+        status,
+      );
+    }
+    if (status === 503 && /--no-serve-artifacts/.test(text)) {
+      // handlers._disable_unless_serve_artifacts: the server proxies no artifacts at all.
+      return new ModelSourceError(
+        `MLflow at ${new URL(options.base ?? this.base.href).origin} runs with --no-serve-artifacts and cannot serve the ${options.what}: ` +
+          "start it with --serve-artifacts (the ModelRegistry construct does), or register versions whose artifacts are on s3://",
+        "ARTIFACTS_NOT_SERVED",
         status,
       );
     }
@@ -250,4 +298,17 @@ function checkModelVersion(value: unknown, what: string): MlflowModelVersion {
     throw new ModelSourceError(`MLflow answered the ${what} without a model_version {name, version}`, "BAD_RESPONSE");
   }
   return { ...(mv as MlflowModelVersion), version: String(mv.version) };
+}
+
+/** Up to `limit` bytes of a response body as text (an error page's head is enough for a message). */
+async function readText(response: IncomingMessage, limit: number): Promise<string> {
+  let text = "";
+  for await (const chunk of response) {
+    text += (chunk as Buffer).toString("utf8");
+    if (text.length >= limit) {
+      response.destroy();
+      break;
+    }
+  }
+  return text;
 }

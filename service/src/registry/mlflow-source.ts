@@ -9,8 +9,9 @@ import { ModelSourceError } from "./errors";
 import type { MlflowModelVersion, MlflowRun } from "./mlflow-api";
 import type { MlflowClient } from "./mlflow-client";
 import { cachedModelDirectory } from "./model-cache";
-import type { ModelSource, ResolvedModelVersion } from "./model-source";
+import type { FetchOptions, ModelSource, ResolvedModelVersion } from "./model-source";
 import { formatModelUri, type ModelUri } from "./model-uri";
+import type { DownloadLimits } from "./transfer";
 
 type RegistryUri = Exclude<ModelUri, { kind: "local" }>;
 
@@ -30,6 +31,7 @@ export interface MlflowSourceOptions {
   readonly keepVersions?: number;
   readonly s3EndpointUrl?: string;
   readonly timeoutMs: number;
+  readonly limits: DownloadLimits;
 }
 
 export class MlflowModelSource implements ModelSource {
@@ -65,13 +67,15 @@ export class MlflowModelSource implements ModelSource {
     };
   }
 
-  async fetch(version: ResolvedModelVersion): Promise<string> {
+  async fetch(version: ResolvedModelVersion, options: FetchOptions = {}): Promise<string> {
+    const { limits } = this.options;
     const store = openArtifactStore(version.artifactUri, {
       mlflow: this.client,
       s3EndpointUrl: this.options.s3EndpointUrl,
       timeoutMs: this.options.timeoutMs,
+      limits,
     });
-    return cachedModelDirectory(store, version.name, version.version, this.options);
+    return cachedModelDirectory(store, version.name, version.version, { ...this.options, maxBytes: limits.maxBytes, signal: options.signal });
   }
 
   private async lookUp(): Promise<MlflowModelVersion> {
@@ -108,10 +112,11 @@ export class MlflowModelSource implements ModelSource {
   }
 
   private async loadLineage(modelVersion: MlflowModelVersion): Promise<Lineage> {
-    const [artifactUri, run] = await Promise.all([
+    const [downloadUri, run] = await Promise.all([
       this.client.getDownloadUri(modelVersion.name, modelVersion.version),
       modelVersion.run_id ? this.runOrNothing(modelVersion.run_id) : undefined,
     ]);
+    const artifactUri = /^runs:/i.test(downloadUri) ? await this.resolveRunsUri(downloadUri, modelVersion, run) : downloadUri;
     return {
       artifactUri,
       runTags: Object.fromEntries((run?.data.tags ?? []).filter((t) => !IGNORED_RUN_TAGS.has(t.key)).map((t) => [t.key, t.value])),
@@ -119,6 +124,32 @@ export class MlflowModelSource implements ModelSource {
         (run?.data.metrics ?? []).map((m) => [m.key, Number(m.value)] as const).filter(([, value]) => Number.isFinite(value)),
       ),
     };
+  }
+
+  /**
+   * A version registered from `runs:/<run>/<path>` answers get-download-uri with that URI as is
+   * (SqlAlchemyStore.get_model_version_download_uri returns `storage_location or source`); MLflow's own loader
+   * resolves it through the run's artifact_uri (RunsArtifactRepository.get_underlying_uri -> get_artifact_uri).
+   */
+  private async resolveRunsUri(uri: string, modelVersion: MlflowModelVersion, knownRun: MlflowRun | undefined): Promise<string> {
+    const described = `model "${modelVersion.name}" version ${modelVersion.version} is registered from ${uri}`;
+    const match = /^runs:\/([^/]+)(?:\/(.*))?$/i.exec(uri);
+    if (!match) {
+      throw new ModelSourceError(`${described}, which is not runs:/<run_id>/<path> (runs URIs with a profile are not supported)`, "UNSUPPORTED_ARTIFACT_URI");
+    }
+    const [, runId, path = ""] = match as unknown as [string, string, string | undefined];
+    let run = knownRun?.info.run_id === runId ? knownRun : undefined;
+    try {
+      run ??= await this.client.getRun(runId);
+    } catch (error) {
+      if (!(error instanceof ModelSourceError) || error.errorCode !== "RESOURCE_DOES_NOT_EXIST") throw error;
+      throw new ModelSourceError(`${described}, but run ${runId} no longer exists, so its artifacts cannot be located`, error.errorCode, error.status);
+    }
+    const root = run.info.artifact_uri;
+    if (!root) throw new ModelSourceError(`${described}, but MLflow answered run ${runId} without an artifact_uri`, "BAD_RESPONSE");
+    const resolved = path === "" ? root : `${root.replace(/\/+$/, "")}/${path.replace(/^\/+/, "")}`;
+    if (/^runs:/i.test(resolved)) throw new ModelSourceError(`${described}, whose run's artifact_uri is itself a runs:/ URI (${root})`, "BAD_RESPONSE");
+    return resolved;
   }
 
   /** A deleted run leaves the version servable: its lineage is then the version tags alone. */

@@ -1,22 +1,28 @@
 /**
  * The local model cache: `<cacheDir>/<name>/<version>/` holds a complete, verified model directory or nothing.
- * A download lands in `<cacheDir>/.partial-*` (same filesystem), is verified (every listed file present with
+ * A download lands in `<cacheDir>/.partial-<key>` (same filesystem), is verified (every listed file present with
  * its listed size, MLmodel parses and names an ONNX file that arrived), gets a manifest, and only then is renamed
  * into place: a crash or a cut connection can leave a partial folder behind but never a half model where the
- * model manager looks. Registry versions are immutable, so a complete cached copy is reused without the network.
+ * model manager looks. Registry versions are immutable, so a complete cached copy is reused without the network,
+ * and so is every file a failed attempt completed: the partial folder of a version is kept for the next attempt,
+ * each file arriving under a temporary name and renamed into it once it has its listed size.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { ENV } from "../contract";
 import { MLMODEL_FILE } from "../model/mlmodel";
 import type { ArtifactFile, ArtifactStore } from "./artifact-store";
 import { ModelSourceError } from "./errors";
+import { ABORTED, DEFAULT_DOWNLOAD_LIMITS } from "./transfer";
 
 /** Written last into a verified download; its presence is what makes a cached directory trustworthy. */
 export const DOWNLOAD_MANIFEST_FILE = ".modelport-download.json";
 const PARTIAL_PREFIX = ".partial-";
-/** Partial folders older than this belong to a crashed process and are swept. */
+/** Inside a partial folder: files still arriving. Removed before the folder is published. */
+const INCOMING_DIR = ".incoming";
+/** Partial folders untouched this long belong to a crashed process or a version nobody wants: swept. */
 const STALE_PARTIAL_MS = 60 * 60 * 1000;
 /** Files transferred at once: model directories hold a handful of files, some large. */
 const PARALLEL_DOWNLOADS = 4;
@@ -33,58 +39,147 @@ export interface CacheOptions {
   readonly cacheDir: string;
   /** Versions of one model kept on disk (least recently used go first). @default 3 */
   readonly keepVersions?: number;
+  /** Largest model directory (sum of its listed files) downloaded. @default DEFAULT_DOWNLOAD_LIMITS.maxBytes */
+  readonly maxBytes?: number;
+  /** Abandons the download (a superseded reload); the files it completed stay for the next attempt. */
+  readonly signal?: AbortSignal;
 }
+
+/** One download per version and process, shared by concurrent callers; abandoned when the last one gives up. */
+interface SharedDownload {
+  readonly done: Promise<string>;
+  readonly controller: AbortController;
+  users: number;
+}
+const downloads = new Map<string, SharedDownload>();
+/** Partial folders a download of this process is filling: never swept. */
+const activePartials = new Set<string>();
 
 /** The cached directory of name/version, downloading it from `store` first unless a complete copy exists. */
 export async function cachedModelDirectory(store: ArtifactStore, name: string, version: string, options: CacheOptions): Promise<string> {
-  const modelDir = join(options.cacheDir, safeSegment(name));
-  const target = join(modelDir, safeSegment(version));
+  const target = join(options.cacheDir, safeSegment(name), safeSegment(version));
   if (await isComplete(target)) {
     await touch(target);
     return target;
   }
-  await mkdir(modelDir, { recursive: true });
-  const files = await store.list();
-  checkListing(files, store.uri);
+  let shared = downloads.get(target);
+  // One whose last user left is winding down: start afresh rather than join it.
+  if (!shared || shared.controller.signal.aborted) {
+    const controller = new AbortController();
+    const done = download(store, name, version, target, options, controller.signal);
+    const started: SharedDownload = { done, controller, users: 0 };
+    void done.catch(() => undefined).finally(() => downloads.get(target) === started && downloads.delete(target));
+    downloads.set(target, (shared = started));
+  }
+  return joinDownload(shared, options.signal);
+}
 
-  const partial = join(options.cacheDir, `${PARTIAL_PREFIX}${randomBytes(6).toString("hex")}`);
-  await mkdir(partial);
+/** Waits for a shared download as one of its users; the caller's abort leaves it, the last one's stops it. */
+function joinDownload(shared: SharedDownload, signal: AbortSignal | undefined): Promise<string> {
+  shared.users++;
+  if (!signal) return shared.done.finally(() => shared.users--);
+  return new Promise<string>((resolve, reject) => {
+    let left = false;
+    const leave = () => {
+      if (left) return;
+      left = true;
+      signal.removeEventListener("abort", onAbort);
+      if (--shared.users === 0) shared.controller.abort(signal.reason);
+    };
+    const onAbort = () => {
+      leave();
+      reject(new ModelSourceError(`download abandoned: ${(signal.reason as Error)?.message ?? "aborted"}`, ABORTED));
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    shared.done.then(
+      (dir) => (leave(), resolve(dir)),
+      (error: unknown) => (leave(), reject(error)),
+    );
+  });
+}
+
+async function download(store: ArtifactStore, name: string, version: string, target: string, options: CacheOptions, signal: AbortSignal): Promise<string> {
+  const modelDir = dirname(target);
+  await mkdir(modelDir, { recursive: true });
+  const files = await store.list(signal);
+  checkListing(files, store.uri, options.maxBytes ?? DEFAULT_DOWNLOAD_LIMITS.maxBytes);
+
+  const key = createHash("sha256").update(`${store.uri}\0${name}\0${version}`).digest("hex").slice(0, 16);
+  const partial = join(options.cacheDir, `${PARTIAL_PREFIX}${key}`);
+  activePartials.add(partial);
   try {
-    await downloadAll(store, files, partial);
+    await mkdir(join(partial, INCOMING_DIR), { recursive: true });
+    await downloadMissing(store, files, partial, signal);
     await verifyModelDirectory(partial, files, store.uri);
+    await rm(join(partial, INCOMING_DIR), { recursive: true, force: true });
     const manifest: DownloadManifest = { uri: store.uri, name, version, files, downloadedAt: new Date().toISOString() };
     await writeFile(join(partial, DOWNLOAD_MANIFEST_FILE), JSON.stringify(manifest, null, 2));
     await publish(partial, target);
-  } finally {
     await rm(partial, { recursive: true, force: true });
+  } finally {
+    activePartials.delete(partial);
   }
   await prune(options.cacheDir, modelDir, target, options.keepVersions ?? 3);
   return target;
 }
 
-async function downloadAll(store: ArtifactStore, files: readonly ArtifactFile[], into: string): Promise<void> {
-  const queue = [...files];
+/** Downloads every listed file the partial folder lacks (or holds with another size), four at a time. */
+async function downloadMissing(store: ArtifactStore, files: readonly ArtifactFile[], into: string, signal: AbortSignal): Promise<void> {
+  const missing: ArtifactFile[] = [];
+  for (const file of files) if ((await sizeOf(join(into, file.path))) !== file.size) missing.push(file);
+  const queue = [...missing];
   let failure: { error: unknown } | undefined;
-  // On the first failure the other workers stop taking files; all settle before the caller removes the folder.
+  // On the first failure the other workers stop taking files; all settle before the caller decides what to keep.
   const worker = async (): Promise<void> => {
     for (let file = queue.shift(); file && !failure; file = queue.shift()) {
-      const destination = join(into, ...file.path.split("/"));
       try {
-        await mkdir(dirname(destination), { recursive: true });
-        await store.download(file, destination);
+        await downloadOne(store, file, into, signal);
       } catch (error) {
         failure ??= { error };
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_DOWNLOADS, files.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_DOWNLOADS, missing.length) }, worker));
   if (failure) throw failure.error;
 }
 
-function checkListing(files: readonly ArtifactFile[], uri: string): void {
+/** One file into `<into>/.incoming/`, renamed to its place only once it has its listed size. */
+async function downloadOne(store: ArtifactStore, file: ArtifactFile, into: string, signal: AbortSignal): Promise<void> {
+  const incoming = join(into, INCOMING_DIR, randomBytes(6).toString("hex"));
+  try {
+    await store.download(file, incoming, signal);
+    const size = await sizeOf(incoming);
+    if (size !== file.size) {
+      throw new ModelSourceError(`download of ${file.path} from ${store.uri} is incomplete: ${size} bytes arrived, the listing says ${file.size}`, "INVALID_ARTIFACT");
+    }
+    const destination = join(into, ...file.path.split("/"));
+    await mkdir(dirname(destination), { recursive: true });
+    await rename(incoming, destination);
+  } finally {
+    await rm(incoming, { force: true });
+  }
+}
+
+async function sizeOf(path: string): Promise<number> {
+  return stat(path).then(
+    (s) => (s.isFile() ? s.size : -1),
+    () => -1,
+  );
+}
+
+function checkListing(files: readonly ArtifactFile[], uri: string, maxBytes: number): void {
   if (files.length === 0) throw new ModelSourceError(`no files under ${uri}: the version's artifacts were deleted or never uploaded`, "INVALID_ARTIFACT");
   if (!files.some((f) => f.path === MLMODEL_FILE)) {
     throw new ModelSourceError(`${uri} has no ${MLMODEL_FILE} at its top level: the version does not point at an MLflow model directory`, "INVALID_ARTIFACT");
+  }
+  const total = files.reduce((sum, f) => sum + f.size, 0);
+  if (total > maxBytes) {
+    const largest = [...files].sort((a, b) => b.size - a.size)[0]!;
+    throw new ModelSourceError(
+      `${uri} lists ${total} bytes (largest: ${largest.path}, ${largest.size} bytes), more than ${ENV.modelDownloadMaxBytes}=${maxBytes}: nothing was downloaded`,
+      "ARTIFACT_TOO_LARGE",
+    );
   }
 }
 
@@ -149,6 +244,7 @@ async function prune(cacheDir: string, modelDir: string, current: string, keep: 
   for (const entry of await readdir(cacheDir).catch(() => [] as string[])) {
     if (!entry.startsWith(PARTIAL_PREFIX)) continue;
     const path = join(cacheDir, entry);
+    if (activePartials.has(path)) continue;
     const age = await stat(path).then((s) => now - s.mtimeMs, () => 0);
     if (age > STALE_PARTIAL_MS) await rm(path, { recursive: true, force: true });
   }

@@ -8,6 +8,7 @@ import { MlflowModelSource } from "./mlflow-source";
 import { formatModelUri, parseModelUri } from "./model-uri";
 import { ModelSourceError } from "./errors";
 import { ENV } from "../contract";
+import { DEFAULT_DOWNLOAD_LIMITS, type DownloadLimits } from "./transfer";
 
 export interface ResolvedModelVersion {
   readonly name: string;
@@ -35,7 +36,12 @@ export interface ModelSource {
    * Path of a complete local copy of `version`'s model directory (external-data files and subfolders included),
    * downloaded into the cache atomically unless already there. A local directory is returned as is.
    */
-  fetch(version: ResolvedModelVersion): Promise<string>;
+  fetch(version: ResolvedModelVersion, options?: FetchOptions): Promise<string>;
+}
+
+export interface FetchOptions {
+  /** Abandons the download (a superseded reload): rejects with errorCode ABORTED; completed files are kept. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ModelSourceOptions {
@@ -50,8 +56,10 @@ export interface ModelSourceOptions {
   readonly s3EndpointUrl?: string;
   /** MODEL_CACHE_DIR: downloaded versions live in <cacheDir>/<name>/<version>. */
   readonly cacheDir: string;
-  /** Deadline per registry request; idle timeout per file transfer. @default 10000 */
+  /** Deadline per registry request (and artifact listing). @default 10000 */
   readonly timeoutMs?: number;
+  /** Limits of each file transfer and the largest model accepted (MODEL_DOWNLOAD_*). @default DEFAULT_DOWNLOAD_LIMITS */
+  readonly download?: Partial<DownloadLimits>;
   /** Versions of a model kept in the cache. @default 3 */
   readonly keepVersions?: number;
 }
@@ -76,5 +84,6 @@ export function createModelSource(uri: string, options: ModelSourceOptions): Mod
     keepVersions: options.keepVersions,
     s3EndpointUrl: options.s3EndpointUrl,
     timeoutMs,
+    limits: { ...DEFAULT_DOWNLOAD_LIMITS, ...options.download },
   });
 }

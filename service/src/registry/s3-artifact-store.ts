@@ -8,13 +8,15 @@ import type { Readable } from "node:stream";
 import { ENV } from "../contract";
 import type { ArtifactFile, ArtifactStore, ArtifactStoreContext } from "./artifact-store";
 import { ModelSourceError } from "./errors";
-import { checkRelativePath, IdleTimeout, transferError, writeBodyToFile } from "./transfer";
+import { ABORTED, checkRelativePath, TransferGuard, writeBodyToFile, type DownloadLimits } from "./transfer";
 
 /** An S3 client configured the way Modelport reads model artifacts (also what tests hand to their harness). */
-export function createS3Client(endpointUrl?: string): S3Client {
+export function createS3Client(endpointUrl?: string, connectTimeoutMs?: number): S3Client {
   return new S3Client({
     endpoint: endpointUrl,
     forcePathStyle: endpointUrl !== undefined,
+    // The SDK's connect timeout; first byte, idle, rate and deadline are the TransferGuard's.
+    ...(connectTimeoutMs !== undefined ? { requestHandler: { connectionTimeout: connectTimeoutMs } } : {}),
     // The SDK needs a region even for a custom endpoint; AWS_REGION wins when set.
     region: process.env[ENV.awsRegion] || "us-east-1",
     // Default checksum mode adds trailers that S3-compatible servers (s3rver, older MinIO) mishandle.
@@ -29,6 +31,7 @@ export class S3ArtifactStore implements ArtifactStore {
   private readonly prefix: string;
   private readonly client: S3Client;
   private readonly timeoutMs: number;
+  private readonly limits: DownloadLimits;
 
   constructor(
     readonly uri: string,
@@ -39,15 +42,16 @@ export class S3ArtifactStore implements ArtifactStore {
     this.bucket = match[1]!;
     const key = match[2]!.replace(/\/+$/, "");
     this.prefix = key === "" ? "" : `${key}/`;
-    this.client = createS3Client(context.s3EndpointUrl);
+    this.client = createS3Client(context.s3EndpointUrl, context.limits.connectTimeoutMs);
     this.timeoutMs = context.timeoutMs;
+    this.limits = context.limits;
   }
 
-  async list(): Promise<ArtifactFile[]> {
+  async list(signal?: AbortSignal): Promise<ArtifactFile[]> {
     const files: ArtifactFile[] = [];
     let continuationToken: string | undefined;
     do {
-      const page = await this.call(`listing of ${this.uri}`, (abortSignal) =>
+      const page = await this.call(`listing of ${this.uri}`, signal, (abortSignal) =>
         this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, ContinuationToken: continuationToken }), { abortSignal }),
       );
       for (const object of page.Contents ?? []) {
@@ -59,27 +63,33 @@ export class S3ArtifactStore implements ArtifactStore {
     return files;
   }
 
-  async download(file: ArtifactFile, destination: string): Promise<void> {
-    const idle = new IdleTimeout(this.timeoutMs);
+  async download(file: ArtifactFile, destination: string, signal?: AbortSignal): Promise<void> {
     const what = `download of ${file.path} from ${this.uri}`;
+    const guard = new TransferGuard(what, file.size, this.limits, signal);
+    // The SDK connects inside send(): its own connectionTimeout covers that, so the first-byte wait starts now.
+    guard.connected();
     try {
-      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + file.path }), { abortSignal: idle.signal });
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + file.path }), { abortSignal: guard.signal });
+      guard.responded();
       if (!object.Body) throw new ModelSourceError(`S3 answered the ${what} with no body`, "BAD_RESPONSE");
-      await writeBodyToFile(object.Body as Readable, destination, idle);
+      await writeBodyToFile(object.Body as Readable, destination, guard);
     } catch (error) {
-      throw s3Error(error, what, () => transferError(error, idle, what));
+      throw s3Error(error, what, () => guard.error(error), guard);
     } finally {
-      idle.clear();
+      guard.finish();
     }
   }
 
-  private async call<T>(what: string, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const signal = AbortSignal.timeout(this.timeoutMs);
+  private async call<T>(what: string, outer: AbortSignal | undefined, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const deadline = AbortSignal.timeout(this.timeoutMs);
+    const signal = outer ? AbortSignal.any([deadline, outer]) : deadline;
     try {
       return await send(signal);
     } catch (error) {
       throw s3Error(error, what, () =>
-        signal.aborted
+        outer?.aborted
+          ? new ModelSourceError(`the S3 ${what} was abandoned`, ABORTED, undefined, { cause: error })
+          : deadline.aborted
           ? new ModelSourceError(`S3 did not answer the ${what} within ${this.timeoutMs} ms`, "TIMEOUT", undefined, { cause: error })
           : new ModelSourceError(`S3 is unreachable during the ${what} (${(error as Error).message})`, "UNAVAILABLE", undefined, { cause: error }),
       );
@@ -88,8 +98,9 @@ export class S3ArtifactStore implements ArtifactStore {
 }
 
 /** S3 service errors (NoSuchBucket, AccessDenied, 5xx) keep their status; transport errors go to `otherwise`. */
-function s3Error(error: unknown, what: string, otherwise: () => ModelSourceError): ModelSourceError {
+function s3Error(error: unknown, what: string, otherwise: () => ModelSourceError, guard?: TransferGuard): ModelSourceError {
   if (error instanceof ModelSourceError) return error;
+  if (guard?.signal.aborted) return guard.error(error);
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   if (status === undefined) return otherwise();
   const name = (error as Error).name;

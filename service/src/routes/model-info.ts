@@ -1,11 +1,13 @@
 /**
  * GET /model: what is being served and where it came from — registry version, alias, run id, lineage tags
- * (git commit, dataset), evaluation metrics, the decision threshold and the input contract.
+ * (git commit, dataset), evaluation metrics, the decision threshold and the input contract — and where reloading
+ * stands (the version the alias names now, a pending or failing reload).
  */
 import type { FastifyPluginAsync } from "fastify";
 import { ROUTES, type Variant } from "../contract";
 import { errorBody } from "../errors";
 import type { ModelManager } from "../model/model-manager";
+import { reloadBody } from "./reload-status";
 
 /** Registry tags read as lineage, in MLflow's own spelling first. */
 const LINEAGE_TAGS = {
@@ -19,7 +21,7 @@ export const modelInfoRoutes: FastifyPluginAsync<{ models: ModelManager; variant
     const model = models.current;
     if (!model) {
       const state = models.state();
-      return reply.status(503).send(errorBody(503, `no model loaded yet: ${"reason" in state ? state.reason : "loading"}`));
+      return reply.status(503).send({ ...errorBody(503, `no model loaded yet: ${"reason" in state ? state.reason : "loading"}`), ...reloadBody(models) });
     }
     const id = model.identity;
     const lineage = Object.fromEntries(
@@ -35,6 +37,7 @@ export const modelInfoRoutes: FastifyPluginAsync<{ models: ModelManager; variant
       variant,
       threshold: model.threshold,
       loaded_at: model.loadedAt.toISOString(),
+      ...reloadBody(models),
       lineage,
       tags: id.tags,
       metrics: id.metrics,

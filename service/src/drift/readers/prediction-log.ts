@@ -2,26 +2,42 @@
  * Current data from the prediction log: one model over a time window, streamed through a server-side cursor
  * (DECLARE ... CURSOR / FETCH inside a read-only transaction), so a window of millions of predictions never
  * sits in memory. Feature values come out of the jsonb `features` as text (->>), one output column per feature;
- * the summaries parse them, so a non-numeric value in a numeric feature is counted, not fatal. The feedback
- * table is left-joined for the target (actual) where ground truth has arrived.
+ * the summaries parse them, so a non-numeric value in a numeric feature is counted, not fatal. The model's answer
+ * and the feedback's ground truth become the task's prediction and target columns (DRIFT_COLUMNS): binary the
+ * probability and the 0/1 actual, multiclass the predicted label and the labelled class, regression the value and
+ * actual_value, tensor the value (the output norm) and no target. The feedback table is left-joined where ground
+ * truth has arrived.
  */
 import { Client } from "pg";
 import {
-  FEEDBACK_COLUMNS as F,
+  DRIFT_COLUMNS,
+  FEEDBACK_COLUMNS,
   FEEDBACK_TABLE,
-  PREDICTION_LOG_COLUMNS as P,
+  FEEDBACK_VALUE_COLUMNS,
+  PREDICTION_LOG_COLUMNS,
   PREDICTION_LOG_TABLE,
+  TASK_LOG_COLUMNS,
+  type Task,
 } from "../../contract";
+
+const P = { ...PREDICTION_LOG_COLUMNS, ...TASK_LOG_COLUMNS };
+const F = { ...FEEDBACK_COLUMNS, ...FEEDBACK_VALUE_COLUMNS };
 import { DriftInputError } from "../errors";
 import type { ColumnBatch } from "./batch";
 
-/** Names the log's prediction and ground truth get as columns (the same names reference.csv uses). */
-export const PREDICTION_COLUMN = "probability";
-export const TARGET_COLUMN = "actual";
+/** Log columns holding each task's answer and ground truth. */
+const LOGGED: Readonly<Record<Task, { readonly prediction: string; readonly target: string | null }>> = {
+  binary: { prediction: P.probability, target: F.actual },
+  multiclass: { prediction: P.label, target: F.actual },
+  regression: { prediction: P.value, target: F.actualValue },
+  tensor: { prediction: P.value, target: null },
+};
 
 export interface PredictionLogWindow {
   readonly connectionString: string;
   readonly model: string;
+  /** The model's task: which logged columns are its prediction and target. @default "binary" */
+  readonly task?: Task;
   readonly start: Date;
   readonly end: Date;
   /** Variants to include. @default stable and canary (shadow predictions repeat the same inputs) */
@@ -41,12 +57,16 @@ export async function* readPredictionLog(window: PredictionLogWindow): AsyncGene
     throw new DriftInputError(`cannot connect to the prediction log: ${(error as Error).message}`, { cause: error });
   }
   const lit = (value: string) => client.escapeLiteral(value);
-  const names = [...window.features, PREDICTION_COLUMN, TARGET_COLUMN];
+  const task = window.task ?? "binary";
+  const columns = DRIFT_COLUMNS[task];
+  const logged = LOGGED[task];
+  const names = [...window.features, columns.prediction.name, ...(columns.target ? [columns.target.name] : [])];
   const select = [
     ...window.features.map((name) => `p.${P.features} ->> ${lit(name)}`),
-    // A fallback answer is not the model's output: keep the row's features, drop its probability.
-    `CASE WHEN p.${P.fallback} THEN NULL ELSE p.${P.probability} END`,
-    `f.${F.actual}`,
+    // A fallback answer is not the model's output, nor is one from a version of another task: keep the row's
+    // features, drop its answer. Rows logged before the task column existed were all binary.
+    `CASE WHEN p.${P.fallback} OR COALESCE(p.${P.task}, 'binary') <> ${lit(task)} THEN NULL ELSE p.${logged.prediction} END`,
+    ...(logged.target ? [`f.${logged.target}`] : []),
   ];
   const variants = window.variants ?? DEFAULT_VARIANTS;
   const sql = `DECLARE drift_window NO SCROLL CURSOR FOR

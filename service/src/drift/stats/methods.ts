@@ -1,20 +1,19 @@
 /**
- * The drift tests, with Evidently's semantics (evidently/calculations/stattests) on summaries instead of raw
- * arrays: the same statistic, the same p-value or distance, the same default thresholds.
+ * The drift tests, with Evidently's semantics (evidently/legacy/calculations/stattests, v0.7.21) on summaries
+ * instead of raw arrays: the same statistic, the same p-value or distance, the same default thresholds and the
+ * same comparison. test/drift/evidently-parity.test.ts holds every one against scipy computed the way the
+ * stattests call it.
  *
- *   ks            two-sample Kolmogorov-Smirnov p-value (scipy ks_2samp, method "auto")      drift if p <  0.05
+ *   ks            two-sample Kolmogorov-Smirnov p-value (scipy ks_2samp, method "auto")      drift if p <= 0.05
  *   chisquare     chi-squared goodness of fit, expected = reference shares × current size    drift if p <  0.05
- *   z             two-proportion z-test on the first (sorted) category                       drift if p <  0.05
+ *   z             two-proportion z-test on the first sorted value, p = 2·(1 - Φ(|z|))        drift if p <  0.05
  *   wasserstein   Wasserstein-1 distance / max(std(reference), 0.001)                        drift if d >= 0.1
- *   jensenshannon Jensen-Shannon distance, base 2, over categories or Sturges bins           drift if d >= 0.1
- *   psi           population stability index over the same bins, zero shares filled         drift if d >= 0.1
- *
- * One deliberate difference: Evidently's z-test computes 2·(1 - Φ(|z|)), which bottoms out at ~1e-16; we use
- * the exact tail erfc(|z|/√2), equal where both are representable.
+ *   jensenshannon Jensen-Shannon distance, natural log (scipy's base=None), over values or Sturges bins, zeros kept
+ *   psi           population stability index over the same bins, zero shares filled           drift if d >= 0.1
  */
 import type { WeightedPoints } from "../summary";
 import { ksTwoSamplePValue } from "./kolmogorov";
-import { chiSquaredSf, normalTwoSidedP } from "./special";
+import { chiSquaredSf, normalCdf } from "./special";
 
 export const METHOD_NAMES = ["ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi"] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
@@ -53,8 +52,10 @@ export function defaultMethod(kind: ColumnKind, referenceRows: number, distinctV
   return lowCardinality ? "jensenshannon" : "wasserstein";
 }
 
+/** Evidently's verdicts: ks drifts at p <= threshold, chisquare and z at p < threshold, distances at d >= threshold. */
 export function isDrift(method: MethodName, score: number, threshold: number): boolean {
-  return METHODS[method].scoreKind === "p_value" ? score < threshold : score >= threshold;
+  if (METHODS[method].scoreKind === "distance") return score >= threshold;
+  return method === "ks" ? score <= threshold : score < threshold;
 }
 
 // --- numeric: ECDF-based ---------------------------------------------------------------------------------------
@@ -114,11 +115,27 @@ export function normedWasserstein(reference: WeightedPoints, current: WeightedPo
 
 export type Counts = ReadonlyMap<string, number>;
 
-/** Category keys of both sides, sorted (numerically when every key is a number). */
-export function unionKeys(reference: Counts, current: Counts): string[] {
+/**
+ * How category keys sort: "numeric" for the values of a numeric column (kept as strings of numbers), "text" for
+ * a categorical column, whose keys Python sorts by code point even when they look like numbers ("10" < "9").
+ */
+export type KeyOrder = "numeric" | "text";
+
+/** Python's str ordering (code points), which differs from JavaScript's UTF-16 ordering beyond the BMP. */
+function compareCodePoints(a: string, b: string): number {
+  const x = [...a];
+  const y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const d = x[i].codePointAt(0)! - y[i].codePointAt(0)!;
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
+}
+
+/** Category keys of both sides, sorted. */
+export function unionKeys(reference: Counts, current: Counts, order: KeyOrder): string[] {
   const keys = [...new Set([...reference.keys(), ...current.keys()])];
-  const numeric = keys.every((k) => k.trim() !== "" && Number.isFinite(Number(k)));
-  return numeric ? keys.sort((x, y) => Number(x) - Number(y)) : keys.sort();
+  return order === "numeric" ? keys.sort((x, y) => Number(x) - Number(y)) : keys.sort(compareCodePoints);
 }
 
 function total(counts: Counts): number {
@@ -129,7 +146,7 @@ function total(counts: Counts): number {
 
 /** scipy.stats.chisquare(f_obs = current counts, f_exp = reference counts scaled to the current size). */
 export function chiSquareTest(reference: Counts, current: Counts): PValueResult {
-  const keys = unionKeys(reference, current);
+  const keys = unionKeys(reference, current, "text");
   const scale = total(current) / total(reference);
   let statistic = 0;
   for (const key of keys) {
@@ -139,13 +156,17 @@ export function chiSquareTest(reference: Counts, current: Counts): PValueResult 
     statistic += expected === 0 ? (observed === 0 ? 0 : Infinity) : (observed - expected) ** 2 / expected;
   }
   const df = keys.length - 1;
+  // scipy answers NaN here (zero degrees of freedom), which never drifts in Evidently: 1 says the same, pushably.
   if (df === 0) return { statistic: 0, pValue: 1, detail: "one category on both sides" };
   return { statistic, pValue: chiSquaredSf(statistic, df), detail: `df=${df}` };
 }
 
-/** Two-proportion z-test: share of values other than the first sorted category (Evidently's _z_stat_test). */
-export function zTest(reference: Counts, current: Counts): PValueResult {
-  const keys = unionKeys(reference, current);
+/**
+ * Two-proportion z-test on the share of values other than the first sorted value (Evidently's _z_stat_test),
+ * p = 2·(1 - Φ(|z|)) in double precision as Evidently computes it: it reaches 0 near |z| = 8.3, as Evidently's does.
+ */
+export function zTest(reference: Counts, current: Counts, order: KeyOrder): PValueResult {
+  const keys = unionKeys(reference, current, order);
   if (keys.length === 1) return { statistic: 0, pValue: 1, detail: "one category on both sides" };
   const first = keys[0];
   const n1 = total(reference);
@@ -154,11 +175,14 @@ export function zTest(reference: Counts, current: Counts): PValueResult {
   const p2 = (n2 - (current.get(first) ?? 0)) / n2;
   const pooled = (p1 * n1 + p2 * n2) / (n1 + n2);
   const z = (p1 - p2) / Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2));
-  return { statistic: z, pValue: normalTwoSidedP(z), detail: `share of values other than "${first}"` };
+  return { statistic: z, pValue: 2 * (1 - normalCdf(Math.abs(z))), detail: `share of values other than "${first}"` };
 }
 
-/** scipy.spatial.distance.jensenshannon(p, q, base): inputs are normalized to sum 1 first. */
-export function jensenShannonDistance(p: ArrayLike<number>, q: ArrayLike<number>, base = 2): number {
+/**
+ * scipy.spatial.distance.jensenshannon(p, q, base): inputs are normalized to sum 1 first; base undefined is the
+ * natural logarithm, as Evidently calls it (base 2 would read 1/sqrt(ln 2) ≈ 1.2 times higher).
+ */
+export function jensenShannonDistance(p: ArrayLike<number>, q: ArrayLike<number>, base?: number): number {
   let sp = 0;
   let sq = 0;
   for (let i = 0; i < p.length; i++) {
@@ -173,7 +197,8 @@ export function jensenShannonDistance(p: ArrayLike<number>, q: ArrayLike<number>
     if (pi > 0) divergence += pi * Math.log(pi / m);
     if (qi > 0) divergence += qi * Math.log(qi / m);
   }
-  return Math.sqrt(Math.max(divergence / 2, 0) / Math.log(base));
+  const divided = base === undefined ? divergence : divergence / Math.log(base);
+  return Math.sqrt(Math.max(divided / 2, 0));
 }
 
 /** Σ (r - c)·ln(r / c) over shares with zeros already filled. */
@@ -198,8 +223,8 @@ export interface BinnedShares {
 }
 
 /** get_binned_data for categories: shares per key of the union. */
-export function categoryShares(reference: Counts, current: Counts): BinnedShares {
-  const labels = unionKeys(reference, current);
+export function categoryShares(reference: Counts, current: Counts, order: KeyOrder): BinnedShares {
+  const labels = unionKeys(reference, current, order);
   const nr = total(reference);
   const nc = total(current);
   return {

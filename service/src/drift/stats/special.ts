@@ -85,3 +85,19 @@ export function normalTwoSidedP(z: number): number {
   if (z === 0) return 1;
   return gammaQ(0.5, (z * z) / 2);
 }
+
+/**
+ * Standard normal CDF Φ(x) as scipy's ndtr evaluates it (cephes): 0.5 + 0.5·erf(x/√2) near 0, else
+ * 1 - 0.5·erfc(|x|/√2) for x > 0, so 1 - Φ(x) rounds exactly as Evidently's z-test sees it.
+ */
+export function normalCdf(x: number): number {
+  if (Number.isNaN(x)) return Number.NaN;
+  const t = x * Math.SQRT1_2;
+  const z = Math.abs(t);
+  if (z < Math.SQRT1_2) {
+    const erf = z === 0 ? 0 : Math.sign(t) * (1 - gammaQ(0.5, z * z));
+    return 0.5 + 0.5 * erf;
+  }
+  const tail = 0.5 * gammaQ(0.5, z * z);
+  return t > 0 ? 1 - tail : tail;
+}
