@@ -86,7 +86,7 @@ export interface ModelDeploymentProps {
 }
 
 /** PromotionJob settings a deployment does not derive from the platform. */
-export type ModelPromotion = Omit<PromotionJobProps, "model" | "namespace" | "image" | "trackingUri" | "prometheusUrl" | "registryPeer" | "prometheusNamespace"> & {
+export type ModelPromotion = Omit<PromotionJobProps, "model" | "namespace" | "image" | "trackingUri" | "prometheusUrl" | "registryPeer" | "prometheusNamespace" | "task"> & {
   /** @default the platform's kube-prometheus-stack Prometheus */
   readonly prometheusUrl?: string;
 };
@@ -195,6 +195,7 @@ export class ModelDeployment extends Construct {
         namespace: p.namespace,
         image: props.image,
         trackingUri: p.trackingUri,
+        task: props.task,
         prometheusUrl: props.promotion.prometheusUrl ?? PromotionJob.kubePrometheusStackUrl(p.prometheusRelease, p.monitoringNamespace),
         prometheusNamespace: p.monitoringNamespace,
         registryPeer: p.registryPeer,

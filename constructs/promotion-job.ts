@@ -2,6 +2,7 @@ import { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
 import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { Construct } from "constructs";
+import type { Task } from "../service/src/contract";
 import { DEFAULT_THRESHOLDS, GATE_NAMES, type GateName, type GateThresholds } from "../service/src/promotion/gates";
 import {
   appLabels,
@@ -36,6 +37,8 @@ export interface PromotionJobProps {
   readonly thresholds?: Partial<GateThresholds>;
   /** Gates not evaluated, e.g. ["quality", "cost"] for a model that never gets labels. @default none */
   readonly skip?: readonly GateName[];
+  /** The model's task, used when the service's model_info and the registry do not name it. @default "binary" */
+  readonly task?: Task;
   /** Evaluate and log only: never move the alias. @default false */
   readonly dryRun?: boolean;
   /** @default 50m/128Mi requests, 500m/256Mi limits */
@@ -110,6 +113,7 @@ export class PromotionJob extends Construct {
       "--tracking-uri", props.trackingUri,
       "--window", window,
       ...(props.labelWindow ? ["--label-window", props.labelWindow] : []),
+      ...(props.task ? ["--task", props.task] : []),
       ...Object.entries(props.thresholds ?? {}).flatMap(([key, value]) => [`--${kebab(key)}`, String(value)]),
       ...(props.skip ?? []).flatMap((gate) => ["--skip", gate]),
       ...(props.dryRun ? ["--dry-run"] : []),

@@ -46,6 +46,7 @@ const SCENARIOS: Record<string, { arms: ArmHistory[]; task?: Task; tagTask?: Tas
     ],
   },
   "mixed-tasks": { arms: [stable({ task: "binary" }), canary({ task: "multiclass" })] },
+  "configured-task": { arms: [stable({ task: "multiclass", exportTask: false }), canary({ task: "multiclass", exportTask: false, classShares: { a: 0.1, b: 0.2, c: 0.7 } })] },
 };
 
 let prometheus: RunningPrometheus;
@@ -233,6 +234,18 @@ describe("promotion against a real Prometheus", () => {
     const worse = await run("regression-worse");
     expect(gate(worse, "quality")).toMatchObject({ verdict: "fail", canary: expect.closeTo(6, 3), stable: expect.closeTo(4, 3) });
     expect(await champion("regression-worse")).toBe("2");
+  });
+
+  test("without a task label or tag, the deployment's configured task (--task) picks the gates", async () => {
+    const unconfigured = await run("configured-task");
+    expect(unconfigured.canary).toMatchObject({ task: "binary", taskSource: "default" });
+    expect(gate(unconfigured, "shift").reason).toMatch(/no prediction-distribution series/);
+    const out: string[] = [];
+    const code = await main(["promote", "--model", "configured-task", "--prometheus", prometheus.url, "--tracking-uri", mlflow.url, "--task", "multiclass", "--json"], {}, { log: (t) => out.push(t), error: (t) => out.push(t) });
+    const report = JSON.parse(out.join("")) as PromotionReport;
+    expect(report.canary).toMatchObject({ task: "multiclass", taskSource: "configured" });
+    expect(code).toBe(1);
+    expect(gate(report, "shift")).toMatchObject({ title: "class distribution shift", verdict: "fail" });
   });
 
   test("a canary of another task than the stable is not eligible", async () => {

@@ -14,8 +14,10 @@ import { LATENCY_BUCKETS_SECONDS, METRICS, PROBABILITY_BUCKETS, type Task } from
 export interface ArmHistory {
   readonly variant: "stable" | "canary";
   readonly version: string;
-  /** Exported as model_info{task}; omit to leave the label out (services before task labels). */
+  /** The task whose series are written, also exported as model_info{task} unless `exportTask` is false. @default binary */
   readonly task?: Task;
+  /** Leave the task label off model_info (services before task labels). @default true when `task` is given */
+  readonly exportTask?: boolean;
   /** Answered predictions per second. */
   readonly requestsPerSecond: number;
   /** Shares of answered predictions that are errors and fallbacks. @default 0 */
@@ -107,7 +109,7 @@ function addArm(model: string, arm: ArmHistory, add: (family: string, type: stri
   const fallbacks = arm.fallbackShare ?? 0;
   const modelShare = 1 - errors - fallbacks;
 
-  add(METRICS.modelInfo, "gauge", `${METRICS.modelInfo}${render({ model, version: arm.version, alias: arm.variant === "stable" ? "champion" : "challenger", run_id: `run-${arm.version}`, variant: arm.variant, ...(arm.task ? { task: arm.task } : {}) })}`, () => 1);
+  add(METRICS.modelInfo, "gauge", `${METRICS.modelInfo}${render({ model, version: arm.version, alias: arm.variant === "stable" ? "champion" : "challenger", run_id: `run-${arm.version}`, variant: arm.variant, ...(arm.task && arm.exportTask !== false ? { task: arm.task } : {}) })}`, () => 1);
 
   const task = arm.task ?? "binary";
   const outcomes: Record<string, number> =

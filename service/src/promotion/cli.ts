@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ENV, PROMOTION_EXIT_CODES, VARIANT_ALIASES } from "../contract";
+import { ENV, isTask, PROMOTION_EXIT_CODES, TASKS, VARIANT_ALIASES, type Task } from "../contract";
 import { MlflowRegistryWriter } from "../registry/mlflow-writes";
 import { PromotionError } from "./errors";
 import { DEFAULT_THRESHOLDS, GATE_NAMES, type GateName, type GateThresholds } from "./gates";
@@ -33,6 +33,7 @@ Promote options
 ${THRESHOLD_FLAGS.map(([flag, key]) => `${`  --${flag} <x>`.padEnd(33)}Default: ${DEFAULT_THRESHOLDS[key]}`).join("\n")}
   --stable-alias <alias>         Default: ${VARIANT_ALIASES.stable}
   --canary-alias <alias>         Default: ${VARIANT_ALIASES.canary}
+  --task <task>                  the model's task when neither model_info nor the registry tag names it (${TASKS.join(", ")}). Default: binary
 Common
   --tracking-uri <url>           Default: ${ENV.mlflowTrackingUri} (credentials: ${ENV.mlflowTrackingToken} or ${ENV.mlflowTrackingUsername}/${ENV.mlflowTrackingPassword})
   --dry-run                      evaluate and report; change nothing
@@ -76,6 +77,7 @@ async function runPromote(args: readonly string[], env: NodeJS.ProcessEnv, out: 
     config: { type: "string" },
     "stable-alias": { type: "string" },
     "canary-alias": { type: "string" },
+    task: { type: "string" },
     "dry-run": { type: "boolean", default: false },
     "inconclusive-ok": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
@@ -99,6 +101,7 @@ async function runPromote(args: readonly string[], env: NodeJS.ProcessEnv, out: 
       dryRun: values["dry-run"] as boolean,
       stableAlias: values["stable-alias"] as string | undefined,
       canaryAlias: values["canary-alias"] as string | undefined,
+      task: task(values.task as string | undefined),
     },
   );
   out.log(values.json ? JSON.stringify(report, null, 2) : formatPromotion(report));
@@ -188,6 +191,12 @@ function gates(names: readonly string[]): Set<GateName> {
     if (!(GATE_NAMES as readonly string[]).includes(name)) throw new PromotionError(`--skip ${name}: expected one of ${GATE_NAMES.join(", ")}`, "USAGE");
   }
   return new Set(names as GateName[]);
+}
+
+function task(value: string | undefined): Task | undefined {
+  if (value === undefined) return undefined;
+  if (!isTask(value)) throw new PromotionError(`--task ${value}: expected one of ${TASKS.join(", ")}`, "USAGE");
+  return value;
 }
 
 function required(value: unknown, flag: string): string {

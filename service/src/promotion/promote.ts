@@ -27,6 +27,8 @@ export interface PromoteOptions {
   /** @default VARIANT_ALIASES.stable / .canary */
   readonly stableAlias?: string;
   readonly canaryAlias?: string;
+  /** The task to assume when neither model_info nor the registry names one (the deployment's). @default "binary" */
+  readonly task?: Task;
 }
 
 export interface PromotionDeps {
@@ -41,8 +43,8 @@ export interface ArmSummary {
   readonly variant: string;
   readonly version: string;
   readonly task: Task;
-  /** Where the task came from: the service's model_info, the registry tag, or the default. */
-  readonly taskSource: "model_info" | "registry tag" | "default";
+  /** Where the task came from: the service's model_info, the registry tag, --task, or the default. */
+  readonly taskSource: "model_info" | "registry tag" | "configured" | "default";
 }
 
 export interface PromotionReport {
@@ -77,8 +79,8 @@ export async function promote(deps: PromotionDeps, options: PromoteOptions): Pro
   const canaryArm: Arm = { model: options.model, variant: "canary", version: canaryVersion.version };
   const stableArm: Arm = { model: options.model, variant: "stable", version: stableVersion.version };
   const [canaryTask, stableTask] = await Promise.all([
-    taskOf(deps.prometheus, canaryArm, canaryVersion, measure),
-    taskOf(deps.prometheus, stableArm, stableVersion, measure),
+    taskOf(deps.prometheus, canaryArm, canaryVersion, measure, options.task),
+    taskOf(deps.prometheus, stableArm, stableVersion, measure, options.task),
   ]);
   const summary = (alias: string, arm: Arm, task: Awaited<ReturnType<typeof taskOf>>): ArmSummary => ({ alias, variant: arm.variant, version: arm.version, ...task });
   const report = {
@@ -158,17 +160,22 @@ function eligibility(canary: MlflowModelVersion, canaryTask: Task, stableTask: T
   return blockers;
 }
 
-/** The task of an arm: the service's model_info label, else the registry tag, else binary (what services before task labels serve). */
+/**
+ * The task of an arm: the service's model_info label, else the registry tag, else the configured task, else binary
+ * (what services before task labels serve).
+ */
 async function taskOf(
   prometheus: PrometheusClient,
   arm: Arm,
   version: MlflowModelVersion,
   measure: { window: string; labelWindow: string; at: Date },
+  configured?: Task,
 ): Promise<{ task: Task; taskSource: ArmSummary["taskSource"] }> {
   const reported = await reportedTask(prometheus, arm, measure);
   if (reported) return { task: reported, taskSource: "model_info" };
   const tagged = tagMap(version)[TASK_TAG];
   if (isTask(tagged)) return { task: tagged, taskSource: "registry tag" };
+  if (configured) return { task: configured, taskSource: "configured" };
   return { task: "binary", taskSource: "default" };
 }
 
