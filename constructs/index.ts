@@ -22,5 +22,8 @@ export * from "./service-mesh";
 export * from "./inference-service";
 export * from "./canary-release";
 export * from "./drift-monitor";
+export * from "./promotion-job";
 export * from "./model-deployment";
+export * from "./ci-roles";
+export * from "./ci-cluster-access";
 export * from "./policies";

@@ -37,8 +37,10 @@ let second: Map<string, Json> | undefined;
 const synthAgain = () => (second ??= synthAll(Object.values(ENVIRONMENTS)));
 
 describe("stacks", () => {
-  it("one platform stack per environment and one stack per model per environment", () => {
+  it("one platform stack per environment, one stack per model per environment, CI roles where CI deploys", () => {
     expect([...all.keys()].sort()).toEqual([
+      "ci-prod",
+      "ci-staging",
       "model-flight-delay-dev",
       "model-flight-delay-prod",
       "model-flight-delay-staging",
