@@ -63,6 +63,7 @@ type Priced = { readonly items: Omit<LineItem, "address" | "type" | "monthly">[]
 /** AWS types with no charge of their own (networking plumbing, identity, configuration of billed resources). */
 const NO_CHARGE_AWS = new Set([
   "aws_vpc", "aws_subnet", "aws_route_table", "aws_route_table_association", "aws_internet_gateway", "aws_security_group",
+  "aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule",
   "aws_db_subnet_group", "aws_eks_addon", "aws_eks_access_entry", "aws_eks_access_policy_association", "aws_iam_openid_connect_provider",
   "aws_iam_role", "aws_iam_role_policy", "aws_iam_role_policy_attachment", "aws_secretsmanager_secret_version",
   "aws_s3_bucket_lifecycle_configuration", "aws_s3_bucket_ownership_controls", "aws_s3_bucket_policy", "aws_s3_bucket_public_access_block",
