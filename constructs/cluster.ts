@@ -16,7 +16,8 @@ import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { Fn } from "cdktf";
+import { StorageClassV1 } from "@cdktf/provider-kubernetes/lib/storage-class-v1";
+import { Fn, ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { IrsaConfig, IrsaRole } from "./irsa-role";
 
@@ -79,7 +80,12 @@ export interface EksDetails {
   readonly privateSubnetIds: string[];
   readonly nodeRole: IamRole;
   readonly oidcProvider: IamOpenidConnectProvider;
+  /** The EBS CSI driver add-on (PersistentVolumes). */
+  readonly ebsCsiDriver: EksAddon;
 }
+
+/** The default StorageClass this construct gives an EKS cluster (EKS >= 1.30 ships none). */
+export const DEFAULT_STORAGE_CLASS = "gp3-encrypted";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,98}[a-z0-9])?$/;
 
@@ -97,6 +103,11 @@ export class Cluster extends Construct implements ClusterConnection {
   readonly region?: string;
   /** Set when this construct created an EKS cluster. */
   readonly eks?: EksDetails;
+  /**
+   * What a PersistentVolumeClaim without a storage class needs before it can bind: on EKS the default StorageClass
+   * this construct creates; elsewhere nothing (the existing cluster's default is used).
+   */
+  readonly storageReady: ITerraformDependable[] = [];
 
   /**
    * Connects to a cluster created by another stack (a platform stack) from the same configuration: data
@@ -144,6 +155,19 @@ export class Cluster extends Construct implements ClusterConnection {
     );
     this.kubernetesProvider = providers.kubernetesProvider;
     this.helmProvider = providers.helmProvider;
+    // EKS >= 1.30 creates no default StorageClass (Prometheus's and the Pushgateway's claims would stay Pending).
+    // Not the add-on's own `defaultStorageClass`: it sets no `encrypted` parameter, so volumes would be unencrypted
+    // wherever the account has no EBS encryption by default.
+    const storageClass = new StorageClassV1(this, "DefaultStorageClass", {
+      metadata: { name: DEFAULT_STORAGE_CLASS, annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+      storageProvisioner: "ebs.csi.aws.com",
+      parameters: { type: "gp3", encrypted: "true" },
+      volumeBindingMode: "WaitForFirstConsumer",
+      allowVolumeExpansion: true,
+      reclaimPolicy: "Delete",
+      dependsOn: [this.eks.ebsCsiDriver],
+    });
+    this.storageReady.push(storageClass);
   }
 
   private createEks(name: string, source: EksClusterSource): EksDetails {
@@ -244,13 +268,22 @@ export class Cluster extends Construct implements ClusterConnection {
       role: ebsRole.name,
       policyArn: "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
     });
-    new EksAddon(this, "EbsCsiDriver", {
+    const ebsCsiDriver = new EksAddon(this, "EbsCsiDriver", {
       clusterName: cluster.name,
       addonName: "aws-ebs-csi-driver",
       serviceAccountRoleArn: ebsRole.arn,
       dependsOn: [systemNodes],
     });
-    return { cluster, vpc, privateSubnetIds, nodeRole, oidcProvider };
+    // EKS installs vpc-cni itself, with NetworkPolicy enforcement off: managing it as an add-on turns the policy
+    // agent on, so the constructs' default-deny NetworkPolicies are enforced. OVERWRITE adopts the self-managed one.
+    new EksAddon(this, "VpcCni", {
+      clusterName: cluster.name,
+      addonName: "vpc-cni",
+      configurationValues: JSON.stringify({ enableNetworkPolicy: "true" }),
+      resolveConflictsOnCreate: "OVERWRITE",
+      resolveConflictsOnUpdate: "OVERWRITE",
+    });
+    return { cluster, vpc, privateSubnetIds, nodeRole, oidcProvider, ebsCsiDriver };
   }
 }
 

@@ -2,15 +2,18 @@ import { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { Construct } from "constructs";
 import { ENV, TASKS, isTask, type Task } from "../service/src/contract";
-import { IrsaConfig, IrsaRole, PolicyStatement } from "./irsa-role";
-import {
-  appLabels,
-  ContainerResources,
-  restrictedContainerSecurityContext,
-  restrictedPodSecurityContext,
-  validateDnsLabel,
-  validateResources,
-} from "./kube";
+import { IrsaConfig, IrsaRole } from "./irsa-role";
+import { appLabels, ContainerResources, validateDnsLabel, validateResources } from "./kube";
+import { caVolumeMount, PostgresCaMount } from "./postgres-server";
+import { S3ArtifactBucket } from "./s3-artifact-bucket";
+import { EnvVar, hardenedPodSpec } from "./workload";
+
+/** The drift job's name as an artifact-store consumer (its SeaweedFS identity and credentials Secret suffix). */
+export const DRIFT_GRANTEE = "drift";
+/** Objects the drift job reads (reference datasets) and writes (reports) in the platform's bucket. */
+export const DRIFT_READ_KEYS = "datasets/*";
+export const DRIFT_REPORT_PREFIX = "drift-reports";
+export const DRIFT_REPORT_KEYS = `${DRIFT_REPORT_PREFIX}/*`;
 
 /** Where the job reads S3 from when the store is not AWS (SeaweedFS in dev). */
 export interface S3CompatibleEndpoint {
@@ -29,8 +32,8 @@ export interface DriftMonitorProps {
   readonly referenceUri: string;
   /** Bucket for reports: written under s3://<bucket>/drift-reports. */
   readonly reportBucket: string;
-  /** Secret with the prediction-log database URL. */
-  readonly predictionLog: { readonly secretName: string; readonly key: string };
+  /** Secret with the prediction-log database URL, and the CA its sslrootcert names (when verified). */
+  readonly predictionLog: { readonly secretName: string; readonly key: string; readonly ca?: PostgresCaMount };
   readonly pushgatewayUrl: string;
   /** Cron schedule (UTC). @default "17 * * * *" (hourly, off the top of the hour) */
   readonly schedule?: string;
@@ -97,27 +100,19 @@ export class DriftMonitor extends Construct {
 
     this.name = `${props.model}-drift`;
     const labels = appLabels(props.model, "drift");
-    const reportPrefix = "drift-reports";
     if (props.aws) {
-      const statements: PolicyStatement[] = [
-        { actions: ["s3:PutObject"], resources: [`arn:aws:s3:::${props.reportBucket}/${reportPrefix}/*`] },
-      ];
+      this.role = new IrsaRole(this, "Role", { irsa: props.aws.irsa, roleName: props.aws.roleName, namespace: props.namespace, serviceAccount: this.name });
+      const grantee = { name: DRIFT_GRANTEE, namespace: props.namespace, role: this.role };
+      S3ArtifactBucket.fromBucketName(props.reportBucket).grantWrite(grantee, DRIFT_REPORT_KEYS);
       const ref = /^s3:\/\/([^/]+)\/(.+)$/.exec(props.referenceUri);
-      if (ref) statements.push({ actions: ["s3:GetObject"], resources: [`arn:aws:s3:::${ref[1]}/${ref[2]}`] });
-      this.role = new IrsaRole(this, "Role", {
-        irsa: props.aws.irsa,
-        roleName: props.aws.roleName,
-        namespace: props.namespace,
-        serviceAccount: this.name,
-        statements,
-      });
+      if (ref) S3ArtifactBucket.fromBucketName(ref[1]).grantRead(grantee, ref[2]);
     }
     new ServiceAccountV1(this, "ServiceAccount", {
       metadata: { name: this.name, namespace: props.namespace, labels, annotations: this.role?.annotations ?? {} },
       automountServiceAccountToken: false,
     });
 
-    const env: { name: string; value?: string; valueFrom?: object }[] = [
+    const env: EnvVar[] = [
       { name: ENV.predictionLogUrl, valueFrom: { secretKeyRef: { name: props.predictionLog.secretName, key: props.predictionLog.key } } },
       { name: ENV.pushgatewayUrl, value: props.pushgatewayUrl },
       { name: "HOME", value: "/tmp" },
@@ -154,12 +149,11 @@ export class DriftMonitor extends Construct {
                 // A batch pod with a sidecar never completes; the job talks to Postgres/S3/Pushgateway directly.
                 annotations: { "sidecar.istio.io/inject": "false" },
               },
-              spec: {
+              spec: hardenedPodSpec("batch", {
                 restartPolicy: "Never",
                 serviceAccountName: this.name,
                 automountServiceAccountToken: !!this.role,
-                securityContext: restrictedPodSecurityContext(),
-                container: [
+                containers: [
                   {
                     name: "drift",
                     image: props.image,
@@ -175,12 +169,11 @@ export class DriftMonitor extends Construct {
                     ],
                     env,
                     resources,
-                    securityContext: restrictedContainerSecurityContext(),
-                    volumeMount: [{ name: "tmp", mountPath: "/tmp" }],
+                    scratch: [{ name: "tmp", mountPath: "/tmp", sizeLimit: "1Gi" }],
+                    mounts: props.predictionLog.ca ? [caVolumeMount(props.predictionLog.ca)] : [],
                   },
                 ],
-                volume: [{ name: "tmp", emptyDir: { sizeLimit: "1Gi" } }],
-              },
+              }),
             },
           },
         },

@@ -9,15 +9,10 @@ import { Construct } from "constructs";
 import { ENV, ROUTES, SERVICE_PORT, SERVICE_PORT_NAME, Variant, VARIANTS } from "../service/src/contract";
 import { GPU_NODE_LABEL, GPU_RESOURCE, gpuToleration } from "./gpu-node-pool";
 import { IrsaConfig, IrsaRole, PolicyStatement } from "./irsa-role";
-import {
-  appLabels,
-  ContainerResources,
-  restrictedContainerSecurityContext,
-  restrictedPodSecurityContext,
-  validateDnsLabel,
-  validateResources,
-} from "./kube";
+import { appLabels, ContainerResources, validateDnsLabel, validateResources } from "./kube";
 import { DNS_PEERS, NetworkPeer, networkPolicyRule } from "./network-peer";
+import { caVolumeMount, PostgresCaMount } from "./postgres-server";
+import { EnvVar, hardenedPodSpec } from "./workload";
 
 /** Istio's merged Prometheus endpoint on every sidecar: app metrics (from the prometheus.io annotations) + Envoy's. */
 export const ENVOY_METRICS = { portName: "http-envoy-prom", port: 15020, path: "/stats/prometheus" } as const;
@@ -56,8 +51,8 @@ export interface InferenceServiceProps {
   readonly registryAlias: string;
   /** MLFLOW_TRACKING_URI. */
   readonly trackingUri: string;
-  /** Secret with the prediction-log database URL. */
-  readonly predictionLog: { readonly secretName: string; readonly key: string };
+  /** Secret with the prediction-log database URL, and the CA its sslrootcert names (when verified). */
+  readonly predictionLog: { readonly secretName: string; readonly key: string; readonly ca?: PostgresCaMount };
   readonly network: InferenceServiceNetwork;
   /** kube-prometheus-stack release name (ServiceMonitor label). */
   readonly prometheusRelease: string;
@@ -69,8 +64,11 @@ export interface InferenceServiceProps {
   readonly resources?: ContainerResources;
   /** GPUs per pod; the pod then tolerates the GPU taint and selects GPU nodes. @default 0 */
   readonly gpus?: number;
-  /** IRSA on EKS: the service account's role. @default no role (non-AWS clusters) */
-  readonly irsa?: { readonly config: IrsaConfig; readonly roleName: string; readonly statements?: readonly PolicyStatement[] };
+  /**
+   * IRSA on EKS, only for a service that calls AWS itself (models are served through MLflow's artifact proxy, so
+   * none does by default): the role and what it grants. @default no role
+   */
+  readonly irsa?: { readonly config: IrsaConfig; readonly roleName: string; readonly statements: readonly PolicyStatement[] };
   /** Extra non-secret environment (ENV names from the contract). @default none */
   readonly env?: Readonly<Record<string, string>>;
   /** @default "info" */
@@ -123,6 +121,9 @@ export class InferenceService extends Construct {
     validateResources(`InferenceService ${props.model}/${props.variant} resources`, resources);
     const grace = props.terminationGraceSeconds ?? 30;
     if (!Number.isInteger(grace) || grace < 5) throw new Error(`InferenceService terminationGraceSeconds must be an integer >= 5, got ${grace}`);
+    if (props.irsa && props.irsa.statements.length === 0) {
+      throw new Error(`InferenceService ${props.model}/${props.variant}: irsa.statements is empty; a role that grants nothing only widens what a pod can assume, so omit irsa`);
+    }
     for (const name of Object.keys(props.env ?? {})) {
       if (!(Object.values(ENV) as string[]).includes(name)) {
         throw new Error(`InferenceService env "${name}" is not a variable the service reads (see ENV in service/src/contract/settings.ts)`);
@@ -149,7 +150,7 @@ export class InferenceService extends Construct {
       automountServiceAccountToken: false,
     });
 
-    const env = [
+    const env: EnvVar[] = [
       { name: ENV.port, value: String(SERVICE_PORT) },
       { name: ENV.modelUri, value: `models:/${props.model}@${props.registryAlias}` },
       { name: ENV.modelVariant, value: props.variant },
@@ -168,7 +169,6 @@ export class InferenceService extends Construct {
       },
       ...Object.entries(props.env ?? {}).map(([name, value]) => ({ name, value })),
     ];
-    const gpuLimits: Record<string, string> = gpus > 0 ? { [GPU_RESOURCE]: String(gpus) } : {};
     const port = String(SERVICE_PORT);
     this.deployment = new DeploymentV1(this, "Resource", {
       metadata: { name: this.name, namespace, labels: this.podLabels },
@@ -188,52 +188,41 @@ export class InferenceService extends Construct {
               "prometheus.io/path": ROUTES.metrics,
             },
           },
-          spec: {
+          spec: hardenedPodSpec("service", {
             serviceAccountName: this.name,
             automountServiceAccountToken: !!this.role, // the AWS SDK needs the projected web-identity token
             terminationGracePeriodSeconds: grace,
-            securityContext: restrictedPodSecurityContext(),
-            topologySpreadConstraint: [
-              {
-                maxSkew: 1,
-                topologyKey: "topology.kubernetes.io/zone",
-                whenUnsatisfiable: "ScheduleAnyway",
-                labelSelector: [{ matchLabels: selector }],
-              },
-            ],
-            ...(gpus > 0
-              ? { nodeSelector: { [GPU_NODE_LABEL.key]: GPU_NODE_LABEL.value }, toleration: [gpuToleration()] }
-              : {}),
-            container: [
+            scheduling: {
+              topologySpreadConstraint: [
+                { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: [{ matchLabels: selector }] },
+              ],
+              ...(gpus > 0 ? { nodeSelector: { [GPU_NODE_LABEL.key]: GPU_NODE_LABEL.value }, toleration: [gpuToleration()] } : {}),
+            },
+            containers: [
               {
                 name: "server",
                 image: props.image,
                 workingDir: "/app",
                 command: ["node", "dist/service/src/server.js"],
                 env,
-                port: [{ name: SERVICE_PORT_NAME, containerPort: SERVICE_PORT }],
-                resources: {
-                  requests: { ...resources.requests, ...gpuLimits },
-                  limits: { ...resources.limits, ...gpuLimits },
+                ports: [{ name: SERVICE_PORT_NAME, containerPort: SERVICE_PORT }],
+                resources,
+                extendedResources: gpus > 0 ? { [GPU_RESOURCE]: String(gpus) } : undefined,
+                probes: {
+                  // Model download and warm-up can take minutes; liveness starts only after the first success.
+                  startup: { httpGet: { path: ROUTES.healthz, port }, periodSeconds: 5, failureThreshold: 60 },
+                  liveness: { httpGet: { path: ROUTES.healthz, port }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+                  readiness: { httpGet: { path: ROUTES.readyz, port }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
                 },
-                securityContext: restrictedContainerSecurityContext(),
-                // Model download and warm-up can take minutes; liveness starts only after the first success.
-                startupProbe: { httpGet: { path: ROUTES.healthz, port }, periodSeconds: 5, failureThreshold: 60 },
-                livenessProbe: { httpGet: { path: ROUTES.healthz, port }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
-                readinessProbe: { httpGet: { path: ROUTES.readyz, port }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
-                volumeMount: [
-                  { name: "tmp", mountPath: WRITABLE_DIRS.tmp },
-                  { name: "model-cache", mountPath: WRITABLE_DIRS.modelCache },
-                  { name: "spill", mountPath: WRITABLE_DIRS.spill },
+                scratch: [
+                  { name: "tmp", mountPath: WRITABLE_DIRS.tmp, sizeLimit: "256Mi" },
+                  { name: "model-cache", mountPath: WRITABLE_DIRS.modelCache, sizeLimit: "4Gi" },
+                  { name: "spill", mountPath: WRITABLE_DIRS.spill, sizeLimit: "1Gi" },
                 ],
+                mounts: props.predictionLog.ca ? [caVolumeMount(props.predictionLog.ca)] : [],
               },
             ],
-            volume: [
-              { name: "tmp", emptyDir: { sizeLimit: "256Mi" } },
-              { name: "model-cache", emptyDir: { sizeLimit: "4Gi" } },
-              { name: "spill", emptyDir: { sizeLimit: "1Gi" } },
-            ],
-          },
+          }),
         },
       },
       // The HPA owns the replica count after creation.

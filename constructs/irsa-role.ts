@@ -1,5 +1,6 @@
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { Lazy } from "cdktf";
 import { Construct } from "constructs";
 
 /** What a cluster offers for IAM Roles for Service Accounts (EKS only). */
@@ -15,6 +16,8 @@ export interface PolicyStatement {
   readonly effect?: "Allow" | "Deny";
   readonly actions: readonly string[];
   readonly resources: readonly string[];
+  /** IAM condition block, e.g. `{ StringLike: { "s3:prefix": ["reports/*"] } }`. @default none */
+  readonly conditions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 export interface IrsaRoleProps {
@@ -23,29 +26,26 @@ export interface IrsaRoleProps {
   readonly roleName: string;
   readonly namespace: string;
   readonly serviceAccount: string;
-  /** Inline permissions. @default none (the role can be assumed but grants nothing) */
+  /** Inline permissions; more are added with `addToPolicy` (what `grant*` helpers call). @default none */
   readonly statements?: readonly PolicyStatement[];
 }
 
 /**
  * An IAM role that exactly one Kubernetes service account can assume through the cluster's OIDC provider:
- * the trust policy pins both `sub` (namespace and name) and `aud`, so no other pod can borrow it.
+ * the trust policy pins both `sub` (namespace and name) and `aud`, so no other pod can borrow it. Its inline policy
+ * is rendered at synth from every statement added, so grants made after construction land in it.
  */
 export class IrsaRole extends Construct {
   readonly role: IamRole;
   /** Annotation to put on the ServiceAccount. */
   readonly annotations: Record<string, string>;
+  private readonly roleName: string;
+  private readonly statements: PolicyStatement[] = [];
+  private policy?: IamRolePolicy;
 
   constructor(scope: Construct, id: string, props: IrsaRoleProps) {
     super(scope, id);
-    for (const s of props.statements ?? []) {
-      if (s.actions.length === 0 || s.resources.length === 0) {
-        throw new Error(`IrsaRole ${props.roleName}: every statement needs at least one action and one resource`);
-      }
-      if (s.actions.some((a) => a === "*" || a.endsWith(":*"))) {
-        throw new Error(`IrsaRole ${props.roleName}: wildcard actions (${s.actions.join(", ")}) are not least privilege; list them`);
-      }
-    }
+    this.roleName = props.roleName;
     const issuer = props.irsa.oidcIssuer;
     this.role = new IamRole(this, "Resource", {
       name: props.roleName,
@@ -66,20 +66,35 @@ export class IrsaRole extends Construct {
         ],
       }),
     });
-    if (props.statements?.length) {
-      new IamRolePolicy(this, "Policy", {
-        role: this.role.name,
-        name: `${props.roleName}-policy`,
-        policy: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: props.statements.map((s) => ({
-            Effect: s.effect ?? "Allow",
-            Action: s.actions,
-            Resource: s.resources,
-          })),
-        }),
-      });
-    }
+    for (const s of props.statements ?? []) this.addToPolicy(s);
     this.annotations = { "eks.amazonaws.com/role-arn": this.role.arn };
+  }
+
+  /** Adds a statement to the role's inline policy (validated: no wildcard actions, at least one action and resource). */
+  addToPolicy(statement: PolicyStatement): void {
+    if (statement.actions.length === 0 || statement.resources.length === 0) {
+      throw new Error(`IrsaRole ${this.roleName}: every statement needs at least one action and one resource`);
+    }
+    if (statement.actions.some((a) => a === "*" || a.endsWith(":*"))) {
+      throw new Error(`IrsaRole ${this.roleName}: wildcard actions (${statement.actions.join(", ")}) are not least privilege; list them`);
+    }
+    this.statements.push(statement);
+    this.policy ??= new IamRolePolicy(this, "Policy", {
+      role: this.role.name,
+      name: `${this.roleName}-policy`,
+      policy: Lazy.stringValue({ produce: () => this.policyDocument() }),
+    });
+  }
+
+  private policyDocument(): string {
+    return JSON.stringify({
+      Version: "2012-10-17",
+      Statement: this.statements.map((s) => ({
+        Effect: s.effect ?? "Allow",
+        Action: s.actions,
+        Resource: s.resources,
+        ...(s.conditions && { Condition: s.conditions }),
+      })),
+    });
   }
 }

@@ -1,9 +1,9 @@
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { Release } from "@cdktf/provider-helm/lib/release";
-import { AssetType, ITerraformDependable, TerraformAsset } from "cdktf";
+import { AssetType, dependable, ITerraformDependable, TerraformAsset } from "cdktf";
 import { Construct } from "constructs";
 import { stringify } from "yaml";
+import { repositoryRoot } from "./repository-root";
 
 /** A Kubernetes object as plain data (custom resources: apiVersion, kind, metadata, spec). */
 export interface KubernetesObject {
@@ -55,6 +55,11 @@ export class ManifestBundle extends Construct {
     this.release.values = [this.valuesYaml()];
   }
 
+  /** Makes the release wait for more resources (Secrets its objects reference, CRD releases). */
+  dependOn(...resources: ITerraformDependable[]): void {
+    this.release.dependsOn = [...(this.release.dependsOn ?? []), ...resources.map((r) => dependable(r))];
+  }
+
   /** The objects this bundle applies (for tests and for schema validation). */
   get manifests(): readonly KubernetesObject[] {
     return this.objects;
@@ -65,13 +70,7 @@ export class ManifestBundle extends Construct {
   }
 }
 
-/** The chart folder, found from the repository root whether this runs from constructs/ or dist/constructs/. */
+/** The chart folder under the repository root. */
 function manifestsChartDir(): string {
-  let dir = __dirname;
-  while (!existsSync(join(dir, "package.json"))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("ManifestBundle: cannot find the repository root above " + __dirname);
-    dir = parent;
-  }
-  return join(dir, "constructs", "charts", "manifests");
+  return join(repositoryRoot(), "constructs", "charts", "manifests");
 }

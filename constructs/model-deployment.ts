@@ -2,14 +2,16 @@ import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
 import { AlertOptions, ModelMonitoringOptions, modelRuleGroups, prometheusRule } from "../alerts";
 import { modelDashboards } from "../dashboards";
-import { Task, Variant } from "../service/src/contract";
+import { Task, Variant, VARIANT_ALIASES } from "../service/src/contract";
 import { CanaryRelease, RetryPolicy } from "./canary-release";
 import { DriftMonitor, S3CompatibleEndpoint } from "./drift-monitor";
 import { InferenceService, InferenceServiceReplicas } from "./inference-service";
 import { IrsaConfig } from "./irsa-role";
 import { ContainerResources, validateDnsLabel } from "./kube";
 import { NetworkPeer } from "./network-peer";
+import type { PostgresCaMount } from "./postgres-server";
 import { dashboardConfigMap } from "./observability";
+import { PromotionJob, PromotionJobProps } from "./promotion-job";
 
 /** What a model needs from the platform, derived from the environment configuration (see stacks/). */
 export interface PlatformEndpoints {
@@ -30,8 +32,8 @@ export interface PlatformEndpoints {
   readonly databasePeer: NetworkPeer;
   /** Bucket for drift reports. */
   readonly reportBucket: string;
-  /** Secret (in `namespace`) with the prediction-log database URL. */
-  readonly predictionLog: { readonly secretName: string; readonly key: string };
+  /** Secret (in `namespace`) with the prediction-log database URL, and the CA ConfigMap its sslrootcert names. */
+  readonly predictionLog: { readonly secretName: string; readonly key: string; readonly ca?: PostgresCaMount };
   /** In-cluster S3 server, when not on AWS. */
   readonly s3Endpoint?: S3CompatibleEndpoint;
   /** AWS region and IRSA, on EKS. */
@@ -77,9 +79,21 @@ export interface ModelDeploymentProps {
   readonly task?: Task;
   /** Thresholds and runbook base for this model's alerts and the dashboards that show them. @default monitoring defaults */
   readonly alertOptions?: AlertOptions;
+  /**
+   * Metric-gated promotion of the canary on a schedule (a PromotionJob); needs `canary`.
+   * @default none (promote by hand with `npm run promote`)
+   */
+  readonly promotion?: ModelPromotion;
 }
 
-const DEFAULT_ALIASES: Record<Variant, string> = { stable: "champion", canary: "challenger", shadow: "shadow" };
+/** PromotionJob settings a deployment does not derive from the platform. */
+export type ModelPromotion = Omit<PromotionJobProps, "model" | "namespace" | "image" | "trackingUri" | "prometheusUrl" | "registryPeer" | "prometheusNamespace" | "task"> & {
+  /** @default the platform's kube-prometheus-stack Prometheus */
+  readonly prometheusUrl?: string;
+};
+
+/** The registry alias each variant serves by default, shared with `npm run promote` (the contract). */
+const DEFAULT_ALIASES: Readonly<Record<Variant, string>> = VARIANT_ALIASES;
 
 /**
  * Everything one model needs, in one call: a stable InferenceService and optional canary and shadow ones
@@ -91,6 +105,7 @@ export class ModelDeployment extends Construct {
   readonly release: CanaryRelease;
   readonly drift: DriftMonitor;
   readonly rules: Manifest;
+  readonly promotion?: PromotionJob;
 
   constructor(scope: Construct, id: string, props: ModelDeploymentProps) {
     super(scope, id);
@@ -129,7 +144,7 @@ export class ModelDeployment extends Construct {
           registry: p.registryPeer,
           database: p.databasePeer,
         },
-        irsa: p.aws ? { config: p.aws.irsa, roleName: `${props.namePrefix}-${props.model}-${variant}` } : undefined,
+        // No IRSA role: models come through MLflow's artifact proxy, so a variant calls no AWS API.
       });
     }
 
@@ -172,6 +187,21 @@ export class ModelDeployment extends Construct {
         modelRuleGroups(props.model, monitoring),
       ),
     });
+
+    if (props.promotion) {
+      if (!props.canary) throw new Error(`ModelDeployment ${props.model}: promotion needs a canary to promote; add \`canary\` or drop \`promotion\``);
+      this.promotion = new PromotionJob(this, "Promotion", {
+        ...props.promotion,
+        model: props.model,
+        namespace: p.namespace,
+        image: props.image,
+        trackingUri: p.trackingUri,
+        task: props.task,
+        prometheusUrl: props.promotion.prometheusUrl ?? PromotionJob.kubePrometheusStackUrl(p.prometheusRelease, p.monitoringNamespace),
+        prometheusNamespace: p.monitoringNamespace,
+        registryPeer: p.registryPeer,
+      });
+    }
   }
 }
 

@@ -2,10 +2,12 @@ import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { Password } from "@cdktf/provider-random/lib/password";
+import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { alertmanagerConfig, platformRuleGroups, prometheusRule, RuleGroup } from "../alerts";
 import { DashboardFile, platformDashboards } from "../dashboards";
 import { HelmChart } from "./helm-chart";
+import { withChartDefaults } from "./kube-prometheus-defaults";
 import { ManifestBundle } from "./manifest-bundle";
 import { CHARTS } from "./versions";
 import { validateDnsLabel } from "./kube";
@@ -44,7 +46,12 @@ export interface ObservabilityProps {
   readonly ruleGroups?: readonly RuleGroup[];
   /** Prometheus replicas. @default 1 */
   readonly prometheusReplicas?: number;
+  /** What the charts that claim volumes wait for (the cluster's default StorageClass). @default none */
+  readonly storageReady?: ITerraformDependable[];
 }
+
+/** Where the Pushgateway chart mounts its volume (chart default persistentVolume.mountPath). */
+const PUSHGATEWAY_DATA_DIR = "/data";
 
 /** Label Grafana's dashboard sidecar watches. */
 export const GRAFANA_DASHBOARD_LABEL = "grafana_dashboard";
@@ -63,6 +70,7 @@ export class Observability extends Construct {
   readonly selectorLabels: Record<string, string>;
   readonly stack: HelmChart;
   readonly rules: ManifestBundle;
+  private readonly namespaceResource: NamespaceV1;
 
   /** The Pushgateway's in-cluster URL for a monitoring namespace. */
   static pushgatewayUrl(namespace = "monitoring"): string {
@@ -91,6 +99,7 @@ export class Observability extends Construct {
     this.pushgatewayUrl = Observability.pushgatewayUrl(this.namespace);
 
     const ns = new NamespaceV1(this, "Namespace", { metadata: { name: this.namespace } });
+    this.namespaceResource = ns;
 
     const adminPassword = new Password(this, "GrafanaAdminPassword", { length: 32, special: false });
     const grafanaSecret = new SecretV1(this, "GrafanaAdmin", {
@@ -101,16 +110,19 @@ export class Observability extends Construct {
 
     const secretsDir = "/etc/alertmanager/secrets";
     const receiverFile = (r: ReceiverRef) => `${secretsDir}/${r.secretName}/${r.key ?? "url"}`;
-    const amConfig = alertmanagerConfig({
-      page: { name: props.receivers.page.name, webhookUrlFile: receiverFile(props.receivers.page) },
-      ticket: { name: props.receivers.ticket.name, webhookUrlFile: receiverFile(props.receivers.ticket) },
-    });
+    const amConfig = withChartDefaults(
+      alertmanagerConfig({
+        page: { name: props.receivers.page.name, webhookUrlFile: receiverFile(props.receivers.page) },
+        ticket: { name: props.receivers.ticket.name, webhookUrlFile: receiverFile(props.receivers.ticket) },
+      }),
+    );
+    const storageReady = props.storageReady ?? [];
 
     this.stack = new HelmChart(this, "KubePrometheusStack", {
       chart: CHARTS.kubePrometheusStack,
       name: this.releaseName,
       namespace: this.namespace,
-      dependsOn: [ns, grafanaSecret],
+      dependsOn: [ns, grafanaSecret, ...storageReady],
       values: {
         fullnameOverride: this.releaseName,
         prometheus: {
@@ -151,11 +163,13 @@ export class Observability extends Construct {
       chart: CHARTS.pushgateway,
       name: "pushgateway",
       namespace: this.namespace,
-      dependsOn: [this.stack.release],
+      dependsOn: [this.stack.release, ...storageReady],
       values: {
         fullnameOverride: "pushgateway",
-        // Keeps the last drift run across restarts (the staleness alert reads its timestamp).
-        persistentVolume: { enabled: true, size: "2Gi" },
+        // Keeps the last drift run across restarts (the staleness alert reads its timestamp): the chart mounts the
+        // volume, but the Pushgateway keeps metrics in memory unless told to persist them to a file on it.
+        persistentVolume: { enabled: true, size: "2Gi", mountPath: PUSHGATEWAY_DATA_DIR },
+        extraArgs: [`--persistence.file=${PUSHGATEWAY_DATA_DIR}/pushgateway.db`],
         serviceMonitor: { enabled: true, additionalLabels: this.selectorLabels, honorLabels: true },
         resources: { requests: { cpu: "20m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
       },
@@ -175,12 +189,18 @@ export class Observability extends Construct {
 
   /** Ships a dashboard as a ConfigMap the Grafana sidecar loads. */
   addDashboard(dashboard: DashboardFile): ConfigMapV1 {
-    return dashboardConfigMap(this, `Dashboard-${dashboard.uid}`, this.namespace, dashboard);
+    return dashboardConfigMap(this, `Dashboard-${dashboard.uid}`, this.namespace, dashboard, [this.namespaceResource]);
   }
 }
 
 /** A ConfigMap holding one dashboard, labelled for Grafana's sidecar. */
-export function dashboardConfigMap(scope: Construct, id: string, namespace: string, d: DashboardFile): ConfigMapV1 {
+export function dashboardConfigMap(
+  scope: Construct,
+  id: string,
+  namespace: string,
+  d: DashboardFile,
+  dependsOn: ITerraformDependable[] = [],
+): ConfigMapV1 {
   validateDnsLabel(`Dashboard uid`, d.uid.toLowerCase(), 40);
   return new ConfigMapV1(scope, id, {
     metadata: {
@@ -189,5 +209,6 @@ export function dashboardConfigMap(scope: Construct, id: string, namespace: stri
       labels: { [GRAFANA_DASHBOARD_LABEL]: "1", "app.kubernetes.io/part-of": "modelport" },
     },
     data: { [d.fileName]: JSON.stringify(d.json) },
+    dependsOn,
   });
 }

@@ -65,7 +65,9 @@ export class ServiceMesh extends Construct {
       namespace: this.namespace,
       dependsOn: [base.release],
       values: {
-        pilot: { resources: { requests: { cpu: "200m", memory: "512Mi" } } },
+        // istiod >= 1.24 reads top-level values (its chart's defaults sit under _internal_defaults_do_not_set);
+        // `pilot.resources` is ignored.
+        resources: { requests: { cpu: "200m", memory: "512Mi" } },
         meshConfig: { accessLogFile: "/dev/stdout", enablePrometheusMerge: true },
       },
     });

@@ -5,7 +5,7 @@
  */
 import type { ClusterSource, NodeGroupSize } from "../constructs/cluster";
 import type { ReceiverRef } from "../constructs/observability";
-import type { VariantSpec } from "../constructs/model-deployment";
+import type { ModelPromotion, VariantSpec } from "../constructs/model-deployment";
 import { EMBEDDED_MODEL_NAME, type Task } from "../service/src/contract";
 
 export type EnvironmentName = "dev" | "staging" | "prod";
@@ -23,6 +23,8 @@ export interface ModelConfig {
   readonly drift: { readonly referenceUri: string; readonly schedule?: string; readonly window?: string };
   /** Request timeout through the mesh. @default "10s" */
   readonly timeout?: string;
+  /** Scheduled metric-gated promotion of the canary (PromotionJob). @default none: `npm run promote` by hand */
+  readonly promotion?: ModelPromotion;
 }
 
 export type DatabaseSizing =
@@ -51,10 +53,17 @@ export interface EnvironmentConfig {
   readonly mesh: { readonly domain: string; readonly tlsCredentialName?: string; readonly gatewayReplicas: number };
   /** Remote state: one bucket per environment, S3-native locking. */
   readonly state: { readonly bucket: string; readonly region: string };
+  /**
+   * Plan and apply from GitHub Actions through OIDC (the `ci-<env>` stack's CiRoles, bootstrapped once by an
+   * administrator). @default none: the environment is deployed by hand (dev runs on a local cluster CI cannot reach)
+   */
+  readonly ci?: { readonly repository: string; readonly oidcProviderArn?: string };
   readonly models: readonly ModelConfig[];
 }
 
 const SERVICE_IMAGE = "ghcr.io/modelport/modelport-service:0.1.0";
+/** The GitHub repository whose workflows plan and apply the CI-managed environments. */
+export const CI_REPOSITORY = "modelport/modelport";
 const RECEIVERS = {
   page: { name: "oncall-page", secretName: "alert-receiver-page", key: "url" },
   ticket: { name: "team-tickets", secretName: "alert-receiver-ticket", key: "url" },
@@ -111,6 +120,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     observability: { retention: "15d", retentionSize: "45GB", storageSize: "50Gi", prometheusReplicas: 1, receivers: RECEIVERS },
     mesh: { domain: "models.staging.modelport.example", tlsCredentialName: "models-staging-tls", gatewayReplicas: 2 },
     state: { bucket: "modelport-tfstate-staging", region: "eu-west-1" },
+    ci: { repository: CI_REPOSITORY },
     models: [
       {
         name: EMBEDDED_MODEL_NAME,
@@ -119,6 +129,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
         canary: { weight: 20, replicas: { min: 1, max: 2 } },
         shadow: { mirrorPercent: 10, replicas: { min: 1, max: 1 } },
         drift: { referenceUri: "s3://modelport-staging-artifacts/datasets/flight-delay/reference.parquet" },
+        promotion: { schedule: "*/15 * * * *", window: "1h" },
       },
     ],
   },
@@ -143,6 +154,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     observability: { retention: "30d", retentionSize: "180GB", storageSize: "200Gi", prometheusReplicas: 2, receivers: RECEIVERS },
     mesh: { domain: "models.modelport.example", tlsCredentialName: "models-prod-tls", gatewayReplicas: 3 },
     state: { bucket: "modelport-tfstate-prod", region: "eu-west-1" },
+    ci: { repository: CI_REPOSITORY },
     models: [
       {
         name: EMBEDDED_MODEL_NAME,

@@ -31,6 +31,7 @@ export class ModelStack extends TerraformStack {
       shadow: model.shadow,
       drift: model.drift,
       timeout: model.timeout,
+      promotion: model.promotion,
     });
   }
 }

@@ -19,12 +19,12 @@ export const PLATFORM_NAMES = {
 export function registryStorage(env: EnvironmentConfig, network?: { vpcId: string; subnetIds: string[] }) {
   const db = env.registry.database;
   const cidr = env.cluster.kind === "eks" ? env.cluster.vpcCidr ?? "10.0.0.0/16" : "";
+  const region = env.cluster.kind === "eks" ? env.cluster.region : "";
   const database =
     db.kind === "rds"
-      ? { kind: "rds" as const, vpcId: network?.vpcId ?? "", subnetIds: network?.subnetIds ?? [], allowedCidr: cidr, instanceClass: db.instanceClass, allocatedStorageGb: db.allocatedStorageGb, multiAz: db.multiAz }
+      ? { kind: "rds" as const, region, vpcId: network?.vpcId ?? "", subnetIds: network?.subnetIds ?? [], allowedCidr: cidr, instanceClass: db.instanceClass, allocatedStorageGb: db.allocatedStorageGb, multiAz: db.multiAz }
       : { kind: "cloudnative-pg" as const, instances: db.instances, storageSize: db.storageSize };
   const a = env.registry.artifacts;
-  const region = env.cluster.kind === "eks" ? env.cluster.region : "";
   const artifacts =
     a.kind === "s3" ? { kind: "s3" as const, bucketName: a.bucketName, region } : { kind: "seaweedfs" as const, storageSize: a.storageSize };
   return { namespace: PLATFORM_NAMES.registryNamespace, database, artifacts };
@@ -49,9 +49,9 @@ export function platformEndpoints(env: EnvironmentConfig, cluster: ClusterConnec
     registryPeer: registry.registryPeer,
     databasePeer: registry.databasePeer,
     reportBucket: registry.bucketName,
-    predictionLog: { secretName: REGISTRY_SECRETS.predictionLog.name, key: REGISTRY_SECRETS.predictionLog.key },
+    predictionLog: registry.predictionLog,
     s3Endpoint: registry.s3EndpointUrl
-      ? { url: registry.s3EndpointUrl, credentialsSecret: REGISTRY_SECRETS.artifactCredentials }
+      ? { url: registry.s3EndpointUrl, credentialsSecret: REGISTRY_SECRETS.driftArtifactCredentials }
       : undefined,
     aws: cluster.irsa && cluster.region ? { region: cluster.region, irsa: cluster.irsa } : undefined,
   };

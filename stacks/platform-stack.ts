@@ -1,6 +1,9 @@
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
+import { CiClusterAccess } from "../constructs/ci-cluster-access";
+import { CiRoles } from "../constructs/ci-roles";
 import { Cluster } from "../constructs/cluster";
 import { GpuNodePool } from "../constructs/gpu-node-pool";
 import { ModelRegistry } from "../constructs/model-registry";
@@ -44,6 +47,7 @@ export class PlatformStack extends TerraformStack {
       storageSize: o.storageSize,
       prometheusReplicas: o.prometheusReplicas,
       receivers: o.receivers,
+      storageReady: this.cluster.storageReady,
     });
 
     if (env.gpuPool) {
@@ -66,6 +70,17 @@ export class PlatformStack extends TerraformStack {
       consumerNamespaces: [PLATFORM_NAMES.modelsNamespace],
       consumerNamespaceDependencies: mesh.modelNamespaces,
     });
+
+    if (env.ci && eks) {
+      // The ci-<env> stack's roles, named by convention: the platform does not read that stack's state.
+      const account = new DataAwsCallerIdentity(this, "Account").accountId;
+      const names = CiRoles.roleNames(`modelport-${env.name}`);
+      new CiClusterAccess(this, "CiAccess", {
+        clusterName: eks.cluster.name,
+        planRoleArn: `arn:aws:iam::${account}:role/${names.plan}`,
+        applyRoleArn: `arn:aws:iam::${account}:role/${names.apply}`,
+      });
+    }
 
     new TerraformOutput(this, "TrackingUri", { value: registry.trackingUri });
     new TerraformOutput(this, "ArtifactBucket", { value: registry.bucketName });

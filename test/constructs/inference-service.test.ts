@@ -123,13 +123,26 @@ describe("InferenceService", () => {
     expect(pod.node_selector).toEqual({ [GPU_NODE_LABEL.key]: GPU_NODE_LABEL.value });
   });
 
-  it("with IRSA: the role trusts only this variant's service account", () => {
-    const irsa = synth((stack) =>
-      new InferenceService(stack, "svc", {
-        ...base,
-        irsa: { config: { oidcProviderArn: "arn:aws:iam::1:oidc-provider/x", oidcIssuer: "oidc.eks.example/id/ABC" }, roleName: "dev-fd-stable" },
-      }),
+  const irsaConfig = { oidcProviderArn: "arn:aws:iam::1:oidc-provider/x", oidcIssuer: "oidc.eks.example/id/ABC" };
+  const reads = [{ actions: ["s3:GetObject"], resources: ["arn:aws:s3:::models/flight-delay/*"] }];
+
+  it("without IRSA (the default): no role, no token in the pod", () => {
+    const plain = synth((stack) => new InferenceService(stack, "svc", base));
+    expect(plain.resources("aws_iam_role")).toEqual([]);
+    expect(plain.named("kubernetes_deployment_v1", "flight-delay-stable").spec.template.spec.automount_service_account_token).toBe(false);
+  });
+
+  it("refuses an IRSA role that would grant nothing", () => {
+    expect(() => synth((stack) => new InferenceService(stack, "svc", { ...base, irsa: { config: irsaConfig, roleName: "x", statements: [] } }))).toThrow(
+      /irsa.statements is empty; a role that grants nothing only widens what a pod can assume, so omit irsa/,
     );
+  });
+
+  it("with IRSA: the role trusts only this variant's service account and grants what it was given", () => {
+    const irsa = synth((stack) => new InferenceService(stack, "svc", { ...base, irsa: { config: irsaConfig, roleName: "dev-fd-stable", statements: reads } }));
+    expect(JSON.parse(irsa.resources("aws_iam_role_policy")[0].policy).Statement).toEqual([
+      { Effect: "Allow", Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::models/flight-delay/*"] },
+    ]);
     const role = irsa.named("aws_iam_role", "dev-fd-stable");
     const cond = JSON.parse(role.assume_role_policy).Statement[0].Condition.StringEquals;
     expect(cond["oidc.eks.example/id/ABC:sub"]).toBe("system:serviceaccount:models:flight-delay-stable");

@@ -1,7 +1,8 @@
 import "cdktf/lib/testing/adapters/jest";
 import { Cluster } from "../../constructs/cluster";
 import { GPU_NODE_LABEL, GPU_TAINT, GpuNodePool, gpuToleration } from "../../constructs/gpu-node-pool";
-import { ModelRegistry, ModelRegistryProps } from "../../constructs/model-registry";
+import { ModelRegistry, ModelRegistryProps, RdsDatabase } from "../../constructs/model-registry";
+import { rdsCaBundle } from "../../constructs/rds-ca";
 import { Observability } from "../../constructs/observability";
 import { ServiceMesh } from "../../constructs/service-mesh";
 import { CHARTS, EXACT_VERSION, IMAGES } from "../../constructs/versions";
@@ -159,13 +160,16 @@ describe("ModelRegistry", () => {
   const irsa = { oidcProviderArn: "arn:aws:iam::1:oidc-provider/x", oidcIssuer: "oidc.eks.example/id/ABC" };
   const aws: ModelRegistryProps = {
     namePrefix: "prod",
-    database: { kind: "rds", vpcId: "vpc-1", subnetIds: ["s-1", "s-2"], allowedCidr: "10.30.0.0/16" },
+    database: { kind: "rds", region: "eu-west-1", vpcId: "vpc-1", subnetIds: ["s-1", "s-2"], allowedCidr: "10.30.0.0/16" },
     artifacts: { kind: "s3", bucketName: "prod-artifacts", region: "eu-west-1" },
     irsa,
     consumerNamespaces: ["models"],
   };
   const out = synth((stack) => new ModelRegistry(stack, "registry", aws));
   const mlflow = out.named("kubernetes_deployment_v1", "mlflow").spec.template.spec.container[0];
+  const dev = synth((stack) =>
+    new ModelRegistry(stack, "r", { namePrefix: "dev", database: { kind: "cloudnative-pg" }, artifacts: { kind: "seaweedfs" }, consumerNamespaces: ["models"] }),
+  );
 
   it("runs MLflow serving artifacts itself, with the backend URI from a Secret", () => {
     expect(mlflow.command).toEqual(["mlflow", "server"]);
@@ -191,44 +195,71 @@ describe("ModelRegistry", () => {
     const trust = JSON.parse(role.assume_role_policy).Statement[0];
     expect(trust.Condition.StringEquals["oidc.eks.example/id/ABC:sub"]).toBe("system:serviceaccount:mlflow:mlflow");
     const policy = JSON.parse(out.resources("aws_iam_role_policy")[0].policy);
-    const actions = policy.Statement.flatMap((s: Json) => s.Action);
-    expect(actions.sort()).toEqual(["s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]);
-    expect(policy.Statement[1].Resource).toEqual([expect.stringMatching(/\/artifacts\/\*$/)]);
+    const bucketArn = expect.stringMatching(/^\$\{aws_s3_bucket\.[^}]+\.arn\}$/);
+    expect(policy.Statement).toEqual([
+      { Effect: "Allow", Action: ["s3:ListBucket"], Resource: [bucketArn], Condition: { StringLike: { "s3:prefix": ["artifacts/*"] } } },
+      { Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource: [expect.stringMatching(/^\$\{aws_s3_bucket\.[^}]+\.arn\}\/artifacts\/\*$/)] },
+    ]);
     expect(out.named("kubernetes_service_account_v1", "mlflow").metadata.annotations["eks.amazonaws.com/role-arn"]).toMatch(/aws_iam_role/);
   });
 
-  it("RDS: private, encrypted, generated password stored in Secrets Manager", () => {
+  it("RDS: private, encrypted, a pinned CA, ingress only from the VPC, generated password in Secrets Manager", () => {
     const [db] = out.resources("aws_db_instance");
-    expect(db).toMatchObject({ engine: "postgres", storage_encrypted: true, publicly_accessible: false, deletion_protection: true });
+    expect(db).toMatchObject({ engine: "postgres", storage_encrypted: true, publicly_accessible: false, deletion_protection: true, ca_cert_identifier: "rds-ca-rsa2048-g1" });
     expect(db.password).toMatch(/^\$\{random_password\..*\.result\}$/);
-    const [version] = out.resources("aws_secretsmanager_secret_version");
-    expect(version.secret_string).toMatch(/random_password/);
-    expect(out.named("kubernetes_secret_v1", "prediction-log").metadata.namespace).toBe("models");
-    expect(out.named("kubernetes_job_v1", "create-prediction-log-db")).toBeDefined();
+    expect(out.resources("aws_secretsmanager_secret_version")[0].secret_string).toMatch(/random_password/);
+    expect(out.resources("aws_security_group")[0].ingress).toBeUndefined();
+    expect(out.resources("aws_vpc_security_group_ingress_rule").map((r) => [r.cidr_ipv4, r.from_port, r.to_port])).toEqual([["10.30.0.0/16", 5432, 5432]]);
   });
 
-  it("in an existing cluster: CloudNativePG (valid Cluster CRD) and a pinned SeaweedFS", () => {
-    const dev = synth((stack) =>
-      new ModelRegistry(stack, "r", {
-        namePrefix: "dev",
-        database: { kind: "cloudnative-pg" },
-        artifacts: { kind: "seaweedfs" },
-        consumerNamespaces: ["models"],
-      }),
-    );
-    const [cluster] = dev.customResources();
-    expect(cluster).toMatchObject({ kind: "Cluster", spec: { imageName: IMAGES.postgres, bootstrap: { initdb: { secret: { name: "mlflow-db-credentials" } } } } });
+  it("the prediction log gets its own role and database per namespace, verified over TLS with the region's RDS CAs", () => {
+    const url = out.named("kubernetes_secret_v1", "prediction-log").data.url as string;
+    expect(url).toMatch(/^postgresql:\/\/prediction_log_models:\$\{random_password\.[^}]+\}@\$\{aws_db_instance\.[^}]+\.address\}:5432\/prediction_log_models\?sslmode=verify-full&sslrootcert=\/etc\/modelport\/postgres-ca\/ca\.pem$/);
+    const job = out.named("kubernetes_job_v1", "create-prediction-log-models").spec.template.spec;
+    expect(job.container[0].command).toEqual(["psql", "-v", "ON_ERROR_STOP=1", "-v", "owner=prediction_log_models", "-f", "/sql/owner.sql", "$(ADMIN_URL)"]);
+    expect(job.container[0].env.map((e: Json) => e.value_from.secret_key_ref)).toEqual([
+      { name: "postgres-admin", key: "url" },
+      { name: "prediction-log-models-password", key: "password" },
+    ]);
+    const ca = out.resources("kubernetes_config_map_v1").filter((c) => c.metadata.name === "postgres-ca");
+    expect(ca.map((c) => c.metadata.namespace).sort()).toEqual(["mlflow", "models"]);
+    expect(ca[0].data["ca.pem"]).toBe(rdsCaBundle("eu-west-1"));
+  });
+
+  it("in an existing cluster: CloudNativePG with a managed role, its Database and pg_hba, schema-valid", () => {
+    const [cluster, database] = dev.customResources();
+    expect(cluster).toMatchObject({ kind: "Cluster", spec: { imageName: IMAGES.postgres, bootstrap: { initdb: { database: "mlflow", owner: "mlflow" } } } });
+    expect(cluster.spec.managed.roles).toEqual([
+      { name: "prediction_log_models", ensure: "present", login: true, passwordSecret: { name: expect.stringMatching(/kubernetes_secret_v1\..*metadata\[0\]\.name/) } },
+    ]);
+    expect(cluster.spec.postgresql.pg_hba).toEqual(["hostssl prediction_log_models prediction_log_models all scram-sha-256", "host all prediction_log_models all reject"]);
+    expect(database).toMatchObject({ kind: "Database", spec: { name: "prediction_log_models", owner: "prediction_log_models", cluster: { name: "mlflow-db" } } });
     expect(crdErrors(dev.customResources())).toEqual([]);
+    expect(dev.named("kubernetes_secret_v1", "prediction-log").data.url).toMatch(/@mlflow-db-rw\.mlflow\.svc\.cluster\.local:5432\/prediction_log_models\?sslmode=require$/);
+  });
+
+  it("in an existing cluster: SeaweedFS, MLflow with its own identity, the drift job with its own", () => {
     const seaweed = dev.named("kubernetes_deployment_v1", "seaweedfs").spec.template.spec.container[0];
     expect(seaweed.image).toBe(IMAGES.seaweedfs);
     expect(IMAGES.seaweedfs).toMatch(/:\d+\.\d+$/);
     const env = dev.named("kubernetes_deployment_v1", "mlflow").spec.template.spec.container[0].env;
     expect(env.find((e: Json) => e.name === "MLFLOW_S3_ENDPOINT_URL").value).toBe("http://seaweedfs.mlflow.svc.cluster.local:8333");
-    expect(dev.named("kubernetes_secret_v1", "seaweedfs-s3-config").data["s3.json"]).toMatch(/random_password/);
+    expect(env.find((e: Json) => e.name === "AWS_ACCESS_KEY_ID").value_from.secret_key_ref.name).toBe("artifact-store-mlflow");
+    const config = JSON.parse(dev.named("kubernetes_secret_v1", "seaweedfs-s3-config").data["s3.json"]);
+    expect(config.identities.map((i: Json) => [i.name, i.actions])).toEqual([
+      ["mlflow.mlflow", ["List:modelport", "Read:modelport/artifacts/*", "Write:modelport"]],
+      ["models.drift", ["Read:modelport/datasets/*", "Write:modelport/drift-reports/*"]],
+    ]);
+    expect(dev.named("kubernetes_secret_v1", "artifact-store-drift").metadata.namespace).toBe("models");
   });
 
   it("refuses the S3 store without IRSA (no static keys)", () => {
     expect(() => synth((stack) => new ModelRegistry(stack, "r", { ...aws, irsa: undefined }))).toThrow(/needs `irsa`/);
+  });
+
+  it("refuses a region it has no RDS CA bundle for, saying where to get one", () => {
+    const far = { ...aws, database: { ...(aws.database as RdsDatabase), region: "ap-south-2" } };
+    expect(() => synth((stack) => new ModelRegistry(stack, "r", far))).toThrow(/no RDS CA bundle for ap-south-2: save https:\/\/truststore\.pki\.rds\.amazonaws\.com\/ap-south-2\/ap-south-2-bundle\.pem/);
   });
 });
 

@@ -1,17 +1,9 @@
 import "cdktf/lib/testing/adapters/jest";
-import { App, TerraformStack, Testing } from "cdktf";
 import { CHARTS, EXACT_VERSION } from "../../constructs/versions";
-import { buildStacks, ENVIRONMENTS, EnvironmentConfig, modelStackName, platformStackName } from "../../stacks";
+import { ENVIRONMENTS, EnvironmentConfig, modelStackName, platformStackName } from "../../stacks";
 import { parse } from "yaml";
 import { crdErrors, Json, wrap } from "../constructs/support/harness";
-
-/** Synthesizes every stack of the given environments, keyed by stack name. */
-function synthAll(environments: readonly EnvironmentConfig[]): Map<string, Json> {
-  const app = Testing.app();
-  buildStacks(app as App, environments);
-  const stacks = app.node.children.filter((c): c is TerraformStack => c instanceof TerraformStack);
-  return new Map(stacks.map((s) => [s.node.id, JSON.parse(Testing.synth(s, true))]));
-}
+import { synthAll } from "./support/synth";
 
 /**
  * The synthesized stack as snapshotted: infrastructure verbatim, but alert rule and dashboard bodies (owned and
@@ -45,8 +37,10 @@ let second: Map<string, Json> | undefined;
 const synthAgain = () => (second ??= synthAll(Object.values(ENVIRONMENTS)));
 
 describe("stacks", () => {
-  it("one platform stack per environment and one stack per model per environment", () => {
+  it("one platform stack per environment, one stack per model per environment, CI roles where CI deploys", () => {
     expect([...all.keys()].sort()).toEqual([
+      "ci-prod",
+      "ci-staging",
       "model-flight-delay-dev",
       "model-flight-delay-prod",
       "model-flight-delay-staging",
@@ -102,18 +96,15 @@ describe("stacks", () => {
     expect(p.resources("helm_release").map((r) => r.chart)).toEqual(expect.arrayContaining(["nvidia-device-plugin", "dcgm-exporter"]));
   });
 
-  it("prod model stack: canary weight from the config, IRSA per variant, cluster looked up by name", () => {
+  it("prod model stack: canary weight from the config, IRSA only for the drift job, cluster looked up by name", () => {
     const m = stack(modelStackName("prod", "flight-delay"));
     const vs = m.resources("kubernetes_manifest").map((r) => r.manifest).find((o: Json) => o.kind === "VirtualService");
     const split = vs.spec.http.find((r: Json) => r.name === "split");
     const canary = ENVIRONMENTS.prod.models[0].canary!.weight;
     expect(split.route.map((r: Json) => r.weight)).toEqual([100 - canary, canary]);
     expect(m.json.data.aws_eks_cluster).toBeDefined();
-    expect(m.resources("aws_iam_role").map((r) => r.name).sort()).toEqual([
-      "modelport-prod-flight-delay-canary",
-      "modelport-prod-flight-delay-drift",
-      "modelport-prod-flight-delay-stable",
-    ]);
+    // Variants load models through MLflow's artifact proxy and call no AWS API: no role to assume.
+    expect(m.resources("aws_iam_role").map((r) => r.name)).toEqual(["modelport-prod-flight-delay-drift"]);
   });
 
   it("adding a second model to an environment adds exactly one stack and changes nothing else", () => {

@@ -34,12 +34,14 @@ import {
   type ModelVersionStatus,
 } from "../../service/src/registry/mlflow-api";
 import { MODEL_STAGES, type ModelStage } from "../../service/src/registry/model-uri";
+import { MLFLOW_WRITE_API, MLFLOW_WRITE_METHODS, type MlflowWriteEndpoint } from "../../service/src/registry/mlflow-writes";
 
 /** Request counters: the MLflow endpoints by their MLFLOW_API key, the two artifact verbs, and anything else. */
 export type FakeMlflowEndpoint =
   | Exclude<keyof typeof MLFLOW_API, "artifacts">
   | "listArtifacts"
   | "downloadArtifact"
+  | MlflowWriteEndpoint
   | "unknown";
 
 export type FakeMlflowAuth = { readonly token: string } | { readonly username: string; readonly password: string };
@@ -397,7 +399,7 @@ export class FakeMlflow {
     // Requests outside the base path match no endpoint (404), as an ingress would route them elsewhere.
     const inBase = url.pathname.startsWith(`${this.basePath}/`);
     if (inBase) url.pathname = url.pathname.slice(this.basePath.length);
-    const endpoint = inBase ? endpointOf(url.pathname) : "unknown";
+    const endpoint = inBase ? (writeEndpointOf(request.method, url.pathname) ?? endpointOf(url.pathname)) : "unknown";
     this.log.push({
       method: request.method ?? "GET",
       endpoint,
@@ -454,6 +456,7 @@ export class FakeMlflow {
   ];
 
   private async route(endpoint: FakeMlflowEndpoint, request: IncomingMessage, url: URL, response: ServerResponse): Promise<void> {
+    if (isWriteEndpoint(endpoint)) return this.routeWrite(endpoint, request, response);
     const method = request.method ?? "GET";
     const candidates = this.routes.filter((r) => r.endpoint === endpoint);
     // Flask's own pages for an unknown route or method, as MLflow answers them: HTML, not the JSON error shape.
@@ -596,6 +599,51 @@ export class FakeMlflow {
     };
     this.transfers.add(timer);
     response.once("close", cancel);
+  }
+
+  // --- registry writes (alias moves and version tags, as promotion and rollback make them) ---------------------
+  // Behaviour from mlflow/server/handlers.py (_set_registered_model_alias, _delete_registered_model_alias,
+  // _set_model_version_tag), server/validation.py (Content-Type) and the SQLAlchemy registry store: POST bodies
+  // must be application/json, string fields must be strings, versions integers, aliases neither `latest` nor
+  // `v<digits>`; a missing version is RESOURCE_DOES_NOT_EXIST (404); deleting an absent alias is not an error.
+  // Every success answers `{}`.
+
+  private writesFailing = false;
+
+  /** Makes every registry write answer 503 while reads keep working (a store that went read-only). */
+  failWrites(failing: boolean): void {
+    this.writesFailing = failing;
+  }
+
+  private async routeWrite(endpoint: MlflowWriteEndpoint, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (this.writesFailing) throw new HttpError(503, "TEMPORARILY_UNAVAILABLE", "The registry store is not accepting writes");
+    const method = request.method ?? "GET";
+    if (method === "POST") checkJsonContentType(request.headers["content-type"]);
+    const body = await readLenientJson(request);
+    if (endpoint === "setAlias") {
+      const [name, alias, version] = requiredStrings(body, ["name", "alias", "version"]);
+      validateAliasName(alias);
+      this.setAlias(name, alias, this.writableVersion(name, integerVersion(version)).version);
+    } else if (endpoint === "deleteAlias") {
+      const [name, alias] = requiredStrings(body, ["name", "alias"]);
+      validateAliasName(alias);
+      this.model(name).aliases.delete(alias);
+    } else {
+      const [name, version, key] = requiredStrings(body, ["name", "version", "key"]);
+      const value = body.value ?? "";
+      if (typeof value !== "string") throw invalidType("value", value);
+      const record = this.writableVersion(name, integerVersion(version));
+      validateTag(key, value);
+      record.tags[key] = value;
+    }
+    response.writeHead(200, JSON_HEADERS).end("{}");
+  }
+
+  /** The store's _get_sql_model_version: one message whether the model or only the version is missing. */
+  private writableVersion(name: string, version: string): VersionRecord {
+    const record = this.models.get(name)?.versions.get(version);
+    if (!record) throw new HttpError(404, "RESOURCE_DOES_NOT_EXIST", `Model Version (name=${name}, version=${version}) not found`);
+    return record;
   }
 
   private authorized(header: string | undefined): boolean {
@@ -762,4 +810,85 @@ function listen(server: Server, port: number): Promise<void> {
       resolve();
     });
   });
+}
+
+// --- registry writes: request parsing and validation as MLflow does it --------------------------------------------
+
+function writeEndpointOf(method: string | undefined, pathname: string): MlflowWriteEndpoint | undefined {
+  const entry = (Object.keys(MLFLOW_WRITE_API) as MlflowWriteEndpoint[]).find(
+    (key) => MLFLOW_WRITE_API[key] === pathname && MLFLOW_WRITE_METHODS[key] === method,
+  );
+  return entry;
+}
+
+function isWriteEndpoint(endpoint: FakeMlflowEndpoint): endpoint is MlflowWriteEndpoint {
+  return endpoint in MLFLOW_WRITE_API;
+}
+
+function checkJsonContentType(contentType: string | undefined): void {
+  if (contentType === undefined) throw new HttpError(400, "INVALID_PARAMETER_VALUE", "Bad Request. Content-Type header is missing.");
+  if (contentType.split(";")[0].trim() !== "application/json") {
+    throw new HttpError(400, "INVALID_PARAMETER_VALUE", "Bad Request. Content-Type must be one of ['application/json'].");
+  }
+}
+
+/** flask's get_json(force=True, silent=True): a body that is not JSON counts as empty. */
+async function readLenientJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  try {
+    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+    return body && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function invalidType(name: string, value: unknown): HttpError {
+  const type = typeof value === "number" ? (Number.isInteger(value) ? "int" : "float") : typeof value === "boolean" ? "bool" : Array.isArray(value) ? "list" : "dict";
+  return new HttpError(
+    400,
+    "INVALID_PARAMETER_VALUE",
+    `Invalid value ${JSON.stringify(value)} for parameter '${name}' supplied:  Hint: Value was of type '${type}'. See the API docs for more information about request parameters.`,
+  );
+}
+
+/** The handlers' schema [_assert_string, _assert_required], checked in the schema's order. */
+function requiredStrings(body: Record<string, unknown>, names: readonly string[]): string[] {
+  return names.map((name) => {
+    const value = body[name];
+    if (value === undefined || value === null || value === "") throw missingParameter(name);
+    if (typeof value !== "string") throw invalidType(name, value);
+    return value;
+  });
+}
+
+function integerVersion(version: string): string {
+  if (!/^\s*[-+]?\d+\s*$/.test(version)) throw new HttpError(400, "INVALID_PARAMETER_VALUE", `Parameter 'version' must be an integer, got '${version}'.`);
+  return String(Number(version));
+}
+
+function validateAliasName(alias: string): void {
+  if (!/^[\w-]*$/.test(alias)) {
+    throw new HttpError(400, "INVALID_PARAMETER_VALUE", `Invalid alias name: '${alias}'. Names may only contain alphanumerics, underscores (_), and dashes (-).`);
+  }
+  if (alias.length > 255) throw new HttpError(400, "INVALID_PARAMETER_VALUE", "'Registered model alias name' exceeds the maximum length of 255 characters");
+  if (alias.toLowerCase() === "latest") throw new HttpError(400, "INVALID_PARAMETER_VALUE", "'latest' alias name (case insensitive) is reserved.");
+  if (/^[vV]\d+$/.test(alias)) throw new HttpError(400, "INVALID_PARAMETER_VALUE", `Version alias name '${alias}' is reserved.`);
+}
+
+function validateTag(key: string, value: string): void {
+  const normalized = posix.normalize(key);
+  if (!/^[/\w.\- :]*$/.test(key)) {
+    throw new HttpError(
+      400,
+      "INVALID_PARAMETER_VALUE",
+      `Invalid value ${JSON.stringify(key)} for parameter 'key' supplied: Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/).`,
+    );
+  }
+  if (normalized !== key || normalized === "." || normalized.startsWith("..") || normalized.startsWith("/")) {
+    throw new HttpError(400, "INVALID_PARAMETER_VALUE", `Invalid value ${JSON.stringify(key)} for parameter 'key' supplied: Names may be treated as files in certain cases, and must not resolve to other names when treated as such. This name would resolve to '${normalized}'`);
+  }
+  if (key.length > 250) throw new HttpError(400, "INVALID_PARAMETER_VALUE", "'key' exceeds the maximum length of 250 characters");
+  if (value.length > 5000) throw new HttpError(400, "INVALID_PARAMETER_VALUE", "'value' exceeds the maximum length of 5000 characters");
 }

@@ -197,7 +197,8 @@ function runPg(name: string, args: readonly string[]) {
   return RUN_AS_POSTGRES ? run("runuser", ["-u", "postgres", "--", pgBin(name), ...args]) : run(pgBin(name), [...args]);
 }
 
-function pgBin(name: string): string {
+/** A PostgreSQL program (psql, initdb, ...) from Debian's newest installed version. */
+export function pgBin(name: string): string {
   const base = "/usr/lib/postgresql";
   const versions = existsSync(base) ? readdirSync(base).sort((a, b) => Number(b) - Number(a)) : [];
   for (const version of versions) {

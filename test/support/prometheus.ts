@@ -3,7 +3,7 @@
  * Each start* function picks a free port, writes its config into a fresh temp dir, waits until the process
  * answers /-/ready and returns a handle whose stop() ends exactly that process (by PID) and removes the dir.
  */
-import { ChildProcess, execFile, spawn } from "node:child_process";
+import { ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -130,6 +130,11 @@ export interface PrometheusOptions {
   readonly rules?: readonly (string | Record<string, unknown>)[];
   /** Alertmanager base URLs alerts are sent to. */
   readonly alertmanagers?: readonly string[];
+  /**
+   * Series to load before start, in OpenMetrics text (ending `# EOF`): written into the TSDB with
+   * `promtool tsdb create-blocks-from openmetrics`, so queries see history that was never scraped.
+   */
+  readonly backfill?: string;
 }
 
 /** One series of an instant-vector result. */
@@ -185,6 +190,10 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
         };
       }
       writeFileSync(join(dir, "prometheus.yml"), stringify(config));
+      if (options.backfill !== undefined) {
+        writeFileSync(join(dir, "backfill.om"), options.backfill);
+        execFileSync(BINARIES.promtool, ["tsdb", "create-blocks-from", "openmetrics", join(dir, "backfill.om"), join(dir, "data")], { stdio: "pipe" });
+      }
     },
   );
 

@@ -5,3 +5,4 @@ export * from "./prediction-log";
 export * from "./routes";
 export * from "./settings";
 export * from "./tasks";
+export * from "./promotion";

@@ -14,6 +14,7 @@
  * uptime to collide) and spill segments from a previous life replay first.
  */
 import { Pool, type DatabaseError } from "pg";
+import { postgresPoolConfig } from "../postgres/connection";
 import { Registry } from "prom-client";
 import { METRICS, PREDICTION_LOG_COLUMNS as C, PREDICTION_LOG_TABLE, type PredictionLogEntry } from "../contract";
 import { createPredictionLogMetrics, type DropReason, type PredictionLogMetrics } from "./metrics";
@@ -523,7 +524,7 @@ export function toRow(entry: PredictionLogEntry, replica: string, seq: bigint): 
 /** A connection pool for the prediction log: bounded, with timeouts so a hung database reads as down. */
 export function createPool(url: string, replica: string): Pool {
   const pool = new Pool({
-    connectionString: url,
+    ...postgresPoolConfig(url),
     max: 4,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,

@@ -36,7 +36,7 @@ interface RequestOptions {
   readonly what: string;
   /** Message for RESOURCE_DOES_NOT_EXIST / 404, which is the common configuration mistake. */
   readonly notFound?: string;
-  readonly method?: "GET" | "POST";
+  readonly method?: "GET" | "POST" | "DELETE";
   readonly query?: Record<string, string>;
   readonly body?: unknown;
   /** Aborts the request besides its deadline (a superseded reload). */
@@ -173,7 +173,8 @@ export class MlflowClient {
     });
   }
 
-  private async json<T>(endpoint: string, options: RequestOptions): Promise<T | undefined> {
+  /** Sends one request and parses its JSON answer; shared with the registry writes (mlflow-writes.ts). */
+  protected async json<T>(endpoint: string, options: RequestOptions): Promise<T | undefined> {
     const signal = this.deadline(options);
     const response = await this.send(endpoint, options, signal);
     let text: string;

@@ -8,7 +8,7 @@
  * actual_value, tensor the value (the output norm) and no target. The feedback table is left-joined where ground
  * truth has arrived.
  */
-import { Client } from "pg";
+import { PostgresClient, postgresClientConfig } from "../../postgres/connection";
 import {
   DRIFT_COLUMNS,
   FEEDBACK_COLUMNS,
@@ -50,7 +50,7 @@ export interface PredictionLogWindow {
 export const DEFAULT_VARIANTS = ["stable", "canary"] as const;
 
 export async function* readPredictionLog(window: PredictionLogWindow): AsyncGenerator<ColumnBatch> {
-  const client = new Client({ connectionString: window.connectionString, application_name: "modelport-drift" });
+  const client = new PostgresClient({ ...postgresClientConfig(window.connectionString), application_name: "modelport-drift" });
   try {
     await client.connect();
   } catch (error) {
