@@ -34,6 +34,22 @@ export function renderMarkdown(r: BenchResults): string {
   }
   push(
     "",
+    "## Open Inference Protocol vs bare route",
+    "",
+    "`POST /v2/models/<name>/infer` with one row (the model's input example as its graph's tensors) for the demo model",
+    "and a small tensor model (an MLP on one [N, 32] input), against the bare Fastify route's V2 path that parses",
+    "the same body and answers a constant. Rounds alternate as above.",
+    "",
+    "| model | connections | service req/s | service p50 ms | service p99 ms | bare req/s | bare p99 ms | service / bare (median) | all rounds |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+  );
+  for (const row of r.v2 ?? []) {
+    push(
+      `| ${row.model} | ${row.connections} | ${rps(row.service.rps)} | ${ms(row.service.p50Ms)} | ${ms(row.service.p99Ms)} | ${rps(row.bare.rps)} | ${ms(row.bare.p99Ms)} | ${pct(row.ratio)} | ${row.ratios.map(pct).join(", ")} |`,
+    );
+  }
+  push(
+    "",
     "## Heavy model: micro-batching and worker threads",
     "",
     `\`POST /predict\` with the heavy model at ${r.settings.heavyConnections as number} connections, and a lone request (1 connection),`,
@@ -65,6 +81,27 @@ export function renderMarkdown(r: BenchResults): string {
     }
   }
   push("", ...ratios);
+  const tensorHeavy = r.tensorHeavy ?? [];
+  if (tensorHeavy.length > 0) {
+    push(
+      "",
+      "## Tensor model: micro-batching over V2",
+      "",
+      `A compute-heavy MLP with a tensor signature and a dynamic batch axis ([N, 256], 6 dense layers), one row per`,
+      `V2 infer request at ${r.settings.heavyConnections as number} connections and alone, in-thread: with batching on, concurrent`,
+      "requests of the same shape are concatenated along dimension 0 into one run.",
+      "",
+      "| configuration | req/s | p50 ms | p99 ms | non-2xx | lone p50 ms | lone p99 ms |",
+      "|---|---:|---:|---:|---:|---:|---:|",
+    );
+    for (const row of tensorHeavy) {
+      push(
+        `| ${row.config.name} | ${rps(row.loaded.rps)} | ${ms(row.loaded.p50Ms)} | ${ms(row.loaded.p99Ms)} | ${row.loaded.non2xx + row.lone.non2xx} | ${ms(row.lone.p50Ms)} | ${ms(row.lone.p99Ms)} |`,
+      );
+    }
+    const [off, on] = [tensorHeavy.find((h) => h.config.batchMaxSize === 1), tensorHeavy.find((h) => h.config.batchMaxSize > 1)];
+    if (off && on) push("", `Batching gives ${(on.loaded.rps / off.loaded.rps).toFixed(2)}× the req/s of unbatched for the tensor model.`);
+  }
   push(
     "",
     "## Overload with deadlines",

@@ -3,9 +3,11 @@
  *
  * Starts the real service (`node dist/service/src/server.js`) and a bare Fastify baseline as separate processes
  * and drives them from a third (wrk):
- *   1. demo model vs bare route at 1, 16, 64, 256 connections: req/s, p50, p99 and the service/bare ratio;
+ *   1. demo model vs bare route at 1, 16, 64, 256 connections: req/s, p50, p99 and the service/bare ratio; then the
+ *      Open Inference Protocol (V2 infer) for the demo model and a tensor model against the bare route;
  *   2. heavy model: micro-batching on vs off, in-thread vs worker threads, at 256 connections and for a lone
- *      request, with the service's event-loop delay under load;
+ *      request, with the service's event-loop delay under load; the same on/off for a heavy tensor model over V2
+ *      (requests coalesced along dimension 0);
  *   3. overload: open-loop traffic at 4x the model's measured capacity (bench/open-loop.ts, also run against the
  *      bare route at the same rate as the generator's own floor): every request answered within its deadline
  *      (fallback or 503);
@@ -26,6 +28,7 @@ import { TestPostgres } from "../test/support/postgres";
 import { startService, type RunningService } from "../test/support/service-process";
 import { renderMarkdown } from "./report";
 import type { OpenLoopResult } from "./open-loop";
+import { v2Body, writeBenchTensorModels } from "./tensor-models";
 import { runWrk, type WrkResult } from "./wrk";
 
 export interface BenchArgs {
@@ -46,6 +49,12 @@ export interface ComparisonRow {
   readonly ratio: number;
   /** service/bare req/s of every interleaved round: on a shared 2-core VM one sample can be off by a third. */
   readonly ratios: readonly number[];
+}
+
+/** V2 infer against the bare route's V2 path, per model. */
+export interface V2ComparisonRow extends ComparisonRow {
+  /** demo model or tensor model */
+  readonly model: string;
 }
 
 export interface HeavyConfig {
@@ -102,7 +111,10 @@ export interface BenchResults {
   readonly machine: { readonly cpus: number; readonly model: string; readonly node: string; readonly loadBefore: number[]; readonly loadAfter: number[] };
   readonly settings: Record<string, unknown>;
   readonly comparison: ComparisonRow[];
+  readonly v2: V2ComparisonRow[];
   readonly heavy: HeavyRow[];
+  /** The heavy tensor model over V2, micro-batching off and on (in-thread). */
+  readonly tensorHeavy: HeavyRow[];
   readonly overload: OverloadRow[];
   readonly logging: LoggingRow[];
 }
@@ -183,6 +195,38 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     }
   }
 
+  // 1b. Open Inference Protocol: V2 infer for the demo model and a tensor model, against the bare route's V2 path.
+  const tensorModels = await writeBenchTensorModels(join(args.outDir, "models"));
+  const v2: V2ComparisonRow[] = [];
+  const v2Connections = args.quick ? [16] : [1, 64];
+  for (const [label, modelDir] of [
+    ["demo model", args.demoModel],
+    ["tensor model (MLP [N, 32])", tensorModels.light],
+  ] as const) {
+    const { model, body } = await v2Body(modelDir);
+    const path = ROUTES.v2.infer.replace(":name", encodeURIComponent(model));
+    const bare = await startBare();
+    const service = await startService({ env: serviceEnv(modelDir, {}) });
+    try {
+      await warmUp(service.url + path, body, 64);
+      await warmUp(bare.url + path, body, 64);
+      for (const connections of v2Connections) {
+        const rounds: { s: WrkResult; b: WrkResult; ratio: number }[] = [];
+        for (let round = 0; round < demoRounds; round++) {
+          const s = await wrk(service.url + path, body, connections, demoRoundS);
+          const b = await wrk(bare.url + path, body, connections, demoRoundS);
+          rounds.push({ s, b, ratio: s.rps / b.rps });
+        }
+        const ratios = rounds.map((r) => r.ratio);
+        const median = [...rounds].sort((x, y) => x.ratio - y.ratio)[Math.floor(rounds.length / 2)]!;
+        v2.push({ model: label, connections, service: median.s, bare: median.b, ratio: median.ratio, ratios });
+        log(`v2 ${label} c=${connections}: service ${median.s.rps.toFixed(0)} req/s p99 ${median.s.p99Ms.toFixed(2)} ms, bare ${median.b.rps.toFixed(0)} req/s (median ${(100 * median.ratio).toFixed(0)}%)`);
+      }
+    } finally {
+      await Promise.all([service.stop(), bare.stop()]);
+    }
+  }
+
   // 2. Heavy model: batching on/off, in-thread vs workers.
   const allHeavyConfigs: HeavyConfig[] = [
     { name: "in-thread, batching off", workers: 0, batchMaxSize: 1 },
@@ -216,6 +260,38 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
       );
     } finally {
       await service.stop();
+    }
+  }
+
+  // 2b. Heavy tensor model over V2: batching off vs on, in-thread (requests coalesced along dimension 0).
+  const tensorHeavy: HeavyRow[] = [];
+  {
+    const { model, body } = await v2Body(tensorModels.heavy);
+    const path = ROUTES.v2.infer.replace(":name", encodeURIComponent(model));
+    for (const config of [
+      { name: "tensor model, batching off", workers: 0, batchMaxSize: 1 },
+      { name: "tensor model, batching on", workers: 0, batchMaxSize: 64 },
+    ]) {
+      const service = await startService({
+        env: serviceEnv(tensorModels.heavy, {
+          [ENV.inferenceWorkers]: String(config.workers),
+          [ENV.batchMaxSize]: String(config.batchMaxSize),
+          [ENV.requestTimeoutMs]: String(CAPACITY_DEADLINE_MS),
+        }),
+      });
+      try {
+        const url = service.url + path;
+        await warmUp(url, body, heavyConnections);
+        await eventLoopDelay(service);
+        const lone = await wrk(url, body, 1);
+        const loneEventLoop = await eventLoopDelay(service);
+        const loaded = await wrk(url, body, heavyConnections);
+        const loadedEventLoop = await eventLoopDelay(service);
+        tensorHeavy.push({ config, loaded, lone, loneEventLoop, loadedEventLoop });
+        log(`${config.name}: ${loaded.rps.toFixed(0)} req/s p99 ${loaded.p99Ms.toFixed(2)} ms, lone p50 ${lone.p50Ms.toFixed(3)} ms`);
+      } finally {
+        await service.stop();
+      }
     }
   }
 
@@ -316,7 +392,9 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
       load: "wrk -t1, closed loop; overload: bench/open-loop.ts, fixed rate",
     },
     comparison,
+    v2,
     heavy,
+    tensorHeavy,
     overload,
     logging,
   };

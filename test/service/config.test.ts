@@ -56,6 +56,18 @@ describe("loadConfig", () => {
     expect(text).not.toContain("hunter2");
   });
 
+  it("reads the per-task business costs (multiclass misclassification, regression per unit of error) and checks them", () => {
+    expect(loadConfig({}).costs).toEqual({ falsePositive: 1, falseNegative: 5, misclassification: 1, perUnitError: 1 });
+    expect(loadConfig({ [ENV.costMisclassification]: "4", [ENV.costPerUnitError]: "0.25" }).costs).toMatchObject({ misclassification: 4, perUnitError: 0.25 });
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ [ENV.costMisclassification]: "-1", [ENV.costPerUnitError]: "lots" });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error?.problems).toEqual([`${ENV.costMisclassification}=-1 is not a number between 0 and 1000000000`, `${ENV.costPerUnitError}=lots is not a number between 0 and 1000000000`]);
+  });
+
   it("reads the download limits, with defaults generous for MLflow's copy-then-send proxy", () => {
     expect(loadConfig({}).model.download).toEqual(DEFAULT_DOWNLOAD_LIMITS);
     expect(DEFAULT_DOWNLOAD_LIMITS.firstByteTimeoutMs).toBeGreaterThanOrEqual(120_000);

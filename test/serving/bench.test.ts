@@ -26,6 +26,17 @@ it("runs every benchmark scenario in --quick mode and writes the results", async
       expect(row.service.non2xx + row.service.socketErrors).toBe(0);
       expect(row.ratio).toBeCloseTo(row.service.rps / row.bare.rps, 6);
     }
+    expect(results.v2.map((r) => [r.model, r.connections])).toEqual([
+      ["demo model", 16],
+      ["tensor model (MLP [N, 32])", 16],
+    ]);
+    for (const row of results.v2) {
+      expect(row.service.rps).toBeGreaterThan(0);
+      expect(row.service.non2xx + row.service.socketErrors + row.bare.non2xx).toBe(0);
+    }
+    expect(results.tensorHeavy.map((r) => r.config.batchMaxSize)).toEqual([1, 64]);
+    for (const row of results.tensorHeavy) expect(row.loaded.rps).toBeGreaterThan(0);
+    expect(results.tensorHeavy.every((row) => row.loaded.non2xx + row.lone.non2xx === 0)).toBe(true);
     expect(results.heavy).toHaveLength(2);
     for (const row of results.heavy) {
       expect(row.loaded.rps).toBeGreaterThan(0);
@@ -41,7 +52,9 @@ it("runs every benchmark scenario in --quick mode and writes the results", async
     expect(floor).toMatchObject({ config: "bare route", rate: overload!.rate });
     expect(results.logging.map((r) => r.name)).toEqual(["logging off", "logging on (PostgreSQL)"]);
     const report = await readFile(markdown, "utf8");
-    for (const heading of ["Service vs bare route", "Heavy model", "Overload with deadlines", "Prediction logging"]) expect(report).toContain(heading);
+    for (const heading of ["Service vs bare route", "Open Inference Protocol vs bare route", "Heavy model", "Tensor model: micro-batching over V2", "Overload with deadlines", "Prediction logging"]) {
+      expect(report).toContain(heading);
+    }
     expect((await readdir(out)).some((f) => /^bench-.*\.json$/.test(f))).toBe(true);
   } finally {
     await rm(out, { recursive: true, force: true });
