@@ -4,6 +4,7 @@ import Fastify from "fastify";
 import { Registry } from "prom-client";
 import { METRICS, ROUTES, type PredictionLogEntry } from "../../service/src/contract";
 import { errorHandler } from "../../service/src/errors";
+import { PostgresFeedbackStore } from "../../service/src/prediction-log/feedback";
 import { createPredictionLogMetrics } from "../../service/src/prediction-log/metrics";
 import { createPool } from "../../service/src/prediction-log/writer";
 import { FEEDBACK_MAX_ITEMS, feedbackRoutes } from "../../service/src/routes/feedback";
@@ -180,7 +181,7 @@ describe("POST /feedback (real PostgreSQL)", () => {
     const registry = new Registry();
     const metrics = createPredictionLogMetrics(registry, { queueDepth: () => 0, spillDepth: () => 0 });
     await app.register(feedbackRoutes, {
-      store: { pool, writes: { hasUnsettled: () => true, flush: async () => false } },
+      store: { feedback: new PostgresFeedbackStore(pool), writes: { hasUnsettled: () => true, flush: async () => false } },
       metrics,
       costs: { falsePositive: 1, falseNegative: 1 },
     });

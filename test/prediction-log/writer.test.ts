@@ -154,7 +154,7 @@ describe("prediction-log schema and writer (real PostgreSQL)", () => {
     const url = await pg.createDatabase("cli");
     const cli = join(root, "dist", "service", "src", "prediction-log", "migrate-cli.js");
     const ok = await run(process.execPath, [cli], { env: { ...process.env, PREDICTION_LOG_URL: url } });
-    expect(JSON.parse(ok.stdout)).toMatchObject({ applied: [1], retentionDays: 30 });
+    expect(JSON.parse(ok.stdout)).toMatchObject({ applied: MIGRATIONS.map((m) => m.version), retentionDays: 30 });
     const wrong = pg.url("cli", { password: "not-the-password" });
     const failed = await run(process.execPath, [cli], { env: { ...process.env, PREDICTION_LOG_URL: wrong } }).catch((e) => e);
     expect(failed.code).toBe(1);

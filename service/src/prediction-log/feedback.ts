@@ -3,7 +3,7 @@
  * confusion matrix it lands in, and what the error costs. The HTTP side is service/src/routes/feedback.ts.
  */
 import type { Pool } from "pg";
-import { FEEDBACK_COLUMNS as F, FEEDBACK_TABLE, PREDICTION_LOG_COLUMNS as P, PREDICTION_LOG_TABLE } from "../contract";
+import { FEEDBACK_COLUMNS as F, FEEDBACK_TABLE, PREDICTION_LOG_COLUMNS as P, PREDICTION_LOG_TABLE, isTask, type Task } from "../contract";
 import type { FeedbackOutcome } from "./metrics";
 
 /** What a false positive and a false negative cost (any unit: money, minutes; true answers cost 0). */
@@ -17,27 +17,74 @@ export interface LoggedPrediction {
   readonly model: string;
   readonly version: string;
   readonly variant: string;
-  readonly label: 0 | 1;
+  readonly task: Task;
+  /** binary "0"/"1", multiclass the predicted class; null for regression and tensor. */
+  readonly label: string | null;
+  readonly probability: number | null;
+  /** regression value, tensor output norm; null for classifiers. */
+  readonly value: number | null;
   readonly fallback: boolean;
+  /**
+   * False when the store cannot look predictions up (the object-storage sink, for a prediction another replica
+   * made or one older than its recent-predictions index): the label is stored, joined by prediction_id at query
+   * time, and not counted in the live feedback metrics.
+   */
+  readonly verified: boolean;
 }
+
+/** Ground truth: a class label (binary "0"/"1", multiclass the class) or an observed value (regression). */
+export type FeedbackActual = { readonly label: string } | { readonly value: number };
 
 export interface FeedbackItem {
   readonly predictionId: string;
-  readonly actual: 0 | 1;
+  readonly actual: FeedbackActual;
+}
+
+/** Where /feedback looks predictions up and stores labels (PostgreSQL, or the object-storage sink's stream). */
+export interface FeedbackStore {
+  /** Logged predictions among the ids (lower-case uuids), by id. */
+  find(ids: readonly string[]): Promise<Map<string, LoggedPrediction>>;
+  /** Stores labels, first one per prediction wins; returns the ids stored by this call (the others had one). */
+  store(items: readonly FeedbackItem[]): Promise<Set<string>>;
+}
+
+export class PostgresFeedbackStore implements FeedbackStore {
+  constructor(private readonly pool: Pool) {}
+
+  find(ids: readonly string[]): Promise<Map<string, LoggedPrediction>> {
+    return findPredictions(this.pool, ids);
+  }
+
+  store(items: readonly FeedbackItem[]): Promise<Set<string>> {
+    return storeFeedback(this.pool, items);
+  }
+}
+
+interface LoggedRow {
+  id: string;
+  model: string;
+  version: string;
+  variant: string;
+  task: string;
+  label: string | null;
+  probability: number | null;
+  value: number | null;
+  fallback: boolean;
 }
 
 /** Logged predictions among the ids (lower-case uuids), by id. */
 export async function findPredictions(pool: Pool, ids: readonly string[]): Promise<Map<string, LoggedPrediction>> {
   const found = new Map<string, LoggedPrediction>();
   if (ids.length === 0) return found;
-  const { rows } = await pool.query<{ id: string; model: string; version: string; variant: string; label: number; fallback: boolean }>(
+  const { rows } = await pool.query<LoggedRow>(
     `SELECT ${P.predictionId}::text AS id, ${P.modelName} AS model, ${P.modelVersion} AS version, ${P.variant} AS variant,
-            ${P.label} AS label, ${P.fallback} AS fallback
+            ${P.task} AS task, ${P.label} AS label, ${P.probability} AS probability, ${P.value} AS value, ${P.fallback} AS fallback
        FROM ${PREDICTION_LOG_TABLE} WHERE ${P.predictionId} = ANY($1::uuid[])`,
     [ids],
   );
   for (const row of rows) {
-    found.set(row.id, { model: row.model, version: row.version, variant: row.variant, label: row.label === 1 ? 1 : 0, fallback: row.fallback });
+    const task = isTask(row.task) ? row.task : "binary";
+    found.set(row.id, { ...row, task, verified: true });
   }
   return found;
 }
@@ -49,13 +96,21 @@ export async function findPredictions(pool: Pool, ids: readonly string[]): Promi
 export async function storeFeedback(pool: Pool, items: readonly FeedbackItem[]): Promise<Set<string>> {
   if (items.length === 0) return new Set();
   const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO ${FEEDBACK_TABLE} (${F.predictionId}, ${F.actual})
-     SELECT * FROM unnest($1::uuid[], $2::smallint[])
+    `INSERT INTO ${FEEDBACK_TABLE} (${F.predictionId}, ${F.actual}, ${F.actualValue})
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::double precision[])
      ON CONFLICT (${F.predictionId}) DO NOTHING
      RETURNING ${F.predictionId}::text AS id`,
-    [items.map((i) => i.predictionId), items.map((i) => i.actual)],
+    [items.map((i) => i.predictionId), items.map((i) => actualLabel(i.actual)), items.map((i) => actualValue(i.actual))],
   );
   return new Set(rows.map((row) => row.id));
+}
+
+export function actualLabel(actual: FeedbackActual): string | null {
+  return "label" in actual ? actual.label : null;
+}
+
+export function actualValue(actual: FeedbackActual): number | null {
+  return "value" in actual ? actual.value : null;
 }
 
 export function outcomeOf(predicted: 0 | 1, actual: 0 | 1): FeedbackOutcome {

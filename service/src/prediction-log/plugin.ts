@@ -10,7 +10,7 @@
 import fp from "fastify-plugin";
 import type { Registry } from "prom-client";
 import { feedbackRoutes } from "../routes/feedback";
-import type { CostMatrix } from "./feedback";
+import { PostgresFeedbackStore, type CostMatrix } from "./feedback";
 import { createPredictionLogMetrics } from "./metrics";
 import type { RetentionPolicy } from "./schema";
 import { PredictionLogWriter, createPool, describeTarget, type PredictionLog } from "./writer";
@@ -78,7 +78,7 @@ export const predictionLogPlugin = fp<PredictionLogOptions>(
     writer.start();
     app.decorate("predictionLog", { record: writer.record, status: () => writer.status() });
     await app.register(feedbackRoutes, {
-      store: { pool, writes: writer },
+      store: { feedback: new PostgresFeedbackStore(pool), writes: writer },
       metrics: writer.metrics,
       costs: options.costs,
       costsFor: options.costsFor,

@@ -15,18 +15,9 @@
  * database is unreachable), else 404. The body always lists every item, and resending the whole batch is safe.
  */
 import type { FastifyPluginAsync } from "fastify";
-import type { Pool } from "pg";
 import { ROUTES } from "../contract";
 import { errorBody } from "../errors";
-import {
-  costOf,
-  findPredictions,
-  outcomeOf,
-  storeFeedback,
-  type CostMatrix,
-  type FeedbackItem,
-  type LoggedPrediction,
-} from "../prediction-log/feedback";
+import { actualLabel, costOf, outcomeOf, type CostMatrix, type FeedbackItem, type FeedbackStore, type LoggedPrediction } from "../prediction-log/feedback";
 import type { PredictionLogMetrics } from "../prediction-log/metrics";
 
 export const FEEDBACK_MAX_ITEMS = 1000;
@@ -69,7 +60,7 @@ export interface PendingWrites {
 
 export interface FeedbackRoutesOptions {
   /** Undefined when the prediction log is disabled: the route answers 503 saying so. */
-  readonly store?: { readonly pool: Pool; readonly writes: PendingWrites };
+  readonly store?: { readonly feedback: FeedbackStore; readonly writes: PendingWrites };
   readonly metrics: Pick<PredictionLogMetrics, "feedback" | "businessCost">;
   readonly costs: CostMatrix;
   /** Per model version costs (e.g. from registry tags); undefined falls back to `costs`. */
@@ -83,9 +74,9 @@ export const feedbackRoutes: FastifyPluginAsync<FeedbackRoutesOptions> = async (
   const flushTimeoutMs = options.flushTimeoutMs ?? 2000;
 
   const count = (prediction: LoggedPrediction, actual: 0 | 1) => {
-    if (prediction.fallback) return;
+    if (prediction.fallback || !prediction.verified) return;
     const labels = { model: prediction.model, version: prediction.version, variant: prediction.variant };
-    const outcome = outcomeOf(prediction.label, actual);
+    const outcome = outcomeOf(prediction.label === "1" ? 1 : 0, actual);
     metrics.feedback.inc({ ...labels, outcome });
     // inc by 0 too, so every version that received feedback has a cost series to divide.
     metrics.businessCost.inc(labels, costOf(outcome, costsFor?.(prediction.model, prediction.version) ?? costs));
@@ -112,27 +103,27 @@ export const feedbackRoutes: FastifyPluginAsync<FeedbackRoutesOptions> = async (
       const repeated = seen.has(id);
       seen.add(id);
       ordered.push({ id, repeated });
-      if (!repeated) items.push({ predictionId: id, actual: item.actual });
+      if (!repeated) items.push({ predictionId: id, actual: { label: String(item.actual) } });
     }
 
     let unavailable: string | undefined;
     try {
       const ids = items.map((i) => i.predictionId);
-      const found = await findPredictions(store.pool, ids);
+      const found = await store.feedback.find(ids);
       let missing = ids.filter((id) => !found.has(id));
       let settled = true;
       if (missing.length > 0 && store.writes.hasUnsettled()) {
         settled = await store.writes.flush(flushTimeoutMs);
-        for (const [id, prediction] of await findPredictions(store.pool, missing)) found.set(id, prediction);
+        for (const [id, prediction] of await store.feedback.find(missing)) found.set(id, prediction);
         missing = missing.filter((id) => !found.has(id));
       }
       for (const id of missing) statuses.set(id, settled ? "unknown" : "pending");
       const known = items.filter((i) => found.has(i.predictionId));
-      const stored = await storeFeedback(store.pool, known);
+      const stored = await store.feedback.store(known);
       for (const item of known) {
         const accepted = stored.has(item.predictionId);
         statuses.set(item.predictionId, accepted ? "accepted" : "duplicate");
-        if (accepted) count(found.get(item.predictionId)!, item.actual);
+        if (accepted) count(found.get(item.predictionId)!, Number(actualLabel(item.actual)) === 1 ? 1 : 0);
       }
     } catch (error) {
       request.log.warn({ err: error }, "feedback: prediction log database unavailable");
