@@ -28,6 +28,9 @@ export interface S3Harness {
   uploadDirectory(bucket: string, prefix: string, dir: string): Promise<void>;
   /** Environment for a child process or SDK default chain reaching this server. */
   readonly env: Readonly<Record<string, string>>;
+  /** An outage: the server stops listening (its data stays); resume() brings it back on the same port. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,7 +50,7 @@ export async function startS3(options: { readonly buckets?: readonly string[] } 
   // s3rver ships no type declarations.
   const S3rver = require("s3rver") as S3rverConstructor;
   const directory = await mkdtemp(join(tmpdir(), "s3rver-"));
-  const server = new S3rver({
+  let server: S3rverInstance | undefined = new S3rver({
     address: "127.0.0.1",
     port: 0,
     directory,
@@ -80,9 +83,18 @@ export async function startS3(options: { readonly buckets?: readonly string[] } 
         await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(join(entry.parentPath, entry.name)) }));
       }
     },
+    async pause() {
+      await server?.close();
+      server = undefined;
+    },
+    async resume() {
+      if (server) return;
+      server = new S3rver({ address: "127.0.0.1", port, directory, silent: true, configureBuckets: [] });
+      await server.run();
+    },
     async stop() {
       client.destroy();
-      await server.close();
+      await server?.close();
       await rm(directory, { recursive: true, force: true });
     },
   };

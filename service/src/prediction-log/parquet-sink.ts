@@ -173,7 +173,7 @@ export class ParquetSink implements LogSink {
     let firstSeq = "";
     let lastSeq = "";
     for (;;) {
-      const chunk = await source.read(position, READ_BYTES, Number.POSITIVE_INFINITY);
+      const chunk = await source.read(position, redo ? READ_BYTES : Math.min(READ_BYTES, this.rollBytes - bytes), Number.POSITIVE_INFINITY);
       if (!chunk) break;
       const taken = this.take(chunk, last, files, rejected, firstSeq === "" ? undefined : firstSeq);
       if (taken.rows > 0) {

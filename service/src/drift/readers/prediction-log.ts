@@ -14,6 +14,7 @@ import {
 } from "../../contract";
 import { DriftInputError } from "../errors";
 import type { ColumnBatch } from "./batch";
+import { readParquetPredictionLog } from "./parquet-log";
 
 /** Names the log's prediction and ground truth get as columns (the same names reference.csv uses). */
 export const PREDICTION_COLUMN = "probability";
@@ -32,6 +33,12 @@ export interface PredictionLogWindow {
 }
 
 export const DEFAULT_VARIANTS = ["stable", "canary"] as const;
+
+/** The log at PREDICTION_LOG_URL: PostgreSQL, or (s3://bucket/prefix) the object-storage sink's Parquet files. */
+export function openPredictionLog(window: PredictionLogWindow): AsyncGenerator<ColumnBatch> {
+  if (window.connectionString.startsWith("s3://")) return readParquetPredictionLog({ ...window, url: window.connectionString });
+  return readPredictionLog(window);
+}
 
 export async function* readPredictionLog(window: PredictionLogWindow): AsyncGenerator<ColumnBatch> {
   const client = new Client({ connectionString: window.connectionString, application_name: "modelport-drift" });
