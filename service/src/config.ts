@@ -141,7 +141,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       spillDir: read.string(ENV.predictionLogSpillDir) ?? join(tmpdir(), "modelport-spill"),
       spillMaxBytes: read.int(ENV.predictionLogSpillMaxBytes, 1 << 30, 16 << 20, Number.MAX_SAFE_INTEGER),
       fsyncIntervalMs: read.int(ENV.predictionLogFsyncIntervalMs, 1000, 0, 3_600_000),
-      rollBytes: read.int(ENV.predictionLogRollBytes, 64 << 20, 1 << 20, 4 << 30),
+      rollBytes: read.int(ENV.predictionLogRollBytes, 64 << 20, 1 << 20, 4 * 2 ** 30),
       rollIntervalMs: read.number(ENV.predictionLogRollSeconds, 300, 1, 86_400) * 1000,
       retentionDays: read.int(ENV.predictionLogRetentionDays, 30, 1, 3650),
     },

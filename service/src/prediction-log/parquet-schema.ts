@@ -13,16 +13,18 @@ export interface ParquetColumn {
   readonly name: string;
   readonly kind: ParquetKind;
   readonly nullable: boolean;
+  /** Unique per row (ids) or increasing (seq, times): no dictionary attempt, or delta encoding. @default chosen by the writer */
+  readonly encoding?: "PLAIN" | "DELTA_BINARY_PACKED";
 }
 
-const column = (name: string, kind: ParquetKind, nullable = false): ParquetColumn => ({ name, kind, nullable });
+const column = (name: string, kind: ParquetKind, nullable = false, encoding?: ParquetColumn["encoding"]): ParquetColumn => ({ name, kind, nullable, encoding });
 
 export const PREDICTION_PARQUET_COLUMNS: readonly ParquetColumn[] = [
-  column(P.predictionId, "string"),
+  column(P.predictionId, "string", false, "PLAIN"),
   column(P.modelName, "string"),
   column(P.modelVersion, "string"),
   column(P.variant, "string"),
-  column(P.createdAt, "timestamp"),
+  column(P.createdAt, "timestamp", false, "DELTA_BINARY_PACKED"),
   column(P.task, "string"),
   // JSON text: Athena reads it with json_extract_scalar(features, '$.distance').
   column(P.features, "string"),
@@ -32,18 +34,18 @@ export const PREDICTION_PARQUET_COLUMNS: readonly ParquetColumn[] = [
   column(P.latencyMs, "float"),
   column(P.fallback, "boolean"),
   column(P.replica, "string"),
-  column(P.seq, "bigint"),
+  column(P.seq, "bigint", false, "DELTA_BINARY_PACKED"),
 ];
 
 export const FEEDBACK_PARQUET_COLUMNS: readonly ParquetColumn[] = [
-  column(F.predictionId, "string"),
+  column(F.predictionId, "string", false, "PLAIN"),
   column(F.actual, "string", true),
   column(F.actualValue, "double", true),
   column(F.receivedAt, "timestamp"),
   column(P.modelName, "string"),
   column(P.modelVersion, "string"),
   column(PARQUET_LOG.feedbackStreamColumns.replica, "string"),
-  column(PARQUET_LOG.feedbackStreamColumns.seq, "bigint"),
+  column(PARQUET_LOG.feedbackStreamColumns.seq, "bigint", false, "DELTA_BINARY_PACKED"),
 ];
 
 /** Per stream: its columns and the one whose time places a row in its date/hour partition. */

@@ -192,9 +192,12 @@ export class ParquetSink implements LogSink {
   private take(chunk: JournalChunk, last: bigint | undefined, files: Map<string, PartitionFile>, rejected: RejectedRow[], rollFirstSeq: string | undefined) {
     const index = new Map(chunk.columns.map((name, i) => [name, i]));
     const text = chunk.data.toString("utf8");
-    const timeField = index.get(PARQUET_STREAMS[this.stream].time);
-    const modelField = index.get(P.modelName);
-    const versionField = index.get(P.modelVersion);
+    const timeField = index.get(PARQUET_STREAMS[this.stream].time) ?? -1;
+    const modelField = index.get(P.modelName) ?? -1;
+    const versionField = index.get(P.modelVersion) ?? -1;
+    // Where each Parquet column's value sits in a line (-1: a field this journal segment does not have).
+    const fieldOf = this.columns.map((c) => index.get(c.name) ?? -1);
+    const byPartition = new Map<string, PartitionFile>();
     let firstSeq = "";
     let lastSeq = "";
     let rows = 0;
@@ -215,22 +218,18 @@ export class ParquetSink implements LogSink {
       consumed += Buffer.byteLength(line) + 1;
       start = end + 1;
       try {
-        const time = fields[timeField ?? -1] ?? "";
-        const partition: Partition = {
-          model: fields[modelField ?? -1] ?? "",
-          version: fields[versionField ?? -1] ?? "",
-          date: time.slice(0, 10),
-          hour: time.slice(11, 13),
-        };
-        if (!/^\d{4}-\d{2}-\d{2}$/.test(partition.date) || !/^\d{2}$/.test(partition.hour)) throw new Error(`no partition time in "${time.slice(0, 40)}"`);
-        const values = this.columns.map((c) => {
-          const i = index.get(c.name);
-          return parquetValue(c.kind, c.nullable, i === undefined ? "\\N" : fields[i]!, c.name);
-        });
-        const key = parquetKey(this.location, this.stream, { ...partition, model: decode(partition.model), version: decode(partition.version) }, this.replica, rollFirstSeq ?? firstSeq);
-        let file = files.get(key);
-        if (!file) files.set(key, (file = new PartitionFile(this.columns, this.rowGroupRows)));
-        file.add(values);
+        const time = fields[timeField] ?? "";
+        const partitionId = `${fields[modelField]}\t${fields[versionField]}\t${time.slice(0, 13)}`;
+        let file = byPartition.get(partitionId);
+        if (!file) {
+          const partition: Partition = { model: decode(fields[modelField] ?? ""), version: decode(fields[versionField] ?? ""), date: time.slice(0, 10), hour: time.slice(11, 13) };
+          if (!/^\d{4}-\d{2}-\d{2}$/.test(partition.date) || !/^\d{2}$/.test(partition.hour)) throw new Error(`no partition time in "${time.slice(0, 40)}"`);
+          const key = parquetKey(this.location, this.stream, partition, this.replica, rollFirstSeq ?? firstSeq);
+          file = files.get(key);
+          if (!file) files.set(key, (file = new PartitionFile(this.columns, this.rowGroupRows)));
+          byPartition.set(partitionId, file);
+        }
+        file.add(fields, fieldOf);
       } catch (error) {
         rejected.push({ id: fields[0] ?? "", error });
       }
@@ -266,6 +265,7 @@ class PartitionFile {
   private readonly output = new ByteWriter();
   private readonly writer: ParquetWriter;
   private columns: unknown[][];
+  private readonly row: unknown[];
   private rows = 0;
 
   constructor(
@@ -274,9 +274,17 @@ class PartitionFile {
   ) {
     this.writer = new ParquetWriter({ writer: this.output, schema: parquetSchema(spec), createdBy: "modelport prediction log" });
     this.columns = spec.map(() => []);
+    this.row = new Array<unknown>(spec.length);
   }
 
-  add(values: readonly unknown[]): void {
+  /** One line's fields; fieldOf[i] is where column i's value is. Throws (adding nothing) on a value its column cannot hold. */
+  add(fields: readonly string[], fieldOf: readonly number[]): void {
+    const values = this.row;
+    for (let i = 0; i < this.spec.length; i++) {
+      const c = this.spec[i]!;
+      const at = fieldOf[i]!;
+      values[i] = parquetValue(c.kind, c.nullable, at < 0 ? "\\N" : fields[at]!, c.name);
+    }
     for (let i = 0; i < values.length; i++) this.columns[i]!.push(values[i]);
     if (++this.rows >= this.rowGroupRows) this.flushGroup();
   }
@@ -290,7 +298,14 @@ class PartitionFile {
   private flushGroup(): void {
     if (this.rows === 0) return;
     void this.writer.write({
-      columnData: this.spec.map((c, i) => ({ name: c.name, data: this.columns[i]! as never, nullable: c.nullable })),
+      // Statistics for the short columns (created_at ranges let engines skip row groups), not the features JSON.
+      columnData: this.spec.map((c, i) => ({
+        name: c.name,
+        data: this.columns[i]! as never,
+        nullable: c.nullable,
+        statistics: c.name !== P.features,
+        ...(c.encoding ? { encoding: c.encoding } : {}),
+      })),
       rowGroupSize: this.rows,
     });
     this.columns = this.spec.map(() => []);
