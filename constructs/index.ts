@@ -13,4 +13,5 @@ export * from "./inference-service";
 export * from "./canary-release";
 export * from "./drift-monitor";
 export * from "./model-deployment";
+export * from "./prediction-log-catalog";
 export * from "./policies";

@@ -6,6 +6,7 @@
 import type { ClusterSource, NodeGroupSize } from "../constructs/cluster";
 import type { ReceiverRef } from "../constructs/observability";
 import type { VariantSpec } from "../constructs/model-deployment";
+import type { PredictionLogCatalogProps } from "../constructs/prediction-log-catalog";
 import { EMBEDDED_MODEL_NAME } from "../service/src/contract";
 
 export type EnvironmentName = "dev" | "staging" | "prod";
@@ -49,6 +50,11 @@ export interface EnvironmentConfig {
   readonly mesh: { readonly domain: string; readonly tlsCredentialName?: string; readonly gatewayReplicas: number };
   /** Remote state: one bucket per environment, S3-native locking. */
   readonly state: { readonly bucket: string; readonly region: string };
+  /**
+   * Glue catalog (Athena) over the object-storage prediction log in this bucket, for models whose
+   * PREDICTION_LOG_URL is s3://<bucket>/<prefix> (EKS only). @default none
+   */
+  readonly predictionLogCatalog?: PredictionLogCatalogProps;
   readonly models: readonly ModelConfig[];
 }
 

@@ -5,6 +5,7 @@ import { Cluster } from "../constructs/cluster";
 import { GpuNodePool } from "../constructs/gpu-node-pool";
 import { ModelRegistry } from "../constructs/model-registry";
 import { Observability } from "../constructs/observability";
+import { PredictionLogCatalog } from "../constructs/prediction-log-catalog";
 import { ServiceMesh } from "../constructs/service-mesh";
 import type { EnvironmentConfig } from "./environments";
 import { PLATFORM_NAMES, registryStorage } from "./platform-names";
@@ -66,6 +67,12 @@ export class PlatformStack extends TerraformStack {
       consumerNamespaces: [PLATFORM_NAMES.modelsNamespace],
       consumerNamespaceDependencies: mesh.modelNamespaces,
     });
+
+    if (env.predictionLogCatalog) {
+      if (!eks) throw new Error(`Environment ${env.name}: predictionLogCatalog (Glue, Athena) needs an EKS cluster (cluster.kind "eks")`);
+      const catalog = new PredictionLogCatalog(this, "PredictionLogCatalog", env.predictionLogCatalog);
+      new TerraformOutput(this, "PredictionLogUrl", { value: catalog.url, description: "PREDICTION_LOG_URL for the object-storage prediction log" });
+    }
 
     new TerraformOutput(this, "TrackingUri", { value: registry.trackingUri });
     new TerraformOutput(this, "ArtifactBucket", { value: registry.bucketName });
