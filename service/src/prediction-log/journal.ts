@@ -443,11 +443,13 @@ export class Journal {
     return `${this.prefix}-${String(this.life).padStart(15, "0")}-${String(this.segmentCounter++).padStart(6, "0")}`;
   }
 
-  /** Stops appending to a segment; its file is closed once no fdatasync is running on it. */
+  /** Stops appending to a segment; its last writes are synced (off the loop), then its file is closed. */
   private retire(segment: Segment): void {
     segment.retired = true;
     if (this.active === segment) this.active = undefined;
-    if (!segment.syncing) closeFd(segment);
+    if (segment.syncing) return; // closed when that sync ends
+    if (segment.dirty && segment.fd !== undefined && !this.closed) return this.sync(segment);
+    closeFd(segment);
   }
 
   private diskFailed(error: Error): void {
@@ -474,9 +476,18 @@ export class Journal {
   private syncActive(): void {
     const segment = this.active;
     if (!segment || segment.fd === undefined || !segment.dirty || segment.syncing) return;
+    this.sync(segment);
+  }
+
+  private sync(segment: Segment): void {
+    if (!this.syncTimer) {
+      // Write-back left to the kernel (PREDICTION_LOG_FSYNC_INTERVAL_MS=0).
+      if (segment.retired) closeFd(segment);
+      return;
+    }
     segment.dirty = false;
     segment.syncing = true;
-    fdatasync(segment.fd, () => {
+    fdatasync(segment.fd!, () => {
       segment.syncing = false;
       if (segment.retired) closeFd(segment);
     });
