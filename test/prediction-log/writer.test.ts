@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { appendFileSync, readdirSync } from "node:fs";
+import { appendFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Registry } from "prom-client";
@@ -156,6 +156,39 @@ describe("prediction-log schema and writer (real PostgreSQL)", () => {
     expect(await metricValue(registry, METRICS.predictionLogDroppedTotal, { reason: "lost" })).toBe(0);
     const rows = await pg.query<{ index: number }>(`SELECT (features->>'index')::int AS index FROM prediction_log ORDER BY seq`, [], "restart");
     expect(rows.map((r) => r.index)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+  });
+
+  it("moves the previous release's spill files into the journal once (an upgrade in place loses none of them)", async () => {
+    const url = await pg.createDatabase("legacy");
+    const spillDir = tempDir("spill-");
+    const row = (i: number) =>
+      JSON.stringify({
+        prediction_id: `00000000-0000-4000-8000-00000000000${i}`,
+        model_name: "flight-delay",
+        model_version: "3",
+        variant: "stable",
+        created_at: new Date().toISOString(),
+        features: { index: i },
+        probability: 0.9,
+        label: 1,
+        latency_ms: 0.5,
+        fallback: false,
+        replica: "r1",
+        seq: String(1000 + i),
+      });
+    const file = join(spillDir, `spill-${"1000".padStart(20, "0")}.jsonl`);
+    writeFileSync(file, `${[0, 1, 2].map(row).join("\n")}\n`);
+    // The first line was already replayed before the upgrade.
+    writeFileSync(file.replace(/\.jsonl$/, ".offset"), String(row(0).length + 1));
+    const w = writer({ pool: pool(url), spillDir });
+    expect(readdirSync(spillDir).filter((f) => f.startsWith("spill-"))).toEqual([]);
+    w.start();
+    expect(await w.flush(20_000)).toBe(true);
+    const rows = await pg.query<{ index: number; task: string; label: string }>(`SELECT (features->>'index')::int AS index, task, label FROM prediction_log ORDER BY seq`, [], "legacy");
+    expect(rows).toEqual([
+      { index: 1, task: "binary", label: "1" },
+      { index: 2, task: "binary", label: "1" },
+    ]);
   });
 
   it("keeps its backoff while the database is down and entries pile up: no reconnect attempt per entry", async () => {

@@ -21,6 +21,7 @@
  */
 import {
   closeSync,
+  existsSync,
   fdatasync,
   fdatasyncSync,
   ftruncateSync,
@@ -35,7 +36,7 @@ import {
   writeSync,
 } from "node:fs";
 import { open } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { DropReason } from "./metrics";
 
 const MAGIC = "#modelport-journal 1";
@@ -772,7 +773,7 @@ const MIN_FREE_BYTES = 64 << 10;
 export function probeDirectory(dir: string): Error | undefined {
   const probe = join(dir, `.probe-${process.pid}`);
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     writeFileSync(probe, "probe");
     rmSync(probe, { force: true });
     const stats = statfsSync(dir);
@@ -786,6 +787,16 @@ export function probeDirectory(dir: string): Error | undefined {
       // a read-only directory
     }
     return error as Error;
+  }
+}
+
+/** mkdir -p whose error names the real cause (a recursive mkdir on a read-only filesystem reports ENOENT). */
+function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT" && existsSync(dirname(dir))) mkdirSync(dir);
+    throw error;
   }
 }
 
