@@ -53,6 +53,8 @@ export class PostgresSink implements LogSink {
   private readonly retention: RetentionPolicy;
   private readonly timeoutMs: number;
   private client: PoolClient | undefined;
+  /** Average journal line length seen so far. */
+  private lineBytes = 512;
   private readonly log: Pick<Logger, "info"> | undefined;
 
   constructor(options: PostgresSinkOptions) {
@@ -75,8 +77,11 @@ export class PostgresSink implements LogSink {
   }
 
   async write(source: BatchSource): Promise<WriteOutcome> {
-    const chunk = await source.read(source.start, this.batch.maxBytes, this.batch.maxRows);
+    // Read about what maxRows lines take (from the last batch's line length), not maxBytes every time.
+    const bytes = Math.min(this.batch.maxBytes, Math.ceil(this.lineBytes * this.batch.maxRows * 1.25));
+    const chunk = await source.read(source.start, bytes, this.batch.maxRows);
     if (!chunk) return { end: source.start, rows: 0, lastSeq: "0", written: 0, rejected: [] };
+    this.lineBytes = Math.max(64, chunk.data.length / chunk.rows);
     const client = await this.connection();
     try {
       const { written, rejected } = await withTimeout(this.writeIsolating(client, chunk.columns, chunk.data), this.timeoutMs, "COPY");

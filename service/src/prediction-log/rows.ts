@@ -44,11 +44,34 @@ export const FEEDBACK_LINE_COLUMNS: readonly string[] = [
 export function predictionLine(entry: PredictionLogEntry, replica: string): string {
   const label = entry.label === null || entry.label === undefined ? NULL_FIELD : textField(String(entry.label));
   return (
-    `${textField(entry.predictionId)}\t${textField(entry.modelName)}\t${textField(entry.modelVersion)}\t${textField(entry.variant)}\t` +
-    `${entry.createdAt.toISOString()}\t${textField(entry.task)}\t${jsonField(JSON.stringify(entry.features))}\t` +
+    `${textField(entry.predictionId)}\t${served(entry.modelName, entry.modelVersion, entry.variant)}\t` +
+    `${isoTime(entry.createdAt)}\t${textField(entry.task)}\t${jsonField(JSON.stringify(entry.features))}\t` +
     `${numberField(entry.probability)}\t${label}\t${numberField(entry.value)}\t${numberField(entry.latencyMs)}\t` +
     `${booleanField(entry.fallback)}\t${replica}`
   );
+}
+
+// On the request path consecutive entries share their model, version and variant (and a batch's entries their
+// createdAt): the last fields are kept instead of escaped and formatted again for every entry.
+let lastServed: { model: string; version: string; variant: string; fields: string } | undefined;
+let lastTime: { date: Date; ms: number; iso: string } | undefined;
+
+/** The model_name, model_version and variant fields. */
+function served(model: string, version: string, variant: string): string {
+  const last = lastServed;
+  if (last && last.model === model && last.version === version && last.variant === variant) return last.fields;
+  const fields = `${textField(model)}\t${textField(version)}\t${textField(variant)}`;
+  lastServed = { model, version, variant, fields };
+  return fields;
+}
+
+function isoTime(date: Date): string {
+  const ms = date.getTime();
+  const last = lastTime;
+  if (last && last.date === date && last.ms === ms) return last.iso;
+  const iso = date.toISOString(); // throws on an invalid Date: the entry is refused, counted
+  lastTime = { date, ms, iso };
+  return iso;
 }
 
 /** Ground truth for the object-storage sink's feedback stream. */
