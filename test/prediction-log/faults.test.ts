@@ -126,7 +126,7 @@ it("SIGKILL under load, database up: every accepted prediction in the table once
   } finally {
     await next.service.stop();
   }
-});
+}, 180_000);
 
 it("SIGKILL under load while the database is down: the journal keeps everything for the next start", async () => {
   const database = "kill_down";
@@ -152,7 +152,7 @@ it("SIGKILL under load while the database is down: the journal keeps everything 
   } finally {
     await next.service.stop();
   }
-});
+}, 180_000);
 
 it("database down mid-load and back: every accepted prediction once, none dropped, recovery soon after it returns", async () => {
   const database = "outage";
@@ -186,7 +186,7 @@ it("database down mid-load and back: every accepted prediction once, none droppe
   } finally {
     await service.stop();
   }
-});
+}, 180_000);
 
 it("S3 sink: SIGKILL under load while S3 is down; the next start uploads every accepted prediction once", async () => {
   const env = {
@@ -218,7 +218,7 @@ it("S3 sink: SIGKILL under load while S3 is down; the next start uploads every a
   } finally {
     await next.service.stop();
   }
-});
+}, 180_000);
 
 it("spill capped while the database is down: what exceeds the cap is dropped and counted, everything else written", async () => {
   const database = "capped";
@@ -254,7 +254,7 @@ it("spill capped while the database is down: what exceeds the cap is dropped and
     await service.stop();
     await pg.start();
   }
-});
+}, 180_000);
 
 const disk = smallDiskAvailable() ? it : it.skip;
 disk("a full spill disk (a real 256 KiB tmpfs) with the database down: entries wait in memory; SIGTERM counts those it cannot keep", async () => {
@@ -303,4 +303,4 @@ disk("a full spill disk (a real 256 KiB tmpfs) with the database down: entries w
     await pg.start();
     small.unmount();
   }
-});
+}, 180_000);

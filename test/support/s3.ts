@@ -11,7 +11,8 @@
  */
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 
@@ -37,6 +38,7 @@ export interface S3Harness {
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
+  readonly httpServer?: Server;
 }
 type S3rverConstructor = new (options: {
   address: string;
@@ -84,18 +86,38 @@ export async function startS3(options: { readonly buckets?: readonly string[] } 
       }
     },
     async pause() {
-      await server?.close();
+      if (!server) return;
+      // An outage drops connections too: in-flight and keep-alive ones would otherwise hold close() open.
+      const closing = server.close();
+      server.httpServer?.closeAllConnections();
+      await closing;
       server = undefined;
     },
     async resume() {
       if (server) return;
+      // s3rver's listen() never settles on EADDRINUSE: wait until the port is free first.
+      await portFree(port);
       server = new S3rver({ address: "127.0.0.1", port, directory, silent: true, configureBuckets: [] });
       await server.run();
     },
     async stop() {
       client.destroy();
-      await server?.close();
+      await server?.close().catch(() => undefined);
       await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+async function portFree(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once("error", () => resolve(false));
+      probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+    });
+    if (free) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} is still in use`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -318,6 +318,16 @@ export class Journal {
     if (now) this.writeCheckpoint({ segment: now.name, offset: Math.max(this.headOffset, now.dataStart), lastSeq });
   }
 
+  /** After a read found nothing from the start on: the backlog is empty, whatever the count said. True if it was off. */
+  reconcile(): boolean {
+    const start = this.start;
+    const end = this.end;
+    const empty = start.segment > end.segment || (start.segment === end.segment && start.offset >= end.offset) || this.backlogBytes === 0;
+    if (!empty || this.backlog === 0) return false;
+    this.backlog = 0;
+    return true;
+  }
+
   /** Writes what is queued, syncs the segment file and stops the timer. The files stay for the next start. */
   close(): void {
     if (this.closed) return;

@@ -231,6 +231,7 @@ export class LogStream {
     const wait = this.untilDue();
     if (wait > 0) return this.idle(wait);
     const stopTimer = this.metrics.writeDuration.startTimer();
+    const writeStarted = Date.now();
     let outcome: WriteOutcome;
     try {
       outcome = await this.sink.write({ start: this.journal.start, read: (from, bytes, rows) => this.journal.read(from, bytes, rows) });
@@ -240,8 +241,9 @@ export class LogStream {
       return this.pause();
     }
     stopTimer();
-    this.taken(outcome);
+    this.taken(outcome, writeStarted);
     this.recovered();
+    if (outcome.rows === 0 && this.journal.reconcile()) await this.idle(50); // nothing to read after all: no busy loop
   }
 
   /** 0 when a write is due now; otherwise how long to wait (woken earlier by a new backlog, a full batch, a flush). */
@@ -257,7 +259,7 @@ export class LogStream {
     return this.sink.maintain ? this.nextMaintenance - Date.now() : MAINTENANCE_INTERVAL_MS;
   }
 
-  private taken(outcome: WriteOutcome): void {
+  private taken(outcome: WriteOutcome, writeStarted: number): void {
     const queued = Math.max(0, this.journal.backlogRows - this.spilledOutstanding);
     const fromSpill = Math.max(0, Math.min(this.spilledOutstanding, outcome.rows - queued));
     this.journal.commit(outcome.end, outcome.rows, outcome.lastSeq);
@@ -269,8 +271,9 @@ export class LogStream {
       this.log.info({ stream: this.name }, "prediction log: backlog written, back to normal");
     }
     for (const { id, error } of outcome.rejected) this.reject(error, id);
-    // The rest waited at least as long as this batch: write it without delay.
-    this.backlogSince = 0;
+    // What is left arrived during this write (or did not fit in it): its batch window counts from the write's
+    // start, so a roll is not followed by a tiny one with the few rows that came in while it was uploaded.
+    this.backlogSince = writeStarted;
     this.settle();
   }
 
