@@ -9,9 +9,9 @@
  *   3. overload: open-loop traffic at 4x the model's measured capacity (bench/open-loop.ts, also run against the
  *      bare route at the same rate as the generator's own floor): every request answered within its deadline
  *      (fallback or 503);
- *   4. prediction logging: off vs PostgreSQL (COPY, a real PostgreSQL 15) vs S3 Parquet (s3rver) at 64
- *      connections, interleaved rounds with each round's backlog written before the next, and the rows/s one
- *      writer sustains draining a full journal into each sink.
+ *   4. prediction logging: off vs PostgreSQL (COPY, a real PostgreSQL 15) vs S3 Parquet (s3rver) vs the journal
+ *      alone (an unreachable sink) at 64 connections, interleaved rounds with each round's backlog written before
+ *      the next, and the rows/s one writer sustains draining a full journal into each sink.
  * Writes bench-results/<time>.json and (full runs) the tables in BENCHMARKS.md. --quick is a smoke run of every
  * scenario in seconds, for tests. --only demo,heavy,overload,logging runs those sections (overload needs heavy).
  */
@@ -322,8 +322,10 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
         ["PostgreSQL (COPY)", { [ENV.predictionLogUrl]: databaseUrl }],
         // Rolled every 2 s so the rounds pay for the Parquet files and uploads, not only the journal.
         ["S3 Parquet", { [ENV.predictionLogUrl]: `s3://${LOG_BUCKET}/service`, [ENV.predictionLogRollSeconds]: "2", ...s3Env }],
+        // The request path's share alone: entries journaled before their answers, no sink taking CPU.
+        [JOURNAL_ONLY, { [ENV.predictionLogUrl]: "postgres://bench:bench@127.0.0.1:1/unreachable" }],
       ] as const;
-      logging.push(...(await compareLogging(cases.map(([name, extra]) => ({ name, env: serviceEnv(args.demoModel, extra) })))));
+      logging.push(...(await compareLogging(cases.map(([name, extra]) => ({ name, env: serviceEnv(args.demoModel, extra), drains: name !== JOURNAL_ONLY })))));
       writers.push(
         ...(await measureWriters({
           databaseUrl: await pg.createDatabase("writers"),
@@ -340,17 +342,17 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
   }
 
   /** Interleaved rounds per case; each round's backlog is written before the next round starts. */
-  async function compareLogging(cases: ReadonlyArray<{ name: string; env: Record<string, string> }>): Promise<LoggingRow[]> {
+  async function compareLogging(cases: ReadonlyArray<{ name: string; env: Record<string, string>; drains: boolean }>): Promise<LoggingRow[]> {
     const services: RunningService[] = [];
     try {
       for (const c of cases) services.push(await startService({ env: c.env }));
       for (const service of services) await warmUp(service.url + ROUTES.predict, demoRecord, 64);
-      for (const service of services) await drained(service);
+      for (const [i, service] of services.entries()) if (cases[i]!.drains) await drained(service);
       const rounds: WrkResult[][] = cases.map(() => []);
       for (let round = 0; round < demoRounds; round++) {
         for (const [i, service] of services.entries()) {
           rounds[i]!.push(await wrk(service.url + ROUTES.predict, demoRecord, 64, durationS));
-          await drained(service);
+          if (cases[i]!.drains) await drained(service);
         }
       }
       const rows: LoggingRow[] = [];
@@ -410,6 +412,7 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
 }
 
 const LOG_BUCKET = "bench-prediction-log";
+const JOURNAL_ONLY = "journal only (sink unreachable)";
 
 /** Waits until the service's prediction log has no backlog (queue and spill), so the next round starts even. */
 async function drained(service: RunningService, timeoutMs = 60_000): Promise<void> {
