@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --out DIR] [-- --heavy-model DIR] [-- --markdown FILE]`
+ * `npm run bench [-- --quick] [-- --out DIR] [-- --heavy-model DIR] [-- --markdown FILE] [-- --only SECTIONS]`
  *
  * Starts the real service (`node dist/service/src/server.js`) and a bare Fastify baseline as separate processes
  * and drives them from a third (wrk):
@@ -11,9 +11,11 @@
  *   3. overload: open-loop traffic at 4x the model's measured capacity (bench/open-loop.ts, also run against the
  *      bare route at the same rate as the generator's own floor): every request answered within its deadline
  *      (fallback or 503);
- *   4. prediction logging to a real PostgreSQL on vs off.
+ *   4. prediction logging: off vs PostgreSQL (COPY, a real PostgreSQL 15) vs S3 Parquet (s3rver) vs the journal
+ *      alone (an unreachable sink) at 64 connections, interleaved rounds with each round's backlog written before
+ *      the next, and the rows/s one writer sustains draining a full journal into each sink.
  * Writes bench-results/<time>.json and (full runs) the tables in BENCHMARKS.md. --quick is a smoke run of every
- * scenario in seconds, for tests.
+ * scenario in seconds, for tests. --only demo,heavy,overload,logging runs those sections (overload needs heavy).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -25,7 +27,9 @@ import { readModelPackage } from "../service/src/model/mlmodel";
 import { projectRoot } from "../service/src/paths";
 import { freePort, waitFor } from "../test/support/net";
 import { TestPostgres } from "../test/support/postgres";
+import { startS3 } from "../test/support/s3";
 import { startService, type RunningService } from "../test/support/service-process";
+import { measureWriters, type WriterRow } from "./prediction-log-writers";
 import { renderMarkdown } from "./report";
 import type { OpenLoopResult } from "./open-loop";
 import { v2Body, writeBenchTensorModels } from "./tensor-models";
@@ -38,7 +42,12 @@ export interface BenchArgs {
   readonly demoModel: string;
   /** Where the markdown report goes; undefined = none (quick runs). */
   readonly markdown?: string;
+  /** Sections to run. @default all */
+  readonly only?: ReadonlySet<BenchSection>;
 }
+
+export const BENCH_SECTIONS = ["demo", "heavy", "overload", "logging"] as const;
+export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 export interface ComparisonRow {
   readonly connections: number;
@@ -100,9 +109,15 @@ export interface OverloadRow {
 
 export interface LoggingRow {
   readonly name: string;
+  /** The round whose ratio to logging off is the median (logging off: its median round by req/s). */
   readonly result: WrkResult;
-  /** prediction_log_written_total after the run; undefined when the service exported none. */
+  /** req/s / logging off's req/s in the same round: median, and every round's. */
+  readonly ratio: number;
+  readonly ratios: readonly number[];
+  /** prediction_log_written_total after all rounds; undefined when the service exported none. */
   readonly written?: number;
+  /** prediction_log_dropped_total after all rounds. */
+  readonly dropped?: number;
 }
 
 export interface BenchResults {
@@ -117,6 +132,8 @@ export interface BenchResults {
   readonly tensorHeavy: HeavyRow[];
   readonly overload: OverloadRow[];
   readonly logging: LoggingRow[];
+  /** Rows/s one writer sustains draining a full journal into each sink. */
+  readonly writers: WriterRow[];
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
@@ -128,11 +145,21 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     if (!v || v.startsWith("--")) throw new Error(`${flag} needs a value`);
     return resolve(v);
   };
-  const known = ["--quick", "--out", "--heavy-model", "--markdown"];
+  const known = ["--quick", "--out", "--heavy-model", "--markdown", "--only"];
   const unknown = argv.filter((a, i) => a.startsWith("--") && !known.includes(a) && !known.includes(argv[i - 1] ?? ""));
   if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(", ")}; options: ${known.join(", ")}`);
   const quick = argv.includes("--quick");
+  const onlyAt = argv.indexOf("--only");
+  let only: Set<BenchSection> | undefined;
+  if (onlyAt >= 0) {
+    const names = (argv[onlyAt + 1] ?? "").split(",").filter(Boolean);
+    const bad = names.filter((n) => !(BENCH_SECTIONS as readonly string[]).includes(n));
+    if (names.length === 0 || bad.length > 0) throw new Error(`--only takes a comma-separated list of ${BENCH_SECTIONS.join(", ")}${bad.length ? `; got ${bad.join(", ")}` : ""}`);
+    only = new Set(names as BenchSection[]);
+    if (only.has("overload")) only.add("heavy");
+  }
   return {
+    only,
     quick,
     outDir: value("--out") ?? join(root, "bench-results"),
     heavyModel: value("--heavy-model") ?? join(root, `${EMBEDDED_MODEL_DIR}-heavy`),
@@ -151,11 +178,13 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
   const workers = Math.max(1, availableParallelism() - 1);
   const deadlineMs = 100;
   await mkdir(args.outDir, { recursive: true });
-  if (!existsSync(join(args.heavyModel, "MLmodel"))) {
+  const section = (name: BenchSection) => !args.only || args.only.has(name);
+  const needsHeavy = section("heavy") || section("overload");
+  if (needsHeavy && !existsSync(join(args.heavyModel, "MLmodel"))) {
     throw new Error(`no heavy model at ${args.heavyModel}: build it with \`npm run model:build -- --heavy\` or pass --heavy-model DIR`);
   }
   const demoRecord = (await readModelPackage(args.demoModel)).inputExample[0]!;
-  const heavyRecord = (await readModelPackage(args.heavyModel)).inputExample[0]!;
+  const heavyRecord = needsHeavy ? (await readModelPackage(args.heavyModel)).inputExample[0]! : demoRecord;
   const startedAt = new Date().toISOString();
   const loadBefore = loadavg();
   const wrk = (url: string, body: unknown, connections: number, seconds = durationS) =>
@@ -168,7 +197,7 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
 
   // 1. Demo model vs the bare route.
   const comparison: ComparisonRow[] = [];
-  {
+  if (section("demo")) {
     const bare = await startBare();
     const service = await startService({ env: serviceEnv(args.demoModel, {}) });
     try {
@@ -234,7 +263,7 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     { name: `${workers} worker${workers > 1 ? "s" : ""}, batching off`, workers, batchMaxSize: 1 },
     { name: `${workers} worker${workers > 1 ? "s" : ""}, batching on`, workers, batchMaxSize: 64 },
   ];
-  const heavyConfigs = args.quick ? [allHeavyConfigs[0]!, allHeavyConfigs[3]!] : allHeavyConfigs;
+  const heavyConfigs = !section("heavy") ? [] : args.quick ? [allHeavyConfigs[0]!, allHeavyConfigs[3]!] : allHeavyConfigs;
   const heavy: HeavyRow[] = [];
   for (const config of heavyConfigs) {
     const service = await startService({
@@ -300,81 +329,131 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
   // to stay within the HTTP layer's and the generator's reach on these 2 shared cores, so the overloaded
   // configuration is the heavy model on a worker without batching; the rate is capped at a share of what the
   // bare route answers in this run, and the same generator drives the bare route at that rate as the floor.
-  const overloadConfig = heavy.find((h) => h.config.workers > 0 && h.config.batchMaxSize === 1) ?? heavy[0]!;
-  const capacityRps = overloadConfig.loaded.rps;
-  // The HTTP layer's share of the cores, measured in this run: the bare route's req/s at 64 connections.
-  const bareRps = comparison.find((c) => c.connections === 64)?.bare.rps;
-  const rateCap = args.quick ? 500 : bareRps ? OVERLOAD_SHARE_OF_BARE * bareRps : 8000;
-  const rate = Math.round(Math.min(4 * capacityRps, rateCap));
-  const overloadS = args.quick ? 1 : durationS;
-  const body = JSON.stringify(heavyRecord);
   const overload: OverloadRow[] = [];
-  const overloadCases = [
-    ["fallback configured", { [ENV.fallbackLabel]: "0" }],
-    ["no fallback (503)", {}],
-  ] as const;
-  for (const [name, extra] of args.quick ? overloadCases.slice(0, 1) : overloadCases) {
-    const service = await startService({
-      env: serviceEnv(args.heavyModel, {
-        [ENV.inferenceWorkers]: String(overloadConfig.config.workers),
-        [ENV.batchMaxSize]: String(overloadConfig.config.batchMaxSize),
-        [ENV.requestTimeoutMs]: String(deadlineMs),
-        ...extra,
-      }),
-    });
-    try {
-      const reasonMetric = ENV.fallbackLabel in extra ? METRICS.predictionsFallbackTotal : METRICS.predictionsRejectedTotal;
-      let before: [string, string, number][] = [];
-      const result = await openLoop(service.url + ROUTES.predict, rate, overloadS, body, async () => {
-        before = await scrape(service);
+  if (section("overload")) {
+    const overloadConfig = heavy.find((h) => h.config.workers > 0 && h.config.batchMaxSize === 1) ?? heavy[0]!;
+    const capacityRps = overloadConfig.loaded.rps;
+    // The HTTP layer's share of the cores, measured in this run: the bare route's req/s at 64 connections.
+    const bareRps = comparison.find((c) => c.connections === 64)?.bare.rps;
+    const rateCap = args.quick ? 500 : bareRps ? OVERLOAD_SHARE_OF_BARE * bareRps : 8000;
+    const rate = Math.round(Math.min(4 * capacityRps, rateCap));
+    const overloadS = args.quick ? 1 : durationS;
+    const body = JSON.stringify(heavyRecord);
+    const overloadCases = [
+      ["fallback configured", { [ENV.fallbackLabel]: "0" }],
+      ["no fallback (503)", {}],
+    ] as const;
+    for (const [name, extra] of args.quick ? overloadCases.slice(0, 1) : overloadCases) {
+      const service = await startService({
+        env: serviceEnv(args.heavyModel, {
+          [ENV.inferenceWorkers]: String(overloadConfig.config.workers),
+          [ENV.batchMaxSize]: String(overloadConfig.config.batchMaxSize),
+          [ENV.requestTimeoutMs]: String(deadlineMs),
+          ...extra,
+        }),
       });
-      const after = await scrape(service);
-      const reasons = delta(byLabel(after, reasonMetric, "reason"), byLabel(before, reasonMetric, "reason"));
-      const withinDeadline = shareWithin(before, after, deadlineMs / 1000);
-      const outcomes = delta(byLabel(after, METRICS.predictionsTotal, "outcome"), byLabel(before, METRICS.predictionsTotal, "outcome"));
-      const modelRps = ((outcomes.positive ?? 0) + (outcomes.negative ?? 0)) / overloadS;
-      overload.push({ name, config: overloadConfig.config.name, deadlineMs, capacityRps, rate, result, reasons, withinDeadline, modelRps });
-      log(
-        `overload ${name} (${rate} req/s open loop, ${(rate / capacityRps).toFixed(1)}x capacity): status ${JSON.stringify(result.status)}, ` +
-          `reasons ${JSON.stringify(reasons)}, p99 ${result.p99Ms.toFixed(1)} ms, max ${result.maxMs.toFixed(1)} ms, errors ${result.errors}, timeouts ${result.timeouts}`,
-      );
-    } finally {
-      await service.stop();
-    }
-  }
-  {
-    const bare = await startBare();
-    try {
-      const result = await openLoop(bare.url + ROUTES.predict, rate, overloadS, body);
-      overload.push({ name: "generator floor", config: "bare route", deadlineMs, capacityRps, rate, result, reasons: {} });
-      log(`overload floor (bare route, ${rate} req/s): p99 ${result.p99Ms.toFixed(1)} ms, max ${result.maxMs.toFixed(1)} ms`);
-    } finally {
-      await bare.stop();
-    }
-  }
-
-  // 4. Prediction logging to PostgreSQL on vs off (demo model, 64 connections).
-  const logging: LoggingRow[] = [];
-  const pg = await TestPostgres.start();
-  try {
-    const databaseUrl = await pg.createDatabase("bench");
-    for (const [name, extra] of [
-      ["logging off", {}],
-      ["logging on (PostgreSQL)", { [ENV.predictionLogUrl]: databaseUrl }],
-    ] as const) {
-      const service = await startService({ env: serviceEnv(args.demoModel, extra) });
       try {
-        await warmUp(service.url + ROUTES.predict, demoRecord, 64);
-        const result = await wrk(service.url + ROUTES.predict, demoRecord, 64);
-        const written = sum(await scrape(service), METRICS.predictionLogWrittenTotal);
-        logging.push({ name, result, written });
-        log(`${name}: ${result.rps.toFixed(0)} req/s p99 ${result.p99Ms.toFixed(2)} ms, rows written ${written ?? "n/a"}`);
+        const reasonMetric = ENV.fallbackLabel in extra ? METRICS.predictionsFallbackTotal : METRICS.predictionsRejectedTotal;
+        let before: [string, string, number][] = [];
+        const result = await openLoop(service.url + ROUTES.predict, rate, overloadS, body, async () => {
+          before = await scrape(service);
+        });
+        const after = await scrape(service);
+        const reasons = delta(byLabel(after, reasonMetric, "reason"), byLabel(before, reasonMetric, "reason"));
+        const withinDeadline = shareWithin(before, after, deadlineMs / 1000);
+        const outcomes = delta(byLabel(after, METRICS.predictionsTotal, "outcome"), byLabel(before, METRICS.predictionsTotal, "outcome"));
+        const modelRps = ((outcomes.positive ?? 0) + (outcomes.negative ?? 0)) / overloadS;
+        overload.push({ name, config: overloadConfig.config.name, deadlineMs, capacityRps, rate, result, reasons, withinDeadline, modelRps });
+        log(
+          `overload ${name} (${rate} req/s open loop, ${(rate / capacityRps).toFixed(1)}x capacity): status ${JSON.stringify(result.status)}, ` +
+            `reasons ${JSON.stringify(reasons)}, p99 ${result.p99Ms.toFixed(1)} ms, max ${result.maxMs.toFixed(1)} ms, errors ${result.errors}, timeouts ${result.timeouts}`,
+        );
       } finally {
         await service.stop();
       }
     }
-  } finally {
-    await pg.destroy();
+    {
+      const bare = await startBare();
+      try {
+        const result = await openLoop(bare.url + ROUTES.predict, rate, overloadS, body);
+        overload.push({ name: "generator floor", config: "bare route", deadlineMs, capacityRps, rate, result, reasons: {} });
+        log(`overload floor (bare route, ${rate} req/s): p99 ${result.p99Ms.toFixed(1)} ms, max ${result.maxMs.toFixed(1)} ms`);
+      } finally {
+        await bare.stop();
+      }
+    }
+  }
+
+  // 4. Prediction logging off vs PostgreSQL COPY vs S3 Parquet (demo model, 64 connections), and rows/s per writer.
+  const logging: LoggingRow[] = [];
+  const writers: WriterRow[] = [];
+  if (section("logging")) {
+    const pg = await TestPostgres.start();
+    const s3 = await startS3({ buckets: [LOG_BUCKET] });
+    try {
+      const databaseUrl = await pg.createDatabase("bench");
+      const s3Env = { ...s3.env, [ENV.awsEndpointUrlS3]: s3.endpoint };
+      const cases = [
+        ["logging off", {}],
+        ["PostgreSQL (COPY)", { [ENV.predictionLogUrl]: databaseUrl }],
+        // Rolled every 2 s so the rounds pay for the Parquet files and uploads, not only the journal.
+        ["S3 Parquet", { [ENV.predictionLogUrl]: `s3://${LOG_BUCKET}/service`, [ENV.predictionLogRollSeconds]: "2", ...s3Env }],
+        // The request path's share alone: entries journaled before their answers, no sink taking CPU.
+        [JOURNAL_ONLY, { [ENV.predictionLogUrl]: "postgres://bench:bench@127.0.0.1:1/unreachable" }],
+      ] as const;
+      logging.push(...(await compareLogging(cases.map(([name, extra]) => ({ name, env: serviceEnv(args.demoModel, extra), drains: name !== JOURNAL_ONLY })))));
+      writers.push(
+        ...(await measureWriters({
+          databaseUrl: await pg.createDatabase("writers"),
+          s3: { env: s3Env, bucket: LOG_BUCKET },
+          rows: args.quick ? 20_000 : 500_000,
+          features: demoRecord,
+          log,
+        })),
+      );
+    } finally {
+      await s3.stop();
+      await pg.destroy();
+    }
+  }
+
+  /** Interleaved rounds per case; each round's backlog is written before the next round starts. */
+  async function compareLogging(cases: ReadonlyArray<{ name: string; env: Record<string, string>; drains: boolean }>): Promise<LoggingRow[]> {
+    const services: RunningService[] = [];
+    try {
+      for (const c of cases) services.push(await startService({ env: c.env }));
+      for (const service of services) await warmUp(service.url + ROUTES.predict, demoRecord, 64);
+      for (const [i, service] of services.entries()) if (cases[i]!.drains) await drained(service);
+      const rounds: WrkResult[][] = cases.map(() => []);
+      for (let round = 0; round < demoRounds; round++) {
+        for (const [i, service] of services.entries()) {
+          rounds[i]!.push(await wrk(service.url + ROUTES.predict, demoRecord, 64, durationS));
+          if (cases[i]!.drains) await drained(service);
+        }
+      }
+      const rows: LoggingRow[] = [];
+      for (const [i, c] of cases.entries()) {
+        const ratios = rounds[i]!.map((r, round) => r.rps / rounds[0]![round]!.rps);
+        const order = ratios.map((ratio, round) => ({ ratio, round, rps: rounds[i]![round]!.rps })).sort((a, b) => (i === 0 ? a.rps - b.rps : a.ratio - b.ratio));
+        const median = order[Math.floor(order.length / 2)]!;
+        const metrics = await scrape(services[i]!);
+        rows.push({
+          name: c.name,
+          result: rounds[i]![median.round]!,
+          ratio: median.ratio,
+          ratios,
+          written: sum(metrics, METRICS.predictionLogWrittenTotal),
+          dropped: sum(metrics, METRICS.predictionLogDroppedTotal),
+        });
+        log(
+          `${c.name}: ${rounds[i]![median.round]!.rps.toFixed(0)} req/s p99 ${rounds[i]![median.round]!.p99Ms.toFixed(2)} ms, ` +
+            `${(100 * median.ratio).toFixed(0)}% of logging off (${ratios.map((r) => `${(100 * r).toFixed(0)}%`).join(", ")}), rows written ${rows.at(-1)!.written ?? "n/a"}`,
+        );
+      }
+      return rows;
+    } finally {
+      await Promise.all(services.map((s) => s.stop()));
+    }
   }
 
   const results: BenchResults = {
@@ -397,6 +476,7 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     tensorHeavy,
     overload,
     logging,
+    writers,
   };
   const file = join(args.outDir, `bench-${startedAt.replace(/[:.]/g, "-")}.json`);
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
@@ -407,6 +487,20 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     log(`tables in ${args.markdown}`);
   }
   return results;
+}
+
+const LOG_BUCKET = "bench-prediction-log";
+const JOURNAL_ONLY = "journal only (sink unreachable)";
+
+/** Waits until the service's prediction log has no backlog (queue and spill), so the next round starts even. */
+async function drained(service: RunningService, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const metrics = await scrape(service);
+    const backlog = (sum(metrics, METRICS.predictionLogQueueDepth) ?? 0) + (sum(metrics, METRICS.predictionLogSpillDepth) ?? 0);
+    if (backlog === 0 || Date.now() > deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Deadline for the capacity runs (heavy model): long enough that nothing is shed at 256 connections. */

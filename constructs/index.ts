@@ -26,4 +26,5 @@ export * from "./promotion-job";
 export * from "./model-deployment";
 export * from "./ci-roles";
 export * from "./ci-cluster-access";
+export * from "./prediction-log-catalog";
 export * from "./policies";

@@ -9,7 +9,7 @@ import { Construct } from "constructs";
 import { ENV, ROUTES, SERVICE_PORT, SERVICE_PORT_NAME, Variant, VARIANTS } from "../service/src/contract";
 import { GPU_NODE_LABEL, GPU_RESOURCE, gpuToleration } from "./gpu-node-pool";
 import { IrsaConfig, IrsaRole, PolicyStatement } from "./irsa-role";
-import { appLabels, ContainerResources, validateDnsLabel, validateResources } from "./kube";
+import { appLabels, ContainerResources, quantityBytes, validateDnsLabel, validateResources } from "./kube";
 import { DNS_PEERS, NetworkPeer, networkPolicyRule } from "./network-peer";
 import { caVolumeMount, PostgresCaMount } from "./postgres-server";
 import { EnvVar, hardenedPodSpec } from "./workload";
@@ -20,6 +20,15 @@ export const ENVOY_METRICS = { portName: "http-envoy-prom", port: 15020, path: "
 export const VARIANT_LABEL = "modelport.io/variant";
 /** Mount points the read-only root filesystem leaves writable. */
 export const WRITABLE_DIRS = { tmp: "/tmp", modelCache: "/var/cache/model", spill: "/var/spool/prediction-log" } as const;
+
+/**
+ * The prediction log's cap inside its emptyDir: the volume less a headroom (a tenth, at least 16 MiB) for the
+ * journal's checkpoint, lock and roll-state files and filesystem overhead, so the kubelet never evicts the pod
+ * for an overfull volume; past the cap entries are dropped and counted (prediction_log_dropped_total{reason="spill_full"}).
+ */
+export function spillCapBytes(volumeBytes: number): number {
+  return Math.floor(volumeBytes - Math.max(volumeBytes / 10, 16 * 2 ** 20));
+}
 
 /** Seconds between readiness turning 503 and the listener closing (SHUTDOWN_DELAY_SECONDS). */
 const SHUTDOWN_DELAY_SECONDS = 5;
@@ -75,6 +84,11 @@ export interface InferenceServiceProps {
   readonly logLevel?: string;
   /** Seconds between a SIGTERM and a SIGKILL; the service drains in-flight requests meanwhile. @default 30 */
   readonly terminationGraceSeconds?: number;
+  /**
+   * Size of the prediction log's spill volume (an emptyDir quantity, at least 64Mi): the emptyDir's sizeLimit,
+   * and PREDICTION_LOG_SPILL_MAX_BYTES a headroom below it (spillCapBytes). @default "1Gi"
+   */
+  readonly spillVolumeSize?: string;
 }
 
 /**
@@ -128,7 +142,13 @@ export class InferenceService extends Construct {
       if (!(Object.values(ENV) as string[]).includes(name)) {
         throw new Error(`InferenceService env "${name}" is not a variable the service reads (see ENV in service/src/contract/settings.ts)`);
       }
+      if (name === ENV.predictionLogSpillMaxBytes) {
+        throw new Error(`InferenceService env ${name}: set spillVolumeSize instead (it sizes the volume and the cap together)`);
+      }
     }
+    const spillVolume = props.spillVolumeSize ?? "1Gi";
+    const spillBytes = quantityBytes(`InferenceService ${props.model}/${props.variant} spillVolumeSize`, spillVolume);
+    if (spillBytes < 64 * 2 ** 20) throw new Error(`InferenceService spillVolumeSize must be at least 64Mi, got ${spillVolume}`);
 
     this.name = `${props.model}-${props.variant}`;
     const namespace = props.namespace;
@@ -157,6 +177,7 @@ export class InferenceService extends Construct {
       { name: ENV.mlflowTrackingUri, value: props.trackingUri },
       { name: ENV.modelCacheDir, value: WRITABLE_DIRS.modelCache },
       { name: ENV.predictionLogSpillDir, value: WRITABLE_DIRS.spill },
+      { name: ENV.predictionLogSpillMaxBytes, value: String(spillCapBytes(spillBytes)) },
       { name: ENV.logLevel, value: props.logLevel ?? "info" },
       { name: ENV.shutdownGraceSeconds, value: String(grace - 5) },
       // Readiness turns 503 at SIGTERM but the listener stays open this long, while endpoints and the mesh stop
@@ -217,7 +238,7 @@ export class InferenceService extends Construct {
                 scratch: [
                   { name: "tmp", mountPath: WRITABLE_DIRS.tmp, sizeLimit: "256Mi" },
                   { name: "model-cache", mountPath: WRITABLE_DIRS.modelCache, sizeLimit: "4Gi" },
-                  { name: "spill", mountPath: WRITABLE_DIRS.spill, sizeLimit: "1Gi" },
+                  { name: "spill", mountPath: WRITABLE_DIRS.spill, sizeLimit: spillVolume },
                 ],
                 mounts: props.predictionLog.ca ? [caVolumeMount(props.predictionLog.ca)] : [],
               },

@@ -44,6 +44,11 @@ function cpuCores(what: string, q: string): number {
   if (!m) throw new Error(`${what}: CPU quantity "${q}" is not valid (e.g. "500m" or "2")`);
   return Number(m[1]) / (m[3] ? 1000 : 1);
 }
+/** Bytes of a memory or storage quantity ("512Mi", "1Gi", "2G"). */
+export function quantityBytes(what: string, q: string): number {
+  return memoryBytes(what, q);
+}
+
 function memoryBytes(what: string, q: string): number {
   const m = MEMORY.exec(q);
   if (!m) throw new Error(`${what}: memory quantity "${q}" is not valid (e.g. "512Mi" or "2Gi")`);

@@ -52,6 +52,8 @@ export interface VariantSpec {
   readonly gpus?: number;
   /** Image override (e.g. a canary built from another commit). @default the deployment's image */
   readonly image?: string;
+  /** Prediction-log spill volume (emptyDir size; the log's cap is set a headroom below it). @default InferenceService default ("1Gi") */
+  readonly spillVolumeSize?: string;
 }
 
 export interface ModelDeploymentProps {
@@ -137,6 +139,7 @@ export class ModelDeployment extends Construct {
         replicas: spec.replicas,
         resources: spec.resources,
         gpus: spec.gpus,
+        spillVolumeSize: spec.spillVolumeSize,
         network: {
           ingressNamespace: p.ingressNamespace,
           monitoringNamespace: p.monitoringNamespace,

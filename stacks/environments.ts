@@ -6,6 +6,7 @@
 import type { ClusterSource, NodeGroupSize } from "../constructs/cluster";
 import type { ReceiverRef } from "../constructs/observability";
 import type { ModelPromotion, VariantSpec } from "../constructs/model-deployment";
+import type { PredictionLogCatalogProps } from "../constructs/prediction-log-catalog";
 import { EMBEDDED_MODEL_NAME, type Task } from "../service/src/contract";
 
 export type EnvironmentName = "dev" | "staging" | "prod";
@@ -58,6 +59,11 @@ export interface EnvironmentConfig {
    * administrator). @default none: the environment is deployed by hand (dev runs on a local cluster CI cannot reach)
    */
   readonly ci?: { readonly repository: string; readonly oidcProviderArn?: string };
+  /**
+   * Glue catalog (Athena) over the object-storage prediction log in this bucket, for models whose
+   * PREDICTION_LOG_URL is s3://<bucket>/<prefix> (EKS only). @default none
+   */
+  readonly predictionLogCatalog?: PredictionLogCatalogProps;
   readonly models: readonly ModelConfig[];
 }
 

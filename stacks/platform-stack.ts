@@ -8,6 +8,7 @@ import { Cluster } from "../constructs/cluster";
 import { GpuNodePool } from "../constructs/gpu-node-pool";
 import { ModelRegistry } from "../constructs/model-registry";
 import { Observability } from "../constructs/observability";
+import { PredictionLogCatalog } from "../constructs/prediction-log-catalog";
 import { ServiceMesh } from "../constructs/service-mesh";
 import type { EnvironmentConfig } from "./environments";
 import { PLATFORM_NAMES, registryStorage } from "./platform-names";
@@ -80,6 +81,12 @@ export class PlatformStack extends TerraformStack {
         planRoleArn: `arn:aws:iam::${account}:role/${names.plan}`,
         applyRoleArn: `arn:aws:iam::${account}:role/${names.apply}`,
       });
+    }
+
+    if (env.predictionLogCatalog) {
+      if (!eks) throw new Error(`Environment ${env.name}: predictionLogCatalog (Glue, Athena) needs an EKS cluster (cluster.kind "eks")`);
+      const catalog = new PredictionLogCatalog(this, "PredictionLogCatalog", env.predictionLogCatalog);
+      new TerraformOutput(this, "PredictionLogUrl", { value: catalog.url, description: "PREDICTION_LOG_URL for the object-storage prediction log" });
     }
 
     new TerraformOutput(this, "TrackingUri", { value: registry.trackingUri });

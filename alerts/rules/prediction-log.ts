@@ -32,5 +32,29 @@ export function predictionLogAlerts(): AlertDefinition[] {
         "Check the database: kubectl -n $DB_NS get cluster,pods (CloudNativePG) and its connection count / disk.",
       ],
     },
+    {
+      // Early warning before PredictionLogLoss: the journal nears its cap, after which entries are dropped
+      // (reason="spill_full") instead of the pod being evicted for its emptyDir.
+      name: "PredictionLogSpillNearlyFull",
+      severity: "ticket",
+      expr: `${maxBy(replica, `${selector(METRICS.predictionLogSpillBytes)} / ${selector(METRICS.predictionLogSpillLimitBytes)}`)} > ${SPILL_NEARLY_FULL}`,
+      for: "5m",
+      summary: `Prediction log on {{ $labels.${LABEL.instance} }}: spill {{ $value | humanizePercentage }} full`,
+      description:
+        `The local prediction-log journal on ${label(LABEL.instance)}{{ with $labels.${LABEL.pod} }} (pod {{ . }}){{ end }} holds ` +
+        `{{ $value | humanizePercentage }} of its cap (PREDICTION_LOG_SPILL_MAX_BYTES, set from the spill volume): past it new ` +
+        `predictions are served but not logged, counted in ${METRICS.predictionLogDroppedTotal}{reason="spill_full"}.`,
+      meaning:
+        "Every prediction is written to a local journal first; the sink (PostgreSQL or S3) drains it. A journal near its cap means " +
+        "the sink has been down or too slow for long; at the cap new entries are dropped (counted) so the pod is never evicted.",
+      firstSteps: [
+        "Is the sink up? /readyz shows prediction_log.healthy and the reason; PredictionLogLoss shows drops.",
+        "kubectl -n $NS logs $POD --tail=200 | grep -i 'prediction.log'",
+        "Buy time: scale the Deployment out (each pod has its own journal), or raise spillVolumeSize on the InferenceService.",
+      ],
+    },
   ];
 }
+
+/** Share of the spill cap at which PredictionLogSpillNearlyFull fires. */
+export const SPILL_NEARLY_FULL = 0.8;

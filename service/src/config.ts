@@ -49,9 +49,16 @@ export interface ServiceConfig {
   /** Answer given instead of the model on timeout or overload; undefined = 503 with Retry-After. */
   readonly fallback?: { readonly label: 0 | 1; readonly probability: number };
   readonly predictionLog: {
+    /** postgres:// or s3:// */
     readonly url?: string;
     readonly sampleRate: number;
     readonly spillDir: string;
+    /** Cap on the local journal's disk use. */
+    readonly spillMaxBytes: number;
+    readonly fsyncIntervalMs: number;
+    /** s3:// sink: roll a Parquet file after this many bytes of rows, or this long after its first row. */
+    readonly rollBytes: number;
+    readonly rollIntervalMs: number;
     /** Days of daily partitions (and feedback) kept. */
     readonly retentionDays: number;
   };
@@ -138,9 +145,13 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     },
     fallback: fallbackLabel === undefined ? undefined : { label: fallbackLabel as 0 | 1, probability: fallbackProbability },
     predictionLog: {
-      url: read.url(ENV.predictionLogUrl, ["postgres:", "postgresql:"]),
+      url: predictionLogUrl(read),
       sampleRate: read.number(ENV.predictionLogSampleRate, 1, 0, 1),
       spillDir: read.string(ENV.predictionLogSpillDir) ?? join(tmpdir(), "modelport-spill"),
+      spillMaxBytes: read.int(ENV.predictionLogSpillMaxBytes, 1 << 30, 16 << 20, Number.MAX_SAFE_INTEGER),
+      fsyncIntervalMs: read.int(ENV.predictionLogFsyncIntervalMs, 1000, 0, 3_600_000),
+      rollBytes: read.int(ENV.predictionLogRollBytes, 64 << 20, 1 << 20, 4 * 2 ** 30),
+      rollIntervalMs: read.number(ENV.predictionLogRollSeconds, 300, 1, 86_400) * 1000,
       retentionDays: read.int(ENV.predictionLogRetentionDays, 30, 1, 3650),
     },
     costs: {
@@ -171,12 +182,26 @@ function downloadLimits(read: EnvReader): DownloadLimits {
   };
 }
 
+/** PREDICTION_LOG_URL: a postgres:// URL, or s3://bucket[/prefix] for the object-storage sink. */
+function predictionLogUrl(read: EnvReader): string | undefined {
+  const url = read.url(ENV.predictionLogUrl, ["postgres:", "postgresql:", "s3:"]);
+  if (url?.startsWith("s3:") && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(url)) {
+    read.problem(`${ENV.predictionLogUrl} must be s3://<bucket>[/<prefix>] with a valid bucket name (3-63 lower-case letters, digits, dots, hyphens)`);
+    return undefined;
+  }
+  return url;
+}
+
 /** Small typed readers that collect problems instead of throwing at the first one. */
 class EnvReader {
   constructor(
     private readonly env: Env,
     private readonly problems: string[],
   ) {}
+
+  problem(message: string): void {
+    this.problems.push(message);
+  }
 
   string(name: string): string | undefined {
     const value = this.env[name]?.trim();

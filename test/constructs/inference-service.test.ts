@@ -1,5 +1,5 @@
 import "cdktf/lib/testing/adapters/jest";
-import { InferenceService, InferenceServiceProps, ENVOY_METRICS, VARIANT_LABEL, WRITABLE_DIRS } from "../../constructs/inference-service";
+import { InferenceService, InferenceServiceProps, ENVOY_METRICS, VARIANT_LABEL, WRITABLE_DIRS, spillCapBytes } from "../../constructs/inference-service";
 import { GPU_NODE_LABEL, GPU_RESOURCE, GPU_TAINT } from "../../constructs/gpu-node-pool";
 import { ENV, ROUTES, SERVICE_PORT } from "../../service/src/contract";
 import { crdErrors, Json, NETWORK, synth } from "./support/harness";
@@ -151,7 +151,23 @@ describe("InferenceService", () => {
     expect(sa.metadata.annotations["eks.amazonaws.com/role-arn"]).toMatch(/aws_iam_role\..*\.arn/);
   });
 
+  it("sizes the spill emptyDir and the prediction log's cap from one value, the cap below the volume", () => {
+    const spill = (d: Json) => d.spec.template.spec.volume.find((v: Json) => v.name === "spill");
+    expect(spill(deployment).empty_dir.size_limit).toBe("1Gi");
+    expect(envOf(c)[ENV.predictionLogSpillDir]).toBe(WRITABLE_DIRS.spill);
+    expect(Number(envOf(c)[ENV.predictionLogSpillMaxBytes])).toBe(spillCapBytes(2 ** 30));
+    expect(spillCapBytes(2 ** 30)).toBe(Math.floor(0.9 * 2 ** 30));
+    const small = synth((stack) => new InferenceService(stack, "svc", { ...base, spillVolumeSize: "128Mi" }));
+    const d = small.named("kubernetes_deployment_v1", "flight-delay-stable");
+    expect(spill(d).empty_dir.size_limit).toBe("128Mi");
+    // At least 16 MiB of headroom on small volumes.
+    expect(Number(envOf(container(d))[ENV.predictionLogSpillMaxBytes])).toBe(112 * 2 ** 20);
+  });
+
   it.each([
+    [{ spillVolumeSize: "10Mi" }, /spillVolumeSize must be at least 64Mi, got 10Mi/],
+    [{ spillVolumeSize: "lots" }, /spillVolumeSize: memory quantity "lots" is not valid/],
+    [{ env: { [ENV.predictionLogSpillMaxBytes]: "1" } }, /set spillVolumeSize instead/],
     [{ replicas: { min: -1, max: 3 } }, /replicas.min must be an integer >= 1, got -1/],
     [{ replicas: { min: 4, max: 2 } }, /replicas.max \(2\) must be an integer >= replicas.min \(4\)/],
     [{ registryAlias: "champion alias" }, /registryAlias "champion alias"/],

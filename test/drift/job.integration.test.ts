@@ -15,11 +15,9 @@ import {
   ENV,
   FEEDBACK_COLUMNS as F,
   FEEDBACK_TABLE,
-  FEEDBACK_VALUE_COLUMNS,
   METRICS,
   PREDICTION_LOG_COLUMNS as P,
   PREDICTION_LOG_TABLE,
-  TASK_LOG_COLUMNS,
   type Task,
 } from "../../service/src/contract";
 import type { DriftReport } from "../../service/src/drift/report";
@@ -67,29 +65,6 @@ async function insertLog(url: string, rows: readonly LogRow[]): Promise<void> {
   }
 }
 
-/**
- * Stand-in for the prediction log's migration 2 (task-generic rows), until it is merged: the task and value
- * columns, the regression ground truth, labels and actuals as text. Idempotent, so it is a no-op on a schema that
- * already has them.
- */
-async function applyTaskColumns(url: string): Promise<void> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`
-      ALTER TABLE ${PREDICTION_LOG_TABLE} ADD COLUMN IF NOT EXISTS ${TASK_LOG_COLUMNS.task} text NOT NULL DEFAULT 'binary';
-      ALTER TABLE ${PREDICTION_LOG_TABLE} ADD COLUMN IF NOT EXISTS ${TASK_LOG_COLUMNS.value} double precision;
-      ALTER TABLE ${PREDICTION_LOG_TABLE} ALTER COLUMN ${P.probability} DROP NOT NULL;
-      ALTER TABLE ${PREDICTION_LOG_TABLE} DROP CONSTRAINT IF EXISTS ${PREDICTION_LOG_TABLE}_${P.label}_check;
-      ALTER TABLE ${PREDICTION_LOG_TABLE} ALTER COLUMN ${P.label} DROP NOT NULL, ALTER COLUMN ${P.label} TYPE text;
-      ALTER TABLE ${FEEDBACK_TABLE} ADD COLUMN IF NOT EXISTS ${FEEDBACK_VALUE_COLUMNS.actualValue} double precision;
-      ALTER TABLE ${FEEDBACK_TABLE} DROP CONSTRAINT IF EXISTS ${FEEDBACK_TABLE}_${F.actual}_check;
-      ALTER TABLE ${FEEDBACK_TABLE} ALTER COLUMN ${F.actual} DROP NOT NULL, ALTER COLUMN ${F.actual} TYPE text;`);
-  } finally {
-    await client.end();
-  }
-}
-
 interface TaskRow {
   readonly model: string;
   readonly task: Task;
@@ -107,7 +82,7 @@ async function insertTaskLog(url: string, rows: readonly TaskRow[]): Promise<voi
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    const columns = [P.predictionId, P.modelName, P.modelVersion, P.variant, P.createdAt, TASK_LOG_COLUMNS.task, P.features, P.probability, P.label, TASK_LOG_COLUMNS.value, P.latencyMs, P.fallback, P.replica, P.seq];
+    const columns = [P.predictionId, P.modelName, P.modelVersion, P.variant, P.createdAt, P.task, P.features, P.probability, P.label, P.value, P.latencyMs, P.fallback, P.replica, P.seq];
     const tuples = (count: number, width: number, from = 0) =>
       Array.from({ length: count }, (_, r) => `(${Array.from({ length: width }, (_, c) => `$${(r + from) * width + c + 1}`).join(", ")})`).join(", ");
     for (let start = 0; start < rows.length; start += 500) {
@@ -117,7 +92,7 @@ async function insertTaskLog(url: string, rows: readonly TaskRow[]): Promise<voi
       const labelled = chunk.filter(({ row }) => row.actual !== undefined || row.actualValue !== undefined);
       if (labelled.length === 0) continue;
       const feedback = labelled.flatMap(({ row, id }) => [id, row.actual ?? null, row.actualValue ?? null]);
-      await client.query(`INSERT INTO ${FEEDBACK_TABLE} (${F.predictionId}, ${F.actual}, ${FEEDBACK_VALUE_COLUMNS.actualValue}) VALUES ${tuples(labelled.length, 3)}`, feedback);
+      await client.query(`INSERT INTO ${FEEDBACK_TABLE} (${F.predictionId}, ${F.actual}, ${F.actualValue}) VALUES ${tuples(labelled.length, 3)}`, feedback);
     }
   } finally {
     await client.end();
@@ -152,7 +127,6 @@ describe("drift job on the prediction log, S3 and the Pushgateway", () => {
     const pool = new Pool({ connectionString: logUrl });
     await migrate(pool);
     await pool.end();
-    await applyTaskColumns(logUrl);
 
     // Last 24 h: 1,500 June flights, scored as a model gone wrong would (high probabilities), with ground truth.
     const june = await readFlightTable({ months: [6] });

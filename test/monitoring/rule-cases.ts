@@ -535,6 +535,51 @@ export const RULE_CASES: RuleCase[] = [
     evalTime: "25m",
     expected: [],
   },
+  {
+    name: "fires on records dropped at the spill cap",
+    alert: "PredictionLogLoss",
+    series: [
+      series(METRICS.predictionLogDroppedTotal, { ...stablePod, reason: "spill_full" }, "0x5 0+40x10"),
+      series(METRICS.predictionLogSpillDepth, stablePod, "5000x15"),
+    ],
+    evalTime: "12m",
+    expected: [
+      {
+        labels: { severity: "ticket", ...stablePod, reason: "dropped" },
+        summary: "Prediction log on 10.0.0.1:8080: 200 records dropped",
+        description:
+          "200 prediction-log records were dropped in 5 minutes on 10.0.0.1:8080 (pod flight-delay-stable-1): they are lost for drift and feedback.",
+      },
+    ],
+  },
+  // --- PredictionLogSpillNearlyFull ----------------------------------------------------------------------------
+  {
+    name: "fires while the journal holds more than 80% of its cap",
+    alert: "PredictionLogSpillNearlyFull",
+    series: [
+      series(METRICS.predictionLogSpillBytes, stablePod, "600000000+20000000x20"),
+      series(METRICS.predictionLogSpillLimitBytes, stablePod, "966367641x20"),
+    ],
+    evalTime: "15m",
+    expected: [
+      {
+        labels: { severity: "ticket", ...stablePod },
+        summary: "Prediction log on 10.0.0.1:8080: spill 93.13% full",
+        description:
+          'The local prediction-log journal on 10.0.0.1:8080 (pod flight-delay-stable-1) holds 93.13% of its cap (PREDICTION_LOG_SPILL_MAX_BYTES, set from the spill volume): past it new predictions are served but not logged, counted in prediction_log_dropped_total{reason="spill_full"}.',
+      },
+    ],
+  },
+  {
+    name: "stays silent at 70% of the cap",
+    alert: "PredictionLogSpillNearlyFull",
+    series: [
+      series(METRICS.predictionLogSpillBytes, stablePod, "676457349x15"),
+      series(METRICS.predictionLogSpillLimitBytes, stablePod, "966367641x15"),
+    ],
+    evalTime: "15m",
+    expected: [],
+  },
   // --- GPU -----------------------------------------------------------------------------------------------------
   {
     name: "fires on an XID error",

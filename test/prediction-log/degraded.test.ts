@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { METRICS } from "../../service/src/contract";
 import { TestPostgres } from "../support/postgres";
+import { mountSmallDisk, smallDiskAvailable } from "../support/small-disk";
 import { buildTestApp, metricValue, rowCount, tempDir, waitFor } from "./support";
 
 describe("prediction log with a bad database at start", () => {
@@ -59,18 +60,37 @@ describe("prediction log with a bad database at start", () => {
     }
   });
 
-  it("spill disk unusable: still serves, and every entry that cannot be kept is counted as dropped", async () => {
+  it("spill directory unusable at start: still serves, readiness says so, entries wait in memory, and those a shutdown cannot keep are counted", async () => {
     const file = join(tempDir("not-a-dir-"), "file");
     writeFileSync(file, "");
-    const t = await buildTestApp({ url: pg.url("postgres", { password: "wrong-password" }), maxQueue: 10, spillDir: join(file, "spill") });
+    const t = await buildTestApp({ url: pg.url("postgres", { password: "wrong-password" }), spillDir: join(file, "spill") });
     try {
       for (let i = 0; i < 25; i++) expect((await t.app.inject({ method: "GET", url: "/predict" })).statusCode).toBe(200);
-      await waitFor(async () => (await metricValue(t.registry, METRICS.predictionLogDroppedTotal, { reason: "spill_write_failed" })) === 15, 5000, "drops");
+      expect(t.app.predictionLog.status().spill).toMatchObject({ writable: false, reason: expect.stringMatching(/ENOTDIR.*held in memory only/) });
+      expect(await metricValue(t.registry, METRICS.predictionLogDroppedTotal)).toBe(0);
       expect(t.logs.some((l) => l.level === 50 && /spill directory unusable/.test(l.msg))).toBe(true);
     } finally {
       await t.app.close();
     }
-    // The 10 queued at close could not be spilled either: counted too.
+    // The database never took them and the disk cannot keep them past the process: counted as dropped.
     expect(await metricValue(t.registry, METRICS.predictionLogDroppedTotal, { reason: "spill_write_failed" })).toBe(25);
+  });
+
+  const disk = smallDiskAvailable() ? it : it.skip;
+  disk("a read-only spill directory (a real read-only tmpfs) is detected at start and named in the status, serving goes on", async () => {
+    const small = mountSmallDisk(1 << 20);
+    try {
+      small.readOnly();
+      const t = await buildTestApp({ url: pg.url("postgres", { password: "wrong-password" }), spillDir: small.dir });
+      try {
+        expect((await t.app.inject({ method: "GET", url: "/predict" })).statusCode).toBe(200);
+        expect(t.app.predictionLog.status().spill).toMatchObject({ writable: false, reason: expect.stringMatching(/EROFS|read-only/) });
+        expect(t.logs.filter((l) => l.level === 50 && /spill directory unusable/.test(l.msg))).toHaveLength(1);
+      } finally {
+        await t.app.close();
+      }
+    } finally {
+      small.unmount();
+    }
   });
 });

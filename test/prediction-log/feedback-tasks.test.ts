@@ -1,21 +1,11 @@
 // Ground truth per task against a real PostgreSQL: multiclass confusion cells and misclassification cost,
 // regression absolute and squared error sums and cost per unit of error, refusals naming the item, and what is
-// stored. The prediction rows are written by SQL in the task-generic layout the prediction log's next migration
-// creates (task, label text, probability and label nullable, value; feedback actual text, actual_value), which
-// this test applies itself on top of the current schema.
+// stored. The prediction rows are written by SQL in the task-generic layout of the prediction log's migration 2
+// (task, label text, probability and label nullable, value; feedback actual text, actual_value).
 import { randomUUID } from "node:crypto";
 import { METRICS, ROUTES } from "../../service/src/contract";
 import { TestPostgres } from "../support/postgres";
 import { buildTestApp, metricValue, waitFor, type TestApp } from "./support";
-
-/** The task-generic columns, as the prediction-log migration that follows this one defines them. */
-const TASK_GENERIC_LAYOUT = `
-  ALTER TABLE prediction_log DROP CONSTRAINT IF EXISTS prediction_log_label_check;
-  ALTER TABLE prediction_log ADD COLUMN task text, ADD COLUMN value double precision;
-  ALTER TABLE prediction_log ALTER COLUMN label TYPE text USING label::text, ALTER COLUMN label DROP NOT NULL, ALTER COLUMN probability DROP NOT NULL;
-  ALTER TABLE prediction_feedback DROP CONSTRAINT IF EXISTS prediction_feedback_actual_check;
-  ALTER TABLE prediction_feedback ALTER COLUMN actual TYPE text USING actual::text, ALTER COLUMN actual DROP NOT NULL, ADD COLUMN actual_value double precision;
-`;
 
 describe("POST /feedback per task (real PostgreSQL)", () => {
   let pg: TestPostgres;
@@ -31,7 +21,6 @@ describe("POST /feedback per task (real PostgreSQL)", () => {
     });
     await t.app.ready();
     await waitFor(() => t.app.predictionLog.status().healthy, 10_000, "schema ready");
-    await pg.query(TASK_GENERIC_LAYOUT, [], "feedback_tasks");
   });
   afterAll(async () => {
     await t?.app.close();

@@ -4,7 +4,8 @@ import Fastify from "fastify";
 import { Registry } from "prom-client";
 import { METRICS, ROUTES, type PredictionLogEntry } from "../../service/src/contract";
 import { errorHandler } from "../../service/src/errors";
-import { createPredictionLogMetrics } from "../../service/src/prediction-log/metrics";
+import { PostgresFeedbackStore } from "../../service/src/prediction-log/feedback";
+import { NO_DEPTHS, createPredictionLogMetrics } from "../../service/src/prediction-log/metrics";
 import { createPool } from "../../service/src/prediction-log/writer";
 import { FEEDBACK_MAX_ITEMS, feedbackRoutes } from "../../service/src/routes/feedback";
 import { TestPostgres } from "../support/postgres";
@@ -179,9 +180,9 @@ describe("POST /feedback (real PostgreSQL)", () => {
     app.setErrorHandler(errorHandler);
     const pool = createPool(pg.url("feedback"), "pending-test");
     const registry = new Registry();
-    const metrics = createPredictionLogMetrics(registry, { queueDepth: () => 0, spillDepth: () => 0 });
+    const metrics = createPredictionLogMetrics(registry, NO_DEPTHS);
     await app.register(feedbackRoutes, {
-      store: { pool, writes: { hasUnsettled: () => true, flush: async () => false } },
+      store: { feedback: new PostgresFeedbackStore(pool), writes: { hasUnsettled: () => true, flush: async () => false } },
       metrics,
       costs: { falsePositive: 1, falseNegative: 1 },
     });

@@ -90,8 +90,9 @@ export async function buildTestApp(options: Partial<PredictionLogOptions> = {}):
     ...options,
   });
   const recorded: PredictionLogEntry[] = [];
-  app.get("/predict", async () => {
-    const e = entry(recorded.length);
+  // ?version=4 logs the entry as another model version (another partition for the object-storage sink).
+  app.get<{ Querystring: { version?: string } }>("/predict", async (request) => {
+    const e = entry(recorded.length, request.query.version ? { modelVersion: request.query.version } : {});
     recorded.push(e);
     app.predictionLog.record(e);
     return { prediction_id: e.predictionId };

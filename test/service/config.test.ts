@@ -33,6 +33,21 @@ describe("loadConfig", () => {
     expect(config.inference.batchMaxSize).toBe(32);
   });
 
+  it("reads the prediction log's sinks, cap, fsync and roll settings", () => {
+    const s3 = loadConfig({
+      [ENV.predictionLogUrl]: "s3://acme-predictions/prod/log",
+      [ENV.predictionLogSpillMaxBytes]: String(512 * 2 ** 20),
+      [ENV.predictionLogFsyncIntervalMs]: "0",
+      [ENV.predictionLogRollBytes]: String(8 * 2 ** 20),
+      [ENV.predictionLogRollSeconds]: "60",
+    });
+    expect(s3.predictionLog).toMatchObject({ url: "s3://acme-predictions/prod/log", spillMaxBytes: 512 * 2 ** 20, fsyncIntervalMs: 0, rollBytes: 8 * 2 ** 20, rollIntervalMs: 60_000 });
+    expect(loadConfig({}).predictionLog).toMatchObject({ spillMaxBytes: 2 ** 30, fsyncIntervalMs: 1000, rollBytes: 64 * 2 ** 20, rollIntervalMs: 300_000 });
+    expect(loadConfig({ [ENV.predictionLogUrl]: "postgresql://u:p@db/log" }).predictionLog.url).toBe("postgresql://u:p@db/log");
+    expect(() => loadConfig({ [ENV.predictionLogUrl]: "s3://Bad_Bucket/x" })).toThrow(/s3:\/\/<bucket>\[\/<prefix>\] with a valid bucket name/);
+    expect(() => loadConfig({ [ENV.predictionLogSpillMaxBytes]: "1000" })).toThrow(new RegExp(`${ENV.predictionLogSpillMaxBytes}=1000 is not an integer between`));
+  });
+
   it("names every bad variable at once and never echoes a URL that may hold credentials", () => {
     let error: ConfigError | undefined;
     try {

@@ -50,7 +50,15 @@ it("runs every benchmark scenario in --quick mode and writes the results", async
     expect(Object.keys(overload!.result.status)).toEqual(["200"]);
     expect(overload!.withinDeadline).toBeGreaterThan(0);
     expect(floor).toMatchObject({ config: "bare route", rate: overload!.rate });
-    expect(results.logging.map((r) => r.name)).toEqual(["logging off", "logging on (PostgreSQL)"]);
+    expect(results.logging.map((r) => r.name)).toEqual(["logging off", "PostgreSQL (COPY)", "S3 Parquet", "journal only (sink unreachable)"]);
+    for (const row of results.logging) expect(row.result.non2xx + row.result.socketErrors).toBe(0);
+    // Every logged answer reached its sink before the next round, nothing dropped.
+    const sinks = results.logging.slice(1, 3);
+    expect(sinks.map((r) => r.dropped)).toEqual([0, 0]);
+    for (const row of sinks) expect(row.written).toBeGreaterThan(0);
+    expect(results.logging[3]).toMatchObject({ written: 0, dropped: 0 });
+    expect(results.writers.map((w) => w.sink)).toEqual(["PostgreSQL (COPY)", "S3 Parquet"]);
+    for (const w of results.writers) expect(w).toMatchObject({ rows: 20_000, rowsPerSecond: expect.any(Number) });
     const report = await readFile(markdown, "utf8");
     for (const heading of ["Service vs bare route", "Open Inference Protocol vs bare route", "Heavy model", "Tensor model: micro-batching over V2", "Overload with deadlines", "Prediction logging"]) {
       expect(report).toContain(heading);

@@ -131,6 +131,16 @@ describe("stacks", () => {
     });
   });
 
+  it("an environment with a prediction-log catalog gets the Glue database and both tables in its platform stack, nothing else changes", () => {
+    const withCatalog: EnvironmentConfig = { ...ENVIRONMENTS.prod, predictionLogCatalog: { bucket: "modelport-prod-prediction-log", prefix: "log" } };
+    const after = synthAll([ENVIRONMENTS.dev, ENVIRONMENTS.staging, withCatalog]);
+    const platform = wrap(after.get(platformStackName("prod"))!);
+    expect(platform.resources("aws_glue_catalog_table").map((t) => t.name).sort()).toEqual(["feedback", "predictions"]);
+    expect(platform.json.output.PredictionLogUrl.value).toBe("s3://modelport-prod-prediction-log/log");
+    for (const [name, json] of all) if (name !== platformStackName("prod")) expect(after.get(name)).toEqual(json);
+    expect(() => synthAll([{ ...ENVIRONMENTS.dev, predictionLogCatalog: { bucket: "b-log" } }])).toThrow(/predictionLogCatalog \(Glue, Athena\) needs an EKS cluster/);
+  });
+
   it("rejects a model listed twice in one environment", () => {
     const dup = { ...ENVIRONMENTS.dev, models: [ENVIRONMENTS.dev.models[0], ENVIRONMENTS.dev.models[0]] };
     expect(() => synthAll([dup])).toThrow(/model "flight-delay" is listed twice/);

@@ -11,7 +11,8 @@
  */
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 
@@ -28,12 +29,16 @@ export interface S3Harness {
   uploadDirectory(bucket: string, prefix: string, dir: string): Promise<void>;
   /** Environment for a child process or SDK default chain reaching this server. */
   readonly env: Readonly<Record<string, string>>;
+  /** An outage: the server stops listening (its data stays); resume() brings it back on the same port. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
+  readonly httpServer?: Server;
 }
 type S3rverConstructor = new (options: {
   address: string;
@@ -47,7 +52,7 @@ export async function startS3(options: { readonly buckets?: readonly string[] } 
   // s3rver ships no type declarations.
   const S3rver = require("s3rver") as S3rverConstructor;
   const directory = await mkdtemp(join(tmpdir(), "s3rver-"));
-  const server = new S3rver({
+  let server: S3rverInstance | undefined = new S3rver({
     address: "127.0.0.1",
     port: 0,
     directory,
@@ -80,10 +85,39 @@ export async function startS3(options: { readonly buckets?: readonly string[] } 
         await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(join(entry.parentPath, entry.name)) }));
       }
     },
+    async pause() {
+      if (!server) return;
+      // An outage drops connections too: in-flight and keep-alive ones would otherwise hold close() open.
+      const closing = server.close();
+      server.httpServer?.closeAllConnections();
+      await closing;
+      server = undefined;
+    },
+    async resume() {
+      if (server) return;
+      // s3rver's listen() never settles on EADDRINUSE: wait until the port is free first.
+      await portFree(port);
+      server = new S3rver({ address: "127.0.0.1", port, directory, silent: true, configureBuckets: [] });
+      await server.run();
+    },
     async stop() {
       client.destroy();
-      await server.close();
+      await server?.close().catch(() => undefined);
       await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+async function portFree(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once("error", () => resolve(false));
+      probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+    });
+    if (free) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} is still in use`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -35,7 +35,15 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   const root = options.root ?? projectRoot();
   const child = spawn(process.execPath, [join(root, "dist", "service", "src", "server.js")], {
     cwd: root,
-    env: { ...process.env, [ENV.port]: String(port), [ENV.host]: "127.0.0.1", [ENV.modelCacheDir]: mkdtempSync(join(tmpdir(), "model-cache-")), ...options.env },
+    env: {
+      ...process.env,
+      [ENV.port]: String(port),
+      [ENV.host]: "127.0.0.1",
+      [ENV.modelCacheDir]: mkdtempSync(join(tmpdir(), "model-cache-")),
+      // Each process its own journal unless a test restarts one on the same directory.
+      [ENV.predictionLogSpillDir]: mkdtempSync(join(tmpdir(), "spill-")),
+      ...options.env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

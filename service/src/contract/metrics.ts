@@ -73,6 +73,12 @@ export const METRICS = {
   predictionLogQueueDepth: "prediction_log_queue_depth",
   /** Gauge: records in the local spill file not yet replayed. */
   predictionLogSpillDepth: "prediction_log_spill_depth",
+  /** Gauge: bytes the local journal (queue and spill) holds on disk. */
+  predictionLogSpillBytes: "prediction_log_spill_bytes",
+  /** Gauge: PREDICTION_LOG_SPILL_MAX_BYTES, the cap on prediction_log_spill_bytes (entries beyond it are dropped). */
+  predictionLogSpillLimitBytes: "prediction_log_spill_limit_bytes",
+  /** Counter: failed writes to the spill directory (read-only, full, I/O error); entries then wait in memory. */
+  predictionLogSpillErrorsTotal: "prediction_log_spill_errors_total",
   /** Histogram: one batch INSERT, successful or not (seconds). */
   predictionLogWriteDurationSeconds: "prediction_log_write_duration_seconds",
 
@@ -114,11 +120,19 @@ export const PREDICTION_OUTCOMES = ["positive", "negative", "predicted", "fallba
 /** tp/fp/tn/fn: binary; correct/incorrect: multiclass; observed: a regression label (its error is in the sums). */
 export const FEEDBACK_OUTCOMES = ["tp", "fp", "tn", "fn", "correct", "incorrect", "observed"] as const;
 /**
- * Why a prediction-log entry was lost: the spill file could not be written (disk full), a spilled line could
- * not be read back (torn write at a crash), or the row itself cannot be stored (the database refuses it, e.g. a
- * NUL character in a feature string, which jsonb cannot hold).
+ * Why a prediction-log entry was lost:
+ * - `spill_full`: the local journal reached PREDICTION_LOG_SPILL_MAX_BYTES (the sink has been down or slow long
+ *   enough to fill it); new entries are dropped instead of the pod being evicted for its emptyDir;
+ * - `spill_write_failed`: the spill directory failed (read-only, full, I/O error) and the in-memory stand-in was
+ *   full too;
+ * - `spill_unreadable`: a journal line found torn at start (a machine crash mid-write);
+ * - `lost`: entries a previous run of this replica accepted that are missing from its journal, found at start
+ *   from gaps in the per-replica seq (a machine crash lost unsynced writes, or entries held in memory while the
+ *   spill directory was failing);
+ * - `rejected`: the row itself cannot be stored (the database refuses it, e.g. a NUL character in a feature
+ *   string, which jsonb cannot hold).
  */
-export const PREDICTION_LOG_DROP_REASONS = ["spill_write_failed", "spill_unreadable", "rejected"] as const;
+export const PREDICTION_LOG_DROP_REASONS = ["spill_full", "spill_write_failed", "spill_unreadable", "lost", "rejected"] as const;
 /**
  * Why a prediction was answered by the fallback (or refused with 503): `shed` = refused on arrival because the
  * work queued ahead would keep it past its deadline; `timeout` = its deadline passed while it waited or ran;

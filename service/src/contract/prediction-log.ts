@@ -13,9 +13,11 @@ export const PREDICTION_LOG_COLUMNS = {
   modelVersion: "model_version", // text (registry versions are strings)
   variant: "variant", // text: stable | canary | shadow
   createdAt: "created_at", // timestamptz, partition key
+  task: "task", // text NOT NULL: one of TASKS (migration 2; rows written before it read 'binary')
   features: "features", // jsonb: the request record as validated
-  probability: "probability", // double precision
-  label: "label", // smallint 0/1
+  probability: "probability", // double precision NULL: binary P(positive), multiclass P(predicted class)
+  label: "label", // text NULL: binary "0"/"1" (migration 2 turned the old smallint 0/1 into "0"/"1"), multiclass class label
+  value: "value", // double precision NULL: regression value, tensor output norm
   latencyMs: "latency_ms", // real
   fallback: "fallback", // boolean
   replica: "replica", // text: pod name, for per-replica ordering
@@ -24,22 +26,27 @@ export const PREDICTION_LOG_COLUMNS = {
 
 export const FEEDBACK_COLUMNS = {
   predictionId: "prediction_id",
-  actual: "actual", // smallint 0/1
+  actual: "actual", // text NULL: the true class label (binary "0"/"1"; migration 2 turned the old smallint into text)
+  actualValue: "actual_value", // double precision NULL: the observed value (regression)
   receivedAt: "received_at",
 } as const;
 
 /**
- * Columns of the task-generic log (prediction-log migration 2): the answering version's task, the regression
- * value or tensor output norm, and the regression ground truth; label and actual become text there (a class as
- * the model names it). The drift job reads them. Kept apart from PREDICTION_LOG_COLUMNS / FEEDBACK_COLUMNS, whose
- * every column the writer fills today, until the writer writes these too; then they move there.
+ * The object-storage sink (`PREDICTION_LOG_URL=s3://bucket/prefix`): Parquet files per replica under
+ * `<prefix>/<stream>/model=…/version=…/date=YYYY-MM-DD/hour=HH/<replica>-<first seq>.parquet` (Hive layout, UTC).
+ * Prediction files hold PREDICTION_LOG_COLUMNS; feedback files hold FEEDBACK_COLUMNS plus replica and seq (the
+ * feedback stream is ordered per replica too). The Glue catalog construct and the drift job's Parquet reader
+ * read this layout.
  */
-export const TASK_LOG_COLUMNS = {
-  task: "task", // text: one of TASKS
-  value: "value", // double precision: regression the predicted value, tensor the first output's L2 norm
-} as const;
-export const FEEDBACK_VALUE_COLUMNS = {
-  actualValue: "actual_value", // double precision: regression, the observed value
+export const PARQUET_LOG = {
+  streams: { predictions: "predictions", feedback: "feedback" },
+  /** Partition keys, in path order. */
+  partitions: { model: "model", version: "version", date: "date", hour: "hour" },
+  /** Feedback-stream columns besides FEEDBACK_COLUMNS. */
+  feedbackStreamColumns: { replica: "replica", seq: "seq" },
+  /** Version partition of feedback whose prediction this replica did not log recently (joined by prediction_id). */
+  unknownVersion: "_unknown",
+  extension: ".parquet",
 } as const;
 
 /** One logged prediction, as the service hands it to the prediction log (off the request path). */

@@ -29,6 +29,14 @@ export const ENV = {
   predictionLogUrl: "PREDICTION_LOG_URL",
   predictionLogSampleRate: "PREDICTION_LOG_SAMPLE_RATE",
   predictionLogSpillDir: "PREDICTION_LOG_SPILL_DIR",
+  /** Bytes the local journal (spill) may hold; beyond it new entries are dropped and counted, never an eviction. */
+  predictionLogSpillMaxBytes: "PREDICTION_LOG_SPILL_MAX_BYTES",
+  /** fdatasync interval of the local journal (0: leave write-back to the kernel). */
+  predictionLogFsyncIntervalMs: "PREDICTION_LOG_FSYNC_INTERVAL_MS",
+  /** s3:// sink: a Parquet file is rolled after this many bytes of rows (uncompressed) ... */
+  predictionLogRollBytes: "PREDICTION_LOG_ROLL_BYTES",
+  /** ... or this many seconds after its first row, whichever comes first. */
+  predictionLogRollSeconds: "PREDICTION_LOG_ROLL_SECONDS",
   /** Days of prediction-log partitions (and feedback) kept; older ones are dropped by the hourly maintenance. */
   predictionLogRetentionDays: "PREDICTION_LOG_RETENTION_DAYS",
   shadowModelUri: "SHADOW_MODEL_URI",
@@ -54,6 +62,9 @@ export const ENV = {
   podName: "POD_NAME",
   pushgatewayUrl: "PUSHGATEWAY_URL",
   awsRegion: "AWS_REGION",
+  /** The AWS SDK's standard endpoint settings (S3-specific first), e.g. an S3-compatible server; path-style then. */
+  awsEndpointUrlS3: "AWS_ENDPOINT_URL_S3",
+  awsEndpointUrl: "AWS_ENDPOINT_URL",
 } as const;
 
 /** Where the embedded demo model lives, relative to the repository (and image) root. */

@@ -14,11 +14,12 @@ import { renderHtml } from "./html";
 import { pushDriftMetrics } from "./push";
 import type { ColumnBatch } from "./readers/batch";
 import { openTable } from "./readers";
-import { readPredictionLog } from "./readers/prediction-log";
+import { openPredictionLog } from "./readers/prediction-log";
 import { REPORT_SCHEMA, writeReport, type DriftReport, type WrittenReport } from "./report";
 import type { ColumnKind } from "./stats/methods";
 
 export interface PredictionLogCurrent {
+  /** PREDICTION_LOG_URL: postgres:// or s3://bucket/prefix. */
   readonly connectionString: string;
   readonly start: Date;
   readonly end: Date;
@@ -95,7 +96,7 @@ export async function runDriftJob(config: DriftJobConfig): Promise<DriftJobResul
     currentSource = "prediction_log";
     window = { start: start.toISOString(), end: end.toISOString() };
     const features = plans.filter((p) => p.role === "feature").map((p) => p.name);
-    batches = readPredictionLog({ connectionString, model: config.model, task, start, end, variants, features });
+    batches = openPredictionLog({ connectionString, model: config.model, task, start, end, variants, features });
   }
   const current = await summarize(batches, plans, anchors);
   log(`current: ${current.rows} rows from ${currentSource}${window ? ` (${window.start} .. ${window.end})` : ""}`);

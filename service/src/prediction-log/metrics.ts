@@ -14,6 +14,7 @@ export interface PredictionLogMetrics {
   readonly spilled: Counter;
   readonly replayed: Counter;
   readonly dropped: Counter<"reason">;
+  readonly spillErrors: Counter;
   readonly writeDuration: Histogram;
   readonly feedback: Counter<"model" | "version" | "variant" | "outcome">;
   readonly businessCost: Counter<"model" | "version" | "variant">;
@@ -26,13 +27,19 @@ export interface PredictionLogMetrics {
 export interface DepthSource {
   queueDepth(): number;
   spillDepth(): number;
+  /** Bytes the local journal holds on disk, and its cap. */
+  spillBytes(): number;
+  spillLimitBytes(): number;
 }
+
+/** For a disabled prediction log: every gauge reads 0. */
+export const NO_DEPTHS: DepthSource = { queueDepth: () => 0, spillDepth: () => 0, spillBytes: () => 0, spillLimitBytes: () => 0 };
 
 export function createPredictionLogMetrics(registry: Registry, depths: DepthSource): PredictionLogMetrics {
   const registers = [registry];
   new Gauge({
     name: METRICS.predictionLogQueueDepth,
-    help: "Prediction-log entries waiting in memory for a batch write.",
+    help: "Prediction-log entries in the local journal waiting for their batch write (the normal backlog).",
     registers,
     collect() {
       this.set(depths.queueDepth());
@@ -40,15 +47,31 @@ export function createPredictionLogMetrics(registry: Registry, depths: DepthSour
   });
   new Gauge({
     name: METRICS.predictionLogSpillDepth,
-    help: "Prediction-log entries in the local spill files, not yet replayed to the database.",
+    help: "Prediction-log entries in the local journal beyond the sink's normal backlog (the sink is down or behind).",
     registers,
     collect() {
       this.set(depths.spillDepth());
     },
   });
+  new Gauge({
+    name: METRICS.predictionLogSpillBytes,
+    help: "Bytes the prediction log's local journal (queue and spill) holds on disk.",
+    registers,
+    collect() {
+      this.set(depths.spillBytes());
+    },
+  });
+  new Gauge({
+    name: METRICS.predictionLogSpillLimitBytes,
+    help: "Cap on prediction_log_spill_bytes (PREDICTION_LOG_SPILL_MAX_BYTES); entries beyond it are dropped and counted.",
+    registers,
+    collect() {
+      this.set(depths.spillLimitBytes());
+    },
+  });
   const dropped = new Counter({
     name: METRICS.predictionLogDroppedTotal,
-    help: "Prediction-log entries lost, by reason; stays 0 unless the spill disk fails.",
+    help: "Prediction-log entries lost, by reason: the spill cap reached or its disk failing, a machine crash found at start, a row the sink refuses.",
     labelNames: ["reason"] as const,
     registers,
   });
@@ -57,23 +80,28 @@ export function createPredictionLogMetrics(registry: Registry, depths: DepthSour
   return {
     written: new Counter({
       name: METRICS.predictionLogWrittenTotal,
-      help: "Rows this replica inserted into the prediction log (queue and replay).",
+      help: "Rows this replica stored in the prediction log's sink (queue and replay).",
       registers,
     }),
     spilled: new Counter({
       name: METRICS.predictionLogSpilledTotal,
-      help: "Prediction-log entries written to the local spill file (database slow or down, or shutting down).",
+      help: "Prediction-log entries that joined the local journal while the sink was behind (down or slow).",
       registers,
     }),
     replayed: new Counter({
       name: METRICS.predictionLogReplayedTotal,
-      help: "Spilled prediction-log entries replayed into the database.",
+      help: "Spilled prediction-log entries (and entries left by an earlier run) written to the sink.",
       registers,
     }),
     dropped,
+    spillErrors: new Counter({
+      name: METRICS.predictionLogSpillErrorsTotal,
+      help: "Failed writes to the prediction log's spill directory (read-only, full, I/O error); entries then wait in memory.",
+      registers,
+    }),
     writeDuration: new Histogram({
       name: METRICS.predictionLogWriteDurationSeconds,
-      help: "Duration of one prediction-log batch insert, failed attempts included (seconds).",
+      help: "Duration of one prediction-log batch write to the sink, failed attempts included (seconds).",
       buckets: [...LATENCY_BUCKETS_SECONDS],
       registers,
     }),

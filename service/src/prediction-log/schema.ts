@@ -94,6 +94,29 @@ export const MIGRATIONS: readonly Migration[] = [
       $fn$;
     `,
   },
+  {
+    // Task-generic rows (contract PredictionLogEntry): a task, a text label (a multiclass class, or "0"/"1" as
+    // existing binary rows become), a value for regression and tensor models, and a probability only where
+    // the task has one; feedback takes a class label or an observed value. Changing label's type rewrites the
+    // table (and its partitions) under an exclusive lock: on a large log, run `npm run migrate` in a quiet hour.
+    version: 2,
+    name: "task-generic predictions and feedback",
+    sql: `
+      ALTER TABLE ${PREDICTION_LOG_TABLE} ADD COLUMN ${P.task} text NOT NULL DEFAULT 'binary';
+      ALTER TABLE ${PREDICTION_LOG_TABLE} ALTER COLUMN ${P.probability} DROP NOT NULL;
+      ALTER TABLE ${PREDICTION_LOG_TABLE} DROP CONSTRAINT ${PREDICTION_LOG_TABLE}_${P.label}_check;
+      ALTER TABLE ${PREDICTION_LOG_TABLE} ALTER COLUMN ${P.label} DROP NOT NULL;
+      ALTER TABLE ${PREDICTION_LOG_TABLE} ALTER COLUMN ${P.label} TYPE text USING ${P.label}::text;
+      ALTER TABLE ${PREDICTION_LOG_TABLE} ADD COLUMN ${P.value} double precision;
+
+      ALTER TABLE ${FEEDBACK_TABLE} DROP CONSTRAINT ${FEEDBACK_TABLE}_${F.actual}_check;
+      ALTER TABLE ${FEEDBACK_TABLE} ALTER COLUMN ${F.actual} DROP NOT NULL;
+      ALTER TABLE ${FEEDBACK_TABLE} ALTER COLUMN ${F.actual} TYPE text USING ${F.actual}::text;
+      ALTER TABLE ${FEEDBACK_TABLE} ADD COLUMN ${F.actualValue} double precision;
+      ALTER TABLE ${FEEDBACK_TABLE} ADD CONSTRAINT ${FEEDBACK_TABLE}_actual_present
+        CHECK (${F.actual} IS NOT NULL OR ${F.actualValue} IS NOT NULL);
+    `,
+  },
 ];
 
 /** Applies the migrations not yet recorded; returns the versions applied by this call. */

@@ -1,499 +1,245 @@
 /**
- * Writes prediction-log entries to PostgreSQL off the request path, without losing any.
+ * The prediction log as the service uses it: record() puts each answered prediction into the local journal
+ * (durable before its answer leaves: see journal.ts), and a background stream writes the journal to the sink
+ * (PostgreSQL COPY, or Parquet files on S3) in order, with backoff while the sink is down. Nothing accepted is
+ * lost to a process kill, a sink outage or a SIGTERM: the next start replays the journal; what cannot be kept
+ * (the spill cap reached, a machine crash's unsynced writes found missing by seq at start, a row the sink
+ * refuses) is counted in prediction_log_dropped_total{reason}.
  *
- * record() only appends to an in-memory queue (bounded); one background loop writes the queue in batches with a
- * single multi-row INSERT (the batch travels as one jsonb parameter), one batch at a time so rows land in seq
- * order. When the database is slow or down the queue fills, and from then on entries are appended to local
- * spill segments (spill.ts) instead; once the database answers again the queue is written first (its entries
- * are older), then the spill is replayed oldest first, and only when it is empty do entries go back to the
- * queue. Every insert is ON CONFLICT DO NOTHING on (prediction_id, created_at), so a retried or replayed batch
- * never duplicates a row. close() writes what it can before a deadline and spills the rest.
- *
- * Each entry gets a per-replica seq: boot time in ms shifted left 20 bits plus a counter, so seqs keep
- * increasing across restarts of the same pod (a restart would need over a million entries per millisecond of
- * uptime to collide) and spill segments from a previous life replay first.
+ * With the object-storage sink, ground truth from /feedback goes to a second stream (its own journal, its own
+ * Parquet files in the same layout); both share the spill directory's cap.
  */
-import { Pool, type DatabaseError } from "pg";
+import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { Pool } from "pg";
 import { postgresPoolConfig } from "../postgres/connection";
 import { Registry } from "prom-client";
-import { METRICS, PREDICTION_LOG_COLUMNS as C, PREDICTION_LOG_TABLE, type PredictionLogEntry } from "../contract";
+import { METRICS, PREDICTION_LOG_COLUMNS as C, type PredictionLogEntry } from "../contract";
+import { textField } from "./copy-text";
+import { DiskBudget, Journal } from "./journal";
+import { RateLimitedLog, type Logger } from "./logger";
 import { createPredictionLogMetrics, type DropReason, type PredictionLogMetrics } from "./metrics";
-import { DEFAULT_RETENTION, maintain, migrate, type RetentionPolicy } from "./schema";
-import { SpillStore, type SpillBatch } from "./spill";
+import { FEEDBACK_LINE_COLUMNS, PREDICTION_LINE_COLUMNS, feedbackLine, predictionLine, type FeedbackRecord } from "./rows";
+import { LogStream, type LogSink } from "./stream";
 
-type Column = (typeof C)[keyof typeof C];
-/** One table row as JSON: what a batch insert sends and what a spill line holds. */
-export type PredictionLogRow = Record<Column, unknown>;
+export type { Logger } from "./logger";
 
 /** What the service needs from the prediction log. */
 export interface PredictionLog {
-  /** Queues one answered prediction; never throws, never waits. */
+  /** Journals one answered prediction; never throws, never waits. */
   record(entry: PredictionLogEntry): void;
   status(): PredictionLogStatus;
 }
 
 export interface PredictionLogStatus {
   readonly enabled: boolean;
-  /** False while the database cannot be reached or written (entries then queue and spill). */
+  /** False while the sink cannot be reached or written (entries then wait in the journal). */
   readonly healthy: boolean;
   readonly reason?: string;
   readonly queueDepth: number;
   readonly spillDepth: number;
-}
-
-export interface Logger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
+  /** Where entries go: "PostgreSQL host:port/db" or "s3://bucket/prefix". */
+  readonly sink?: string;
+  /** The local journal: is the directory writable, and how full is it. */
+  readonly spill?: {
+    readonly dir: string;
+    readonly writable: boolean;
+    readonly reason?: string;
+    readonly bytes: number;
+    readonly limitBytes: number;
+  };
 }
 
 export interface PredictionLogWriterOptions {
-  readonly pool: Pool;
+  readonly sink: LogSink;
+  /** Object-storage sink: where ground truth goes (its own stream). @default none (PostgreSQL stores feedback itself) */
+  readonly feedbackSink?: LogSink;
   /** This replica's name (POD_NAME): written on every row, orders its rows with seq. */
   readonly replica: string;
-  /** Where entries spill when the queue is full; one directory per replica (an emptyDir). */
+  /** The local journal (and spill); one directory per replica (an emptyDir). */
   readonly spillDir: string;
   readonly logger: Logger;
   /** Metrics are registered here. @default a private registry */
   readonly registry?: Registry;
   /** Fraction of predictions logged, decided by prediction id (stable across retries). @default 1 */
   readonly sampleRate?: number;
-  /** Rows per INSERT. @default 500 */
-  readonly batchSize?: number;
-  /** Longest an entry waits for a batch to fill. @default 200 */
-  readonly flushIntervalMs?: number;
-  /** Entries held in memory before spilling to disk. @default 10000 */
-  readonly maxQueue?: number;
-  /** Partition maintenance (run at start and hourly). @default 7 days ahead, 30 days kept */
-  readonly retention?: RetentionPolicy;
-  /** Retry delays after a failed write: doubling from initial to max, with jitter. @default 100 ms .. 10 s */
+  /** Disk the journals may use; beyond it new entries are dropped and counted. @default 1 GiB */
+  readonly spillMaxBytes?: number;
+  /** @default 1000 (see journal.ts) */
+  readonly fsyncIntervalMs?: number;
+  /** Journal segment size. @default 8 MiB */
+  readonly segmentBytes?: number;
+  /** Retry delays after a failed write. @default 100 ms .. 2 s */
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
 }
 
-const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
-/** While the database stays down, repeat the degraded warning this often (not on every retry). */
-const DEGRADED_REMINDER_MS = 60 * 1000;
-
-const COLUMN_TYPES: Record<Column, string> = {
-  [C.predictionId]: "uuid",
-  [C.modelName]: "text",
-  [C.modelVersion]: "text",
-  [C.variant]: "text",
-  [C.createdAt]: "timestamptz",
-  [C.features]: "jsonb",
-  [C.probability]: "double precision",
-  [C.label]: "smallint",
-  [C.latencyMs]: "real",
-  [C.fallback]: "boolean",
-  [C.replica]: "text",
-  [C.seq]: "bigint",
-};
-const COLUMNS = Object.keys(COLUMN_TYPES).join(", ");
-const INSERT_SQL =
-  `INSERT INTO ${PREDICTION_LOG_TABLE} (${COLUMNS}) ` +
-  `SELECT ${COLUMNS} FROM jsonb_to_recordset($1::jsonb) AS r(${Object.entries(COLUMN_TYPES).map(([c, t]) => `${c} ${t}`).join(", ")}) ` +
-  `ON CONFLICT DO NOTHING`;
-
-interface Batch {
-  readonly rows: readonly PredictionLogRow[];
-  readonly fromSpill: boolean;
-  /** Highest seq in the batch (rows refused on the way included). */
-  readonly lastSeq: bigint | undefined;
-  commit(): void;
-}
-
-/** A queued entry: turned into a row only when its batch is written, so record() stays a push. */
-interface Queued {
-  readonly entry: PredictionLogEntry;
-  readonly seq: bigint;
-}
+export const DEFAULT_SPILL_MAX_BYTES = 1 << 30;
 
 export class PredictionLogWriter implements PredictionLog {
   readonly metrics: PredictionLogMetrics;
   readonly replica: string;
-  private readonly pool: Pool;
-  private readonly log: Logger;
-  private readonly spill: SpillStore;
+  readonly predictions: LogStream;
+  readonly feedback: LogStream | undefined;
+  private readonly budget: DiskBudget;
+  private readonly replicaField: string;
   private readonly sampleThreshold: number;
-  private readonly batchSize: number;
-  private readonly flushIntervalMs: number;
-  private readonly maxQueue: number;
-  private readonly retention: RetentionPolicy;
-  private readonly backoff: { readonly initialMs: number; readonly maxMs: number };
-
-  private queue: Queued[] = [];
-  private queueSince = 0;
-  /** Entries go to the spill until it has been replayed completely (keeps seq order). */
-  private spilling: boolean;
-  private nextSeq = BigInt(Date.now()) << 20n;
-  private lastRecordedSeq = -1n;
-  /** Every entry up to this seq is in the table (or was refused by it). */
-  private settledSeq = -1n;
-  private settledWaiters: Array<{ seq: bigint; resolve: () => void }> = [];
-
-  private schemaReady = false;
-  private healthy = false;
-  private reason: string | undefined = "connecting to the database";
-  private failures = 0;
-  private lastDegradedLog = 0;
-  private nextMaintenance = 0;
-
-  private closing = false;
-  private closed = false;
-  private wakeUp: (() => void) | undefined;
-  private loop: Promise<void> | undefined;
+  private readonly log: Logger;
+  private readonly limited: RateLimitedLog;
+  private readonly spillDir: string;
 
   constructor(options: PredictionLogWriterOptions) {
     // Handed around as a callback (recordPrediction: log.record): keep `this`.
     this.record = this.record.bind(this);
-    this.pool = options.pool;
     this.replica = options.replica;
+    this.replicaField = textField(options.replica);
     this.log = options.logger;
+    this.limited = new RateLimitedLog(options.logger);
+    this.spillDir = options.spillDir;
     this.sampleThreshold = Math.floor(Math.min(1, Math.max(0, options.sampleRate ?? 1)) * 0x1_0000_0000);
-    this.batchSize = options.batchSize ?? 500;
-    this.flushIntervalMs = options.flushIntervalMs ?? 200;
-    this.maxQueue = options.maxQueue ?? 10_000;
-    this.retention = options.retention ?? DEFAULT_RETENTION;
-    this.backoff = options.backoff ?? { initialMs: 100, maxMs: 10_000 };
+    this.budget = new DiskBudget(options.spillMaxBytes ?? DEFAULT_SPILL_MAX_BYTES);
+    const streams: LogStream[] = [];
     this.metrics = createPredictionLogMetrics(options.registry ?? new Registry(), {
-      queueDepth: () => this.queue.length,
-      spillDepth: () => this.spill.depth,
+      queueDepth: () => streams.reduce((sum, s) => sum + s.queueDepth, 0),
+      spillDepth: () => streams.reduce((sum, s) => sum + s.spillDepth, 0),
+      spillBytes: () => this.budget.used(),
+      spillLimitBytes: () => this.budget.limitBytes,
     });
-    const drop = (reason: DropReason, count: number) => this.metrics.dropped.inc({ reason }, count);
-    this.spill = new SpillStore(options.spillDir, {
-      onSpilled: (count) => this.metrics.spilled.inc(count),
-      onWriteFailed: (count, error) => {
-        drop("spill_write_failed", count);
-        this.log.error({ err: error, lost: count, spillDir: options.spillDir }, "prediction log: spill write failed, entries lost");
-      },
-      onUnreadable: (count) => {
-        drop("spill_unreadable", count);
-        this.log.error({ lost: count, spillDir: options.spillDir }, "prediction log: unreadable spill lines skipped (torn write at a crash?)");
-      },
-    });
-    if (this.spill.unusable) {
+    this.predictions = this.openStream("predictions", PREDICTION_LINE_COLUMNS, options.sink, options);
+    streams.push(this.predictions);
+    importLegacySpill(options.spillDir, this.predictions, this.replicaField, this.log);
+    if (options.feedbackSink) {
+      this.feedback = this.openStream("feedback", FEEDBACK_LINE_COLUMNS, options.feedbackSink, options);
+      streams.push(this.feedback);
+    }
+    const failure = this.predictions.journal.failure;
+    if (failure) {
       this.log.error(
-        { err: this.spill.unusable, spillDir: options.spillDir },
-        `prediction log: spill directory unusable; entries that overflow the queue will be lost (counted in ${METRICS.predictionLogDroppedTotal})`,
+        { err: failure, spillDir: options.spillDir },
+        "prediction log: spill directory unusable (read-only, full or missing); entries are held in memory only, lost on a restart, " +
+          `and dropped (counted in ${METRICS.predictionLogDroppedTotal}) once that is full`,
       );
     }
-    this.spilling = this.spill.depth > 0;
-    if (this.spilling) this.log.info({ spillDepth: this.spill.depth }, "prediction log: spill from a previous run found; it is replayed first");
   }
 
-  /** Starts the background writer (migrations first, retried with backoff). */
+  /** Starts the background writers (schema or bucket check first, retried with backoff). */
   start(): void {
-    this.loop ??= this.run();
+    this.predictions.start();
+    this.feedback?.start();
   }
 
-  /** Queues one entry; the entry must not be mutated afterwards (it is serialised later, off the request path). */
+  /** Journals one entry; the entry must not be mutated afterwards. */
   record(entry: PredictionLogEntry): void {
+    if (this.sampleThreshold < 0x1_0000_0000 && !this.sampled(entry.predictionId)) return;
+    let line: string;
     try {
-      if (this.sampleThreshold < 0x1_0000_0000 && !this.sampled(entry.predictionId)) return;
-      const seq = this.nextSeq++;
-      this.lastRecordedSeq = seq;
-      if (this.closed) {
-        // After close (a request that finished late): straight to disk, the next start replays it.
-        this.spillEntry(entry, seq);
-        this.spill.flush();
-        return;
-      }
-      if (!this.spilling && this.queue.length >= this.maxQueue) {
-        this.spilling = true;
-        this.log.warn(
-          { queueDepth: this.queue.length, spillDir: this.spill.dir, reason: this.reason },
-          "prediction log: queue full, spilling entries to local disk until the database catches up",
-        );
-      }
-      if (this.spilling) {
-        this.spillEntry(entry, seq);
-        return;
-      }
-      if (this.queue.length === 0) this.queueSince = Date.now();
-      this.queue.push({ entry, seq });
-      if (this.queue.length >= this.batchSize) this.wake();
+      line = predictionLine(entry, this.replicaField);
     } catch (error) {
-      this.reject(error, entry?.predictionId);
+      this.predictions.reject(error, entry?.predictionId);
+      return;
     }
+    this.predictions.journal.append(line);
+    if (this.predictions.journal.isClosed) this.predictions.journal.flush();
+  }
+
+  /** Object-storage sink only: journals one label for the feedback stream. */
+  recordFeedback(record: FeedbackRecord): void {
+    if (!this.feedback) throw new Error("recordFeedback needs a feedback sink (the object-storage prediction log)");
+    this.feedback.journal.append(feedbackLine(record, this.replicaField));
+    if (this.feedback.journal.isClosed) this.feedback.journal.flush();
+  }
+
+  /** True while an answer must wait: some recorded entry is not in its journal yet. */
+  get hasPending(): boolean {
+    return this.predictions.journal.hasPending || (this.feedback?.journal.hasPending ?? false);
+  }
+
+  /** Calls back once every entry recorded so far is in its journal (the end of this event-loop turn). */
+  whenWritten(callback: () => void): void {
+    if (!this.feedback?.journal.hasPending) return this.predictions.journal.whenWritten(callback);
+    this.predictions.journal.whenWritten(() => this.feedback!.journal.whenWritten(callback));
   }
 
   status(): PredictionLogStatus {
+    const streams = [this.predictions, ...(this.feedback ? [this.feedback] : [])];
+    const unhealthy = streams.find((s) => !s.isHealthy);
+    const failure = streams.map((s) => s.journal.failure).find((f) => f !== undefined);
     return {
       enabled: true,
-      healthy: this.healthy,
-      ...(this.reason ? { reason: this.reason } : {}),
-      queueDepth: this.queue.length,
-      spillDepth: this.spill.depth,
+      healthy: !unhealthy,
+      ...(unhealthy?.unhealthyReason ? { reason: unhealthy.unhealthyReason } : {}),
+      queueDepth: streams.reduce((sum, s) => sum + s.queueDepth, 0),
+      spillDepth: streams.reduce((sum, s) => sum + s.spillDepth, 0),
+      sink: this.predictions.sink.target,
+      spill: {
+        dir: this.spillDir,
+        writable: failure === undefined,
+        ...(failure ? { reason: `${failure.message}: entries are held in memory only (lost on a restart)` } : {}),
+        bytes: this.budget.used(),
+        limitBytes: this.budget.limitBytes,
+      },
     };
   }
 
-  /** True while entries recorded so far are not all in the table yet. */
+  /** True while predictions recorded so far are not all in the sink yet. */
   hasUnsettled(): boolean {
-    return this.settledSeq < this.lastRecordedSeq;
+    return this.predictions.hasUnsettled();
+  }
+
+  /** Waits until every prediction recorded before this call is in the sink; false after timeoutMs. */
+  flush(timeoutMs: number): Promise<boolean> {
+    return this.predictions.flush(timeoutMs);
   }
 
   /**
-   * Waits until every entry recorded before this call is in the table; false if that takes longer than
-   * timeoutMs (database down, long backlog).
-   */
-  async flush(timeoutMs: number): Promise<boolean> {
-    const target = this.lastRecordedSeq;
-    if (this.settledSeq >= target) return true;
-    this.wake();
-    return new Promise<boolean>((resolve) => {
-      const waiter = { seq: target, resolve: () => (clearTimeout(timer), resolve(true)) };
-      const timer = setTimeout(() => {
-        this.settledWaiters = this.settledWaiters.filter((w) => w !== waiter);
-        resolve(false);
-      }, timeoutMs);
-      this.settledWaiters.push(waiter);
-    });
-  }
-
-  /**
-   * Writes the queue to the database within timeoutMs (one more attempt if it is down), then spills whatever is
-   * left (the spill is replayed by the next start). Entries recorded after this go straight to the spill.
+   * Writes the backlog to the sink within timeoutMs; whatever is left stays in the journal (synced) for the
+   * next start. Entries recorded after this still reach the journal's file at once.
    */
   async close(timeoutMs = 5000): Promise<void> {
-    if (this.closing) return this.loop;
-    this.closing = true;
-    this.wake();
-    const deadline = Date.now() + timeoutMs;
-    // Wait for the queue to drain, unless a write attempt made while closing has already failed.
-    const failuresAtClose = this.failures;
-    while (this.queue.length > 0 && Date.now() < deadline && this.loop && this.failures <= failuresAtClose) {
-      await sleep(Math.min(10, deadline - Date.now()));
-    }
-    this.closed = true;
-    this.wake();
-    const left = this.queue;
-    this.queue = [];
-    if (left.length > 0) {
-      const lines = this.toRows(left).flatMap((row) => this.serialise(row));
-      this.spill.writeSegment(lines, left[0]!.seq.toString());
-      this.log.warn({ spilled: left.length, spillDir: this.spill.dir }, "prediction log: database not reachable before the shutdown deadline, queue spilled");
-    }
-    this.spill.close();
-    // The loop ends after its current statement; don't wait past the deadline for a hung one.
-    if (this.loop) await settleWithin(this.loop, Math.max(0, deadline - Date.now()));
+    await Promise.all([this.predictions.close(timeoutMs), this.feedback?.close(timeoutMs)]);
   }
 
-  private async run(): Promise<void> {
-    while (!this.closed) {
-      try {
-        await this.step();
-      } catch (error) {
-        // Not the database (write() handles that): the spill directory vanished, a bug. Keep the loop alive.
-        this.log.error({ err: error }, "prediction log: writer loop error; retrying");
-        this.failures++;
-        await this.pause();
-      }
-    }
-  }
-
-  private async step(): Promise<void> {
-    if (!this.schemaReady) {
-      if (!(await this.prepareSchema())) await this.pause();
-      return;
-    }
-    if (Date.now() >= this.nextMaintenance) await this.maintainPartitions();
-    const batch = await this.nextBatch();
-    if (!batch) return this.idle();
-    if (!(await this.write(batch))) await this.pause();
-  }
-
-  private async prepareSchema(): Promise<boolean> {
-    try {
-      const applied = await migrate(this.pool);
-      if (applied.length > 0) this.log.info({ applied }, "prediction log: schema migrations applied");
-      this.schemaReady = true;
-      this.recovered();
-      return true;
-    } catch (error) {
-      this.degraded(error);
-      return false;
-    }
-  }
-
-  private async maintainPartitions(): Promise<void> {
-    this.nextMaintenance = Date.now() + MAINTENANCE_INTERVAL_MS;
-    try {
-      await maintain(this.pool, this.retention);
-    } catch (error) {
-      // Not fatal: the default partition takes rows for a day without a partition.
-      this.log.warn({ err: error }, "prediction log: partition maintenance failed; retried in an hour");
-    }
-  }
-
-  private async nextBatch(): Promise<Batch | undefined> {
-    if (this.queue.length > 0) {
-      const due =
-        this.closing || this.settledWaiters.length > 0 || this.queue.length >= this.batchSize || Date.now() - this.queueSince >= this.flushIntervalMs;
-      if (!due) return undefined;
-      const taken = this.queue.slice(0, this.batchSize);
-      return {
-        rows: this.toRows(taken),
-        fromSpill: false,
-        lastSeq: taken[taken.length - 1]!.seq,
-        commit: () => {
-          this.queue.splice(0, taken.length);
-          // The rest waited at least as long as this batch: write it without delay.
-          this.queueSince = 0;
+  private openStream(name: string, columns: readonly string[], sink: LogSink, options: PredictionLogWriterOptions): LogStream {
+    let stream: LogStream | undefined;
+    const journal = new Journal({
+      dir: join(options.spillDir, name),
+      prefix: name,
+      columns,
+      budget: this.budget,
+      segmentBytes: options.segmentBytes,
+      fsyncIntervalMs: options.fsyncIntervalMs,
+      events: {
+        stored: (rows) => stream?.stored(rows),
+        dropped: (reason, count) => this.dropped(name, reason, count, stream),
+        diskError: (error) => {
+          this.metrics.spillErrors.inc();
+          this.limited.error(
+            `spill-${name}`,
+            { err: error, spillDir: options.spillDir, stream: name },
+            "prediction log: cannot write the spill directory; entries are held in memory (lost on a restart) until it works again",
+          );
         },
-      };
-    }
-    if (!this.spilling || this.closing) return undefined;
-    this.spill.flush();
-    const spilled: SpillBatch | undefined = await this.spill.read(this.batchSize);
-    if (!spilled) {
-      if (this.spill.depth === 0) {
-        this.spilling = false;
-        this.log.info({}, "prediction log: spill replayed completely, back to the in-memory queue");
-      }
-      return undefined;
-    }
-    const rows = spilled.lines as PredictionLogRow[];
-    const seqs = rows.map((row) => parseSeq(row?.[C.seq])).filter((seq) => seq !== undefined);
-    const lastSeq = seqs.reduce<bigint | undefined>((max, seq) => (max === undefined || seq > max ? seq : max), undefined);
-    return { rows, fromSpill: true, lastSeq, commit: () => spilled.commit() };
-  }
-
-  /** Inserts one batch; false on a transient failure (the batch stays where it was and is retried). */
-  private async write(batch: Batch): Promise<boolean> {
-    const stopTimer = this.metrics.writeDuration.startTimer();
-    let inserted: number;
-    try {
-      inserted = (await this.pool.query(INSERT_SQL, [JSON.stringify(batch.rows)])).rowCount ?? 0;
-    } catch (error) {
-      stopTimer();
-      if (!isRowError(error)) {
-        this.degraded(error);
-        return false;
-      }
-      const result = await this.writeRowByRow(batch.rows);
-      if (result === undefined) return false;
-      inserted = result;
-    }
-    stopTimer();
-    this.metrics.written.inc(inserted);
-    if (batch.fromSpill) this.metrics.replayed.inc(batch.rows.length);
-    batch.commit();
-    this.settle(batch.lastSeq);
-    this.recovered();
-    return true;
-  }
-
-  /** Isolates the rows the database refuses (e.g. NUL in a jsonb string) so the rest are written. */
-  private async writeRowByRow(rows: readonly PredictionLogRow[]): Promise<number | undefined> {
-    let inserted = 0;
-    for (const row of rows) {
-      try {
-        inserted += (await this.pool.query(INSERT_SQL, [JSON.stringify([row])])).rowCount ?? 0;
-      } catch (error) {
-        if (!isRowError(error)) {
-          this.degraded(error);
-          return undefined;
-        }
-        this.reject(error, row[C.predictionId]);
-      }
-    }
-    return inserted;
-  }
-
-  /** Entries are written in seq order: everything up to the batch's last seq is settled. */
-  private settle(lastSeq: bigint | undefined): void {
-    if (lastSeq !== undefined && lastSeq > this.settledSeq) this.settledSeq = lastSeq;
-    if (this.settledWaiters.length === 0) return;
-    const done = this.settledWaiters.filter((w) => w.seq <= this.settledSeq);
-    this.settledWaiters = this.settledWaiters.filter((w) => w.seq > this.settledSeq);
-    for (const waiter of done) waiter.resolve();
-  }
-
-  private degraded(error: unknown): void {
-    const message = (error as Error)?.message || String(error);
-    this.failures++;
-    this.reason = `database unavailable: ${message}`;
-    const now = Date.now();
-    if (this.healthy || this.failures === 1 || now - this.lastDegradedLog >= DEGRADED_REMINDER_MS) {
-      this.lastDegradedLog = now;
-      this.log.error(
-        { err: error, target: describeTarget(this.pool), queueDepth: this.queue.length, spillDepth: this.spill.depth, spillDir: this.spill.dir },
-        "prediction log DEGRADED: cannot write to PostgreSQL; predictions are still served, entries queue in memory " +
-          "then spill to local disk, and writing is retried with backoff",
-      );
-    }
-    this.healthy = false;
-  }
-
-  private recovered(): void {
-    if (this.healthy) return;
-    if (this.failures > 0) {
-      this.log.info({ failures: this.failures, spillDepth: this.spill.depth, target: describeTarget(this.pool) }, "prediction log: database reachable again");
-    }
-    this.healthy = true;
-    this.reason = undefined;
-    this.failures = 0;
-  }
-
-  /** Backoff after a failure: doubling, with jitter so replicas don't retry in lockstep; cut short by close(). */
-  private async pause(): Promise<void> {
-    const ceiling = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.min(this.failures, 20));
-    await this.sleepOrWake(ceiling / 2 + Math.random() * (ceiling / 2));
-  }
-
-  private async idle(): Promise<void> {
-    const waited = this.queue.length > 0 ? Date.now() - this.queueSince : 0;
-    await this.sleepOrWake(Math.max(1, Math.min(this.flushIntervalMs - waited, this.nextMaintenance - Date.now())));
-  }
-
-  private sleepOrWake(ms: number): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wakeUp = undefined;
-        resolve();
-      }, ms);
-      this.wakeUp = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        resolve();
-      };
+        diskRecovered: () => this.log.info({ spillDir: options.spillDir, stream: name }, "prediction log: spill directory writable again"),
+      },
     });
+    stream = new LogStream({ name, journal, sink, log: this.log, metrics: this.metrics, backoff: options.backoff });
+    const found = journal.recovery;
+    if (found.rows > 0) this.log.info({ stream: name, rows: found.rows, segments: found.segments }, "prediction log: journal from a previous run found; it is written first");
+    if (found.lost > 0) this.dropped(name, "lost", found.lost, undefined);
+    if (found.unreadable > 0) this.dropped(name, "spill_unreadable", found.unreadable, undefined);
+    return stream;
   }
 
-  private wake(): void {
-    this.wakeUp?.();
-  }
-
-  private spillEntry(entry: PredictionLogEntry, seq: bigint): void {
-    this.spill.append(JSON.stringify(toRow(entry, this.replica, seq)), seq.toString());
-  }
-
-  /** Rows for queued entries; an entry that cannot become a row (an invalid Date) is dropped and counted. */
-  private toRows(queued: readonly Queued[]): PredictionLogRow[] {
-    const rows: PredictionLogRow[] = [];
-    for (const { entry, seq } of queued) {
-      try {
-        rows.push(toRow(entry, this.replica, seq));
-      } catch (error) {
-        this.reject(error, entry.predictionId);
-      }
-    }
-    return rows;
-  }
-
-  private serialise(row: PredictionLogRow): string[] {
-    try {
-      return [JSON.stringify(row)];
-    } catch (error) {
-      this.reject(error, row[C.predictionId]);
-      return [];
-    }
-  }
-
-  private reject(error: unknown, predictionId: unknown): void {
-    this.metrics.dropped.inc({ reason: "rejected" });
-    this.log.error({ err: error, predictionId }, "prediction log: entry cannot be stored (refused by the database or not serialisable), dropped");
+  private dropped(stream: string, reason: DropReason, count: number, owner: LogStream | undefined): void {
+    this.metrics.dropped.inc({ reason }, count);
+    owner?.dropped(count);
+    const why: Record<DropReason, string> = {
+      spill_full: `the spill reached its cap (${this.budget.limitBytes} bytes, PREDICTION_LOG_SPILL_MAX_BYTES) while the sink is behind`,
+      spill_write_failed: "the spill directory fails and the in-memory stand-in is full",
+      spill_unreadable: "torn journal lines found at start (a machine crash mid-write)",
+      lost: "entries a previous run accepted are missing from the journal (seq gaps: a machine crash lost unsynced writes, or entries held in memory were lost)",
+      rejected: "the sink refused them",
+    };
+    this.limited.error(`drop-${stream}-${reason}`, { stream, reason, lost: count, spillDir: this.spillDir }, `prediction log: entries dropped: ${why[reason]}`);
   }
 
   /** Stable per prediction id: the first 32 bits of a (random) UUID, compared with the rate. */
@@ -503,22 +249,60 @@ export class PredictionLogWriter implements PredictionLog {
   }
 }
 
-export function toRow(entry: PredictionLogEntry, replica: string, seq: bigint): PredictionLogRow {
-  return {
-    [C.predictionId]: entry.predictionId,
-    [C.modelName]: entry.modelName,
-    [C.modelVersion]: entry.modelVersion,
-    [C.variant]: entry.variant,
-    [C.createdAt]: entry.createdAt.toISOString(),
-    [C.features]: entry.features,
-    [C.probability]: entry.probability,
-    [C.label]: entry.label,
-    [C.latencyMs]: entry.latencyMs,
-    [C.fallback]: entry.fallback,
-    [C.replica]: replica,
-    // A string: seqs exceed 2^53.
-    [C.seq]: seq.toString(),
-  };
+/**
+ * Spill files of the previous release (`spill-<seq>.jsonl`, one JSON row per line, written only while the
+ * database was down) are moved into the journal once, oldest first, so an upgrade in place loses none.
+ */
+function importLegacySpill(spillDir: string, stream: LogStream, replica: string, log: Logger): void {
+  let files: string[];
+  try {
+    files = readdirSync(spillDir).filter((f) => /^spill-\d{20}\.jsonl$/.test(f)).sort();
+  } catch {
+    return;
+  }
+  let imported = 0;
+  for (const file of files) {
+    const path = join(spillDir, file);
+    const offsetFile = path.replace(/\.jsonl$/, ".offset");
+    const offset = existsSync(offsetFile) ? Number(readFileSync(offsetFile, "utf8")) || 0 : 0;
+    for (const text of readFileSync(path, "utf8").slice(offset).split("\n")) {
+      const row = parseLegacyRow(text);
+      if (!row) continue;
+      try {
+        stream.journal.append(predictionLine(row, replica));
+        imported++;
+      } catch (error) {
+        stream.reject(error, row.predictionId);
+      }
+    }
+    stream.journal.flush();
+    rmSync(path, { force: true });
+    rmSync(offsetFile, { force: true });
+  }
+  if (imported > 0) log.info({ imported, spillDir }, "prediction log: spill files of the previous release moved into the journal");
+}
+
+function parseLegacyRow(text: string): PredictionLogEntry | undefined {
+  try {
+    const row = JSON.parse(text) as Record<string, unknown>;
+    const label = row[C.label];
+    return {
+      predictionId: String(row[C.predictionId]),
+      modelName: String(row[C.modelName]),
+      modelVersion: String(row[C.modelVersion]),
+      variant: String(row[C.variant]),
+      createdAt: new Date(String(row[C.createdAt])),
+      task: "binary",
+      features: (row[C.features] ?? {}) as Record<string, unknown>,
+      probability: typeof row[C.probability] === "number" ? (row[C.probability] as number) : null,
+      label: label === null || label === undefined ? null : (label as number | string),
+      value: null,
+      latencyMs: Number(row[C.latencyMs]) || 0,
+      fallback: row[C.fallback] === true,
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /** A connection pool for the prediction log: bounded, with timeouts so a hung database reads as down. */
@@ -544,34 +328,4 @@ export function describeTarget(pool: Pool): string {
   } catch {
     return "(unparseable PREDICTION_LOG_URL)";
   }
-}
-
-/**
- * Errors caused by the rows themselves (data exceptions, integrity violations): retrying cannot help, so the
- * batch is split to find them. Everything else (connection refused, server shutting down, timeouts, missing
- * table) is transient and retried.
- */
-function isRowError(error: unknown): boolean {
-  if (error instanceof TypeError || error instanceof RangeError) return true; // JSON.stringify of a BigInt, ...
-  const code = (error as DatabaseError)?.code;
-  return typeof code === "string" && (code.startsWith("22") || code.startsWith("23"));
-}
-
-function parseSeq(value: unknown): bigint | undefined {
-  try {
-    return typeof value === "string" || typeof value === "number" ? BigInt(value) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Waits for a promise, at most ms; leaves no timer behind. */
-async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([promise.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }

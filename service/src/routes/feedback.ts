@@ -19,11 +19,10 @@
  * database is unreachable), else 404. The body always lists every item, and resending the whole batch is safe.
  */
 import type { FastifyPluginAsync } from "fastify";
-import type { Pool } from "pg";
 import { ROUTES } from "../contract";
 import { RequestProblem, errorBody } from "../errors";
 import type { FieldProblem } from "../model/request-schema";
-import { businessCosts, findPredictions, storeFeedback, type CostMatrix, type FeedbackItem, type LoggedPrediction } from "../prediction-log/feedback";
+import { businessCosts, type CostMatrix, type FeedbackActual, type FeedbackItem, type FeedbackStore, type LoggedPrediction } from "../prediction-log/feedback";
 import type { PredictionLogMetrics } from "../prediction-log/metrics";
 import { TASK_DEFINITIONS, type ClassLabel, type Judgement } from "../tasks";
 
@@ -68,7 +67,7 @@ export interface PendingWrites {
 
 export interface FeedbackRoutesOptions {
   /** Undefined when the prediction log is disabled: the route answers 503 saying so. */
-  readonly store?: { readonly pool: Pool; readonly writes: PendingWrites };
+  readonly store?: { readonly feedback: FeedbackStore; readonly writes: PendingWrites };
   readonly metrics: Pick<PredictionLogMetrics, "feedback" | "businessCost" | "confusion" | "absoluteError" | "squaredError">;
   readonly costs: CostMatrix;
   /** Per model version costs (e.g. from registry tags); undefined falls back to `costs`. */
@@ -90,7 +89,7 @@ export const feedbackRoutes: FastifyPluginAsync<FeedbackRoutesOptions> = async (
     });
 
   const count = (prediction: LoggedPrediction, judgement: Judgement) => {
-    if (prediction.fallback) return;
+    if (prediction.fallback || !prediction.verified) return;
     const labels = { model: prediction.model, version: prediction.version, variant: prediction.variant };
     metrics.feedback.inc({ ...labels, outcome: judgement.outcome });
     // inc by 0 too, so every version that received feedback has a cost series to divide.
@@ -127,12 +126,12 @@ export const feedbackRoutes: FastifyPluginAsync<FeedbackRoutesOptions> = async (
     let unavailable: string | undefined;
     try {
       const ids = items.map((i) => i.predictionId);
-      const found = await findPredictions(store.pool, ids);
+      const found = await store.feedback.find(ids);
       let missing = ids.filter((id) => !found.has(id));
       let settled = true;
       if (missing.length > 0 && store.writes.hasUnsettled()) {
         settled = await store.writes.flush(flushTimeoutMs);
-        for (const [id, prediction] of await findPredictions(store.pool, missing)) found.set(id, prediction);
+        for (const [id, prediction] of await store.feedback.find(missing)) found.set(id, prediction);
         missing = missing.filter((id) => !found.has(id));
       }
       for (const id of missing) statuses.set(id, settled ? "unknown" : "pending");
@@ -141,14 +140,14 @@ export const feedbackRoutes: FastifyPluginAsync<FeedbackRoutesOptions> = async (
       const problems: FieldProblem[] = [];
       for (const item of known) {
         const prediction = found.get(item.predictionId)!;
-        const judged = judge(prediction, item.actual);
+        const judged = judge(prediction.verified ? prediction : asIfRight(prediction, item.actual), item.actual);
         if (typeof judged === "string") problems.push({ field: `items.${item.index}.actual`, problem: `${judged} (prediction of a ${prediction.task} model)` });
         else judgements.set(item.predictionId, judged);
       }
       // Nothing of a request with a label that does not fit its prediction is stored: the client fixes and resends.
       if (problems.length > 0) throw new RequestProblem(400, `invalid feedback: ${problems.slice(0, 5).map((p) => `${p.field} ${p.problem}`).join("; ")}`, problems.slice(0, 100));
-      const toStore: FeedbackItem[] = known.map((i) => ({ predictionId: i.predictionId, actual: judgements.get(i.predictionId)!.actual, actualValue: judgements.get(i.predictionId)!.actualValue }));
-      const stored = await storeFeedback(store.pool, toStore);
+      const toStore: FeedbackItem[] = known.map((i) => ({ predictionId: i.predictionId, actual: storedActual(judgements.get(i.predictionId)!) }));
+      const stored = await store.feedback.store(toStore);
       for (const item of known) {
         const accepted = stored.has(item.predictionId);
         statuses.set(item.predictionId, accepted ? "accepted" : "duplicate");
@@ -187,3 +186,18 @@ export const feedbackRoutes: FastifyPluginAsync<FeedbackRoutesOptions> = async (
     return summary;
   });
 };
+
+/**
+ * A prediction the store cannot look up (the object-storage sink, another replica's prediction) has no answer to
+ * compare: its task still checks the label's form, as if the answer had been right, and the label is stored and
+ * joined where it is read, never counted live.
+ */
+function asIfRight(prediction: LoggedPrediction, actual: unknown): LoggedPrediction {
+  const label = typeof actual === "string" || typeof actual === "number" ? String(actual) : null;
+  return { ...prediction, label, value: typeof actual === "number" ? actual : null };
+}
+
+/** What a judged label is stored as: the observed value (regression) or the class label as text. */
+function storedActual(judgement: Judgement): FeedbackActual {
+  return judgement.actualValue !== null ? { value: judgement.actualValue } : { label: String(judgement.actual) };
+}

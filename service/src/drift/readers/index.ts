@@ -92,8 +92,10 @@ async function s3Stream(location: TableLocation, options: OpenTableOptions): Pro
 
 /** Random access to an S3 object for Parquet: HEAD for the size, then ranged GETs (cached, coalesced by hyparquet). */
 async function s3AsyncBuffer(location: TableLocation, options: OpenTableOptions): Promise<AsyncBuffer> {
-  const s3 = client(options, location.uri);
-  const { bucket, key } = location.s3!;
+  return s3ObjectBuffer(client(options, location.uri), location.s3!.bucket, location.s3!.key);
+}
+
+export async function s3ObjectBuffer(s3: S3Client, bucket: string, key: string): Promise<AsyncBuffer> {
   const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
   const byteLength = Number(head.ContentLength ?? 0);
   return cachedAsyncBuffer({

@@ -13,20 +13,20 @@ import {
   DRIFT_COLUMNS,
   FEEDBACK_COLUMNS,
   FEEDBACK_TABLE,
-  FEEDBACK_VALUE_COLUMNS,
   PREDICTION_LOG_COLUMNS,
   PREDICTION_LOG_TABLE,
-  TASK_LOG_COLUMNS,
   type Task,
 } from "../../contract";
 
-const P = { ...PREDICTION_LOG_COLUMNS, ...TASK_LOG_COLUMNS };
-const F = { ...FEEDBACK_COLUMNS, ...FEEDBACK_VALUE_COLUMNS };
 import { DriftInputError } from "../errors";
 import type { ColumnBatch } from "./batch";
+import { readParquetPredictionLog } from "./parquet-log";
 
-/** Log columns holding each task's answer and ground truth. */
-const LOGGED: Readonly<Record<Task, { readonly prediction: string; readonly target: string | null }>> = {
+const P = PREDICTION_LOG_COLUMNS;
+const F = FEEDBACK_COLUMNS;
+
+/** Log columns holding each task's answer and ground truth (the PostgreSQL and the Parquet log alike). */
+export const LOGGED_COLUMNS: Readonly<Record<Task, { readonly prediction: string; readonly target: string | null }>> = {
   binary: { prediction: P.probability, target: F.actual },
   multiclass: { prediction: P.label, target: F.actual },
   regression: { prediction: P.value, target: F.actualValue },
@@ -49,6 +49,12 @@ export interface PredictionLogWindow {
 
 export const DEFAULT_VARIANTS = ["stable", "canary"] as const;
 
+/** The log at PREDICTION_LOG_URL: PostgreSQL, or (s3://bucket/prefix) the object-storage sink's Parquet files. */
+export function openPredictionLog(window: PredictionLogWindow): AsyncGenerator<ColumnBatch> {
+  if (window.connectionString.startsWith("s3://")) return readParquetPredictionLog({ ...window, url: window.connectionString });
+  return readPredictionLog(window);
+}
+
 export async function* readPredictionLog(window: PredictionLogWindow): AsyncGenerator<ColumnBatch> {
   const client = new PostgresClient({ ...postgresClientConfig(window.connectionString), application_name: "modelport-drift" });
   try {
@@ -59,7 +65,7 @@ export async function* readPredictionLog(window: PredictionLogWindow): AsyncGene
   const lit = (value: string) => client.escapeLiteral(value);
   const task = window.task ?? "binary";
   const columns = DRIFT_COLUMNS[task];
-  const logged = LOGGED[task];
+  const logged = LOGGED_COLUMNS[task];
   const names = [...window.features, columns.prediction.name, ...(columns.target ? [columns.target.name] : [])];
   const select = [
     ...window.features.map((name) => `p.${P.features} ->> ${lit(name)}`),

@@ -1,0 +1,93 @@
+/**
+ * PostgreSQL's COPY text format (one row per line, tab-separated fields, backslash escapes, `\N` for NULL):
+ * the format of journal lines. The PostgreSQL sink streams journal bytes into `COPY ... FROM STDIN` unchanged
+ * and the Parquet sink decodes the same lines, so an entry is serialised once, on the request path.
+ * https://www.postgresql.org/docs/15/sql-copy.html#id-1.9.3.55.9.2
+ */
+
+export const NULL_FIELD = "\\N";
+
+const SPECIAL = /[\\\t\n\r\0]/;
+const SPECIAL_ALL = /[\\\t\n\r\0]/g;
+const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\x00" };
+
+/**
+ * A text field. NUL becomes `\x00`, which PostgreSQL refuses for that row alone (text cannot hold it), so a raw
+ * NUL never enters the journal: there it marks a torn write.
+ */
+export function textField(value: string): string {
+  return SPECIAL.test(value) ? value.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : value;
+}
+
+/** JSON text as produced by JSON.stringify: it has no raw control characters, only backslashes to double. */
+export function jsonField(json: string): string {
+  return json.includes("\\") ? json.replaceAll("\\", "\\\\") : json;
+}
+
+export function numberField(value: number | null | undefined): string {
+  // String() gives NaN, Infinity and -Infinity, which double precision accepts as they are.
+  return value === null || value === undefined ? NULL_FIELD : String(value);
+}
+
+export function booleanField(value: boolean): string {
+  return value ? "t" : "f";
+}
+
+/** One field of a line back to its text, or null for `\N`. */
+export function decodeField(raw: string): string | null {
+  if (raw === NULL_FIELD) return null;
+  if (!raw.includes("\\")) return raw;
+  let out = "";
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (c !== "\\" || i === raw.length - 1) {
+      out += c;
+      continue;
+    }
+    const next = raw[++i]!;
+    switch (next) {
+      case "t":
+        out += "\t";
+        break;
+      case "n":
+        out += "\n";
+        break;
+      case "r":
+        out += "\r";
+        break;
+      case "b":
+        out += "\b";
+        break;
+      case "f":
+        out += "\f";
+        break;
+      case "v":
+        out += "\v";
+        break;
+      case "x": {
+        const hex = /^[0-9a-fA-F]{1,2}/.exec(raw.slice(i + 1))?.[0] ?? "";
+        if (hex === "") {
+          out += "x";
+          break;
+        }
+        out += String.fromCharCode(Number.parseInt(hex, 16));
+        i += hex.length;
+        break;
+      }
+      default:
+        if (next >= "0" && next <= "7") {
+          const octal = /^[0-7]{1,3}/.exec(raw.slice(i))![0];
+          out += String.fromCharCode(Number.parseInt(octal, 8));
+          i += octal.length - 1;
+        } else {
+          out += next; // \\ and any other escaped character stand for themselves
+        }
+    }
+  }
+  return out;
+}
+
+/** A line (without its newline) split into decoded fields. */
+export function decodeLine(line: string): Array<string | null> {
+  return line.split("\t").map(decodeField);
+}
