@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import { ENV } from "../../service/src/contract";
 import { readPredictionLog } from "../../service/src/drift/readers/prediction-log";
 import { PostgresClient, postgresClientConfig, PostgresConfigError, postgresTls } from "../../service/src/postgres/connection";
-import { migrate } from "../../service/src/prediction-log/schema";
+import { MIGRATIONS, migrate } from "../../service/src/prediction-log/schema";
 import { createPool } from "../../service/src/prediction-log/writer";
 import { projectRoot } from "../../service/src/paths";
 import { TestPostgres } from "../support/postgres";
@@ -124,7 +124,7 @@ describe("the service, the drift job and migrations use it", () => {
   it("the prediction-log pool migrates over verify-full, and its errors explain a wrong CA", async () => {
     const pool = createPool(verifyFull(rightCa), "tls-test");
     try {
-      expect(await migrate(pool)).toEqual([1]);
+      expect(await migrate(pool)).toEqual(MIGRATIONS.map((m) => m.version));
       const { rows } = await pool.query<{ ssl: boolean }>("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
       expect(rows[0]!.ssl).toBe(true);
     } finally {
