@@ -125,8 +125,10 @@ export function createPredict(options: PredictOptions): Predict {
 
   return async (model, records, reply) => {
     const started = performance.now();
-    // The deadline counts from the request's arrival, so time spent parsing and validating under load is included.
-    const predictions = await score(model, records, started - reply.elapsedTime);
+    // The deadline counts from when the body had arrived, so parsing and validating under load count against it
+    // but a slow upload does not (it is the client's time: an idle model answered it "overloaded (timeout)").
+    const arrivedAt = reply.request.bodyReceivedAt || started - reply.elapsedTime;
+    const predictions = await score(model, records, arrivedAt);
     log(model, records, predictions, performance.now() - started);
     const hook = options.afterResponse;
     if (hook) reply.raw.once("finish", () => hook(records, predictions));
