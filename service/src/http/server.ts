@@ -166,7 +166,8 @@ function onResponseClose(this: ServerResponse<IncomingMessage>): void {
  */
 export function clientErrorHandler(countDrop: CountDrop) {
   return (error: NodeJS.ErrnoException, socket: Socket): void => {
-    if (error.code === "ECONNRESET" || socket.destroyed) return;
+    // The client reset the connection, or closed it halfway through a request: nothing to answer, not a drop.
+    if (error.code === "ECONNRESET" || error.code === "HPE_INVALID_EOF_STATE" || socket.destroyed) return void socket.destroy();
     const [status, reason, message] =
       error.code === "ERR_HTTP_REQUEST_TIMEOUT"
         ? ([408, "request_timeout", "the request did not arrive in time (HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS)"] as const)
