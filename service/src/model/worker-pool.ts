@@ -3,7 +3,10 @@
  * core and a slow model never blocks the event loop (session.run() is a synchronous native call: in-thread, a
  * 5 ms MLP run delays every other request, health probe and metrics scrape by 5 ms).
  *
- * Each worker loads the model file itself. A worker that dies fails only its in-flight runs and is replaced.
+ * Each worker loads the model file itself. A worker that dies fails only its in-flight runs and is replaced;
+ * a replacement that fails to start is retried with backoff until one starts, so the pool always recovers.
+ * While no worker is alive a run is refused with ScoringRejectedError("model_unavailable"): the caller answers a
+ * retryable 503 (or the fallback) instead of a 500.
  */
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -11,13 +14,16 @@ import { join, relative } from "node:path";
 import { Worker } from "node:worker_threads";
 import { projectRoot } from "../paths";
 import type { ModelPackage } from "./mlmodel";
-import type { FeatureRecord, Scorer } from "./types";
+import { ScoringRejectedError, type FeatureRecord, type Scorer } from "./types";
 import type { ModelIo, RunRequest, WorkerMessage, WorkerModel } from "./worker-protocol";
 
 export interface WorkerPoolOptions {
   /** Worker threads, each with its own session. @default availableParallelism() */
   readonly workers?: number;
 }
+
+/** Backoff between attempts to replace a dead worker: doubles from the first to the last. */
+const RESTART_BACKOFF_MS = { first: 100, max: 10_000 } as const;
 
 interface Task {
   readonly resolve: (probabilities: Float32Array) => void;
@@ -78,7 +84,10 @@ export class WorkerPoolScorer implements Scorer {
   score(records: readonly FeatureRecord[]): Promise<Float32Array> {
     if (this.closing) return Promise.reject(new Error("worker pool is closed"));
     if (records.length === 0) return Promise.resolve(new Float32Array(0));
-    let least = this.workers[0];
+    if (this.workers.length === 0) {
+      return Promise.reject(new ScoringRejectedError("model_unavailable", "no live inference worker: the crashed ones are being restarted"));
+    }
+    let least = this.workers[0]!;
     for (const worker of this.workers) if (worker.tasks.size < least.tasks.size) least = worker;
     return this.runOn(least, records);
   }
@@ -116,11 +125,19 @@ export class WorkerPoolScorer implements Scorer {
       if (index < 0 || this.closing) return;
       this.workers.splice(index, 1);
       // Replace it; until the new one is ready, the remaining workers carry the load.
-      startWorker(this.model).then(
-        ({ thread: replacement }) => (this.closing ? void replacement.terminate() : this.adopt(replacement)),
-        () => undefined,
-      );
+      this.replace(RESTART_BACKOFF_MS.first);
     });
+  }
+
+  /** Starts a replacement worker, retrying with backoff (the model file may be briefly unreadable, memory short). */
+  private replace(nextDelayMs: number): void {
+    if (this.closing) return;
+    startWorker(this.model).then(
+      ({ thread }) => (this.closing ? void thread.terminate() : this.adopt(thread)),
+      () => {
+        setTimeout(() => this.replace(Math.min(RESTART_BACKOFF_MS.max, nextDelayMs * 2)), nextDelayMs).unref();
+      },
+    );
   }
 }
 
