@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { EMBEDDED_MODEL_DIR, ENV, SERVICE_PORT, VARIANTS, type Variant } from "./contract";
+import { EMBEDDED_MODEL_DIR, ENV, HTTP_KEEP_ALIVE_TIMEOUT_MS, SERVICE_PORT, VARIANTS, type Variant } from "./contract";
 import { projectRoot } from "./paths";
 import { parseModelUri } from "./registry/model-uri";
 
@@ -167,8 +167,6 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   return config;
 }
 
-/** Above the usual 60 s idle timeout of cloud load balancers and the sidecar's, so they close first. */
-const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 /** Descriptors kept back from HTTP_MAX_CONNECTIONS's default for model files, the database, the registry and workers. */
 const DESCRIPTOR_RESERVE = 256;
 
@@ -177,7 +175,7 @@ function httpLimits(read: EnvReader, problems: string[], modelDeadlineMs: number
     requestTimeoutMs: read.int(ENV.httpRequestTimeoutMs, 30_000, 1000, 3_600_000),
     headersTimeoutMs: read.int(ENV.httpHeadersTimeoutMs, 10_000, 1000, 3_600_000),
     connectionTimeoutMs: read.int(ENV.httpConnectionTimeoutMs, Math.max(60_000, modelDeadlineMs + 10_000), 1000, 3_600_000),
-    keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+    keepAliveTimeoutMs: HTTP_KEEP_ALIVE_TIMEOUT_MS,
     maxConnections: read.int(ENV.httpMaxConnections, defaultMaxConnections(), 1, 1_000_000),
     maxPipelinedRequests: read.int(ENV.httpMaxPipelinedRequests, 8, 1, 1024),
   };

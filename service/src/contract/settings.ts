@@ -51,6 +51,13 @@ export const ENV = {
   awsRegion: "AWS_REGION",
 } as const;
 
+/**
+ * How long the service keeps an idle keep-alive connection: above the 60 s idle timeout of cloud load balancers
+ * and of the pod's sidecar (InferenceService sets it below this), so the peer always closes first and never
+ * sends a request on a connection the service is closing.
+ */
+export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
 /** Where the embedded demo model lives, relative to the repository (and image) root. */
 export const EMBEDDED_MODEL_DIR = "service/models/flight-delay";
 export const EMBEDDED_MODEL_NAME = "flight-delay";
