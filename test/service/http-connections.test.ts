@@ -6,6 +6,7 @@
 import { connect, type Socket } from "node:net";
 import { ENV, METRICS, ROUTES } from "../../service/src/contract";
 import type { ModelportApp } from "../../service/src/app";
+import { connectionStats } from "../../service/src/http/server";
 import { waitFor } from "../support/net";
 import { embeddedModel, metricValue, startTestApp } from "../support/service-app";
 
@@ -112,7 +113,7 @@ describe("connection cap (HTTP_MAX_CONNECTIONS)", () => {
       // so the 21st is closed on arrival, unanswered, and counted.
       const partial = `POST ${ROUTES.predict} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n{`;
       const busy = Array.from({ length: 20 }, () => rawClient(port, partial));
-      await waitFor("20 requests in progress", async () => ((await connectionCount(app)) === 20 ? true : undefined), 10_000, 20);
+      await waitFor("20 requests in progress", async () => (connectionStats(app.server)?.busy === 20 ? true : undefined), 10_000, 20);
       const extra = rawClient(port, request());
       await extra.closed;
       expect(extra.received()).toBe("");

@@ -33,17 +33,22 @@ export function installJsonBodyParser(app: FastifyInstance): void {
     request.bodyReceivedAt = performance.now();
     const text = body as string;
     // Fastify's parser answers synchronously, inside its own try: take the result out before going on, so an
-    // error thrown further down the request's chain is not reported as invalid JSON.
-    let failure: Error | null = null;
-    let value: unknown;
-    parseJson(request, text, (error: Error | null, parsed?: unknown) => {
-      failure = error;
-      value = parsed;
-    });
-    if (failure) return done(failure);
+    // error thrown further down the request's chain is not reported as invalid JSON (one shared callback, no
+    // closure per request).
+    parseJson(request, text, capture);
+    const { error, value } = parseResult;
+    parseResult.error = null;
+    parseResult.value = undefined;
+    if (error) return done(error);
     if (hasDuplicateKeys(text, value)) return done(duplicateKeyProblem(text));
     done(null, value);
   });
+}
+
+const parseResult: { error: Error | null; value: unknown } = { error: null, value: undefined };
+function capture(error: Error | null, value?: unknown): void {
+  parseResult.error = error;
+  parseResult.value = value;
 }
 
 /**

@@ -11,6 +11,8 @@
  * when every connection has a request in progress is the new one closed on arrival. The cap stays below the
  * open-file limit, where accept() would fail and reset every new connection, the service's own included.
  *
+ * A request with more than one Host header is answered 400 here too, and the connection closed.
+ *
  * Pipelining is bounded here, below Fastify, because Node parses every pipelined request in a socket read at
  * once and hands each to the app: 50 connections pipelining hundreds each put tens of thousands of requests in
  * progress and stalled the loop for seconds. The request past the limit is answered 429 with `Connection:
@@ -31,76 +33,79 @@ interface ConnectionState {
   inFlight: number;
   /** A request was handed to the app on this connection. */
   served: boolean;
-  /** Past the pipelining limit: the 429 is queued and the connection closes after it. */
+  /** Answered with a closing error (429, 400): later requests on it are not handed to the app. */
   refusing: boolean;
-  /** Requests parsed after the 429 (not handed to the app). */
+  /** Requests parsed after that answer. */
   ignored: number;
-  /** Counted in the tracker's open connections (until it closes or is evicted). */
-  tracked: boolean;
 }
 const STATE = Symbol("modelport.connection");
-type TrackedSocket = Socket & { [STATE]: ConnectionState; [TRACKER]: ConnectionTracker };
-const TRACKER = Symbol("modelport.tracker");
+type TrackedSocket = Socket & { [STATE]: ConnectionState };
 
 /** Requests a refusing connection may still send (while the answers ahead of its 429 are pending) before it is cut. */
 const IGNORED_LIMIT = 64;
 const PIPELINING_BODY = JSON.stringify(errorBody(429, "too many pipelined requests on one connection; send them on more connections or wait for answers"));
+const DUPLICATE_HOST_BODY = JSON.stringify(errorBody(400, "the request has more than one Host header: send exactly one"));
 
 /**
- * Open connections with nothing in progress, oldest first (a Map keeps insertion order: re-inserting moves a
- * connection to the end), in two classes: never completed a request, and idle between requests.
+ * Open connections in the order they were accepted. The hot path only counts requests in progress per
+ * connection; the connection to close for a newcomer is looked for only at the cap, oldest first.
  */
 class ConnectionTracker {
-  readonly unfinished = new Map<TrackedSocket, true>();
-  readonly idle = new Map<TrackedSocket, true>();
-  open = 0;
+  private readonly open = new Set<TrackedSocket>();
 
   constructor(
     private readonly maxConnections: number,
     private readonly countDrop: CountDrop,
   ) {}
 
-  /** A new connection: accepted, possibly in place of the longest-waiting one with nothing in progress. */
+  /** A new connection: accepted, possibly in place of the longest-open one with nothing in progress. */
   accept(socket: TrackedSocket): void {
-    if (this.open >= this.maxConnections) {
-      const victim = first(this.unfinished) ?? first(this.idle);
+    if (this.open.size >= this.maxConnections) {
       this.countDrop("max_connections");
+      const victim = this.victim();
       if (!victim) {
         socket.destroy();
         return;
       }
-      this.forget(victim);
+      this.open.delete(victim);
       victim.destroy();
     }
-    this.open++;
-    socket[STATE] = { inFlight: 0, served: false, refusing: false, ignored: 0, tracked: true };
-    socket[TRACKER] = this;
-    this.unfinished.set(socket, true);
-    socket.once("close", () => this.forget(socket));
+    socket[STATE] = { inFlight: 0, served: false, refusing: false, ignored: 0 };
+    this.open.add(socket);
+    socket.once("close", () => this.open.delete(socket));
   }
 
-  busy(socket: TrackedSocket): void {
-    this.unfinished.delete(socket);
-    this.idle.delete(socket);
+  stats(): ConnectionStats {
+    let busy = 0;
+    for (const socket of this.open) if (socket[STATE].inFlight > 0) busy++;
+    return { open: this.open.size, busy };
   }
 
-  rest(socket: TrackedSocket): void {
-    if (socket[STATE].tracked && !socket.destroyed) this.idle.set(socket, true);
-  }
-
-  private forget(socket: TrackedSocket): void {
-    const state = socket[STATE];
-    if (!state.tracked) return;
-    state.tracked = false;
-    this.open--;
-    this.unfinished.delete(socket);
-    this.idle.delete(socket);
+  /** The oldest connection that never completed a request, else the oldest idle between requests. */
+  private victim(): TrackedSocket | undefined {
+    let idle: TrackedSocket | undefined;
+    for (const socket of this.open) {
+      const state = socket[STATE];
+      if (state.inFlight > 0) continue;
+      if (!state.served) return socket;
+      idle ??= socket;
+    }
+    return idle;
   }
 }
 
-function first<K>(map: Map<K, true>): K | undefined {
-  for (const key of map.keys()) return key;
-  return undefined;
+export interface ConnectionStats {
+  /** Connections open. */
+  readonly open: number;
+  /** Of which with a request in progress. */
+  readonly busy: number;
+}
+
+const trackers = new WeakMap<Server, ConnectionTracker>();
+
+/** Open and busy connections of a server made by httpServerFactory (O(open connections): diagnostics and tests). */
+export function connectionStats(server: Server): ConnectionStats | undefined {
+  return trackers.get(server)?.stats();
 }
 
 /** A Fastify serverFactory applying `limits`; `countDrop` is called once per dropped connection. */
@@ -118,6 +123,7 @@ export function httpServerFactory(limits: HttpLimits, countDrop: CountDrop): Fas
       pipeliningGuard(handler as RequestListener, limits.maxPipelinedRequests, countDrop),
     );
     const tracker = new ConnectionTracker(limits.maxConnections, countDrop);
+    trackers.set(server, tracker);
     server.on("connection", (socket: TrackedSocket) => tracker.accept(socket));
     server.setTimeout(limits.connectionTimeoutMs);
     server.on("timeout", (socket: TrackedSocket) => {
@@ -130,34 +136,52 @@ export function httpServerFactory(limits: HttpLimits, countDrop: CountDrop): Fas
   };
 }
 
+/**
+ * Runs before Fastify for every request: the pipelining bound and the duplicate-Host check (RFC 9112 section
+ * 3.2 requires a 400: Node keeps the first Host and drops the rest, while a proxy in front may have routed on
+ * another). A loop over the raw header names and two counters per request, no allocation.
+ */
 function pipeliningGuard(handler: RequestListener, maxInFlight: number, countDrop: CountDrop): RequestListener {
   return (request, response) => {
     const socket = request.socket as TrackedSocket;
     const state = socket[STATE];
     if (state.refusing) {
-      // Left unanswered: the connection closes once the 429 ahead of it is written. A client that keeps sending
-      // meanwhile (the answers ahead are slow) is cut, so unanswered requests cannot pile up.
+      // Left unanswered: the connection closes once the answer that refused it is written. A client that keeps
+      // sending meanwhile (the answers ahead are slow) is cut, so unanswered requests cannot pile up.
       if (++state.ignored > IGNORED_LIMIT) socket.destroy();
       return;
     }
-    if (state.inFlight >= maxInFlight) {
-      state.refusing = true;
-      countDrop("pipelining");
-      response.writeHead(429, { "content-type": "application/json; charset=utf-8", "retry-after": "1", connection: "close" });
-      response.end(PIPELINING_BODY);
-      return;
-    }
-    if (state.inFlight++ === 0) socket[TRACKER].busy(socket);
+    if (state.inFlight >= maxInFlight) return refuse(response, state, 429, PIPELINING_BODY, () => countDrop("pipelining"));
+    if (hostHeaders(request.rawHeaders) > 1) return refuse(response, state, 400, DUPLICATE_HOST_BODY, () => countDrop("malformed"));
+    state.inFlight++;
     state.served = true;
-    response.once("close", onResponseClose);
+    response.on("close", onResponseClose);
     handler(request, response);
   };
 }
 
+function hostHeaders(raw: readonly string[]): number {
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === "host") hosts++;
+  }
+  return hosts;
+}
+
+/** Answers `status` (in order, after the answers ahead of it) and closes the connection after it. */
+function refuse(response: ServerResponse, state: ConnectionState, status: number, body: string, count: () => void): void {
+  state.refusing = true;
+  count();
+  const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8", connection: "close" };
+  if (status === 429) headers["retry-after"] = "1";
+  response.writeHead(status, headers);
+  response.end(body);
+}
+
 /** Shared listener (no closure per request): `this` is the response. */
 function onResponseClose(this: ServerResponse<IncomingMessage>): void {
-  const socket = this.req.socket as TrackedSocket;
-  if (--socket[STATE].inFlight === 0) socket[TRACKER].rest(socket);
+  (this.req.socket as TrackedSocket)[STATE].inFlight--;
 }
 
 /**
