@@ -11,7 +11,7 @@
  *   `warmUpS` seconds then run at the full rate without being measured, so the server's estimates settle.
  *   `onMeasuring` is called when the measured phase starts.
  *
- * As a process: `node dist/bench/open-loop.js URL RATE SECONDS BODY_JSON [WARMUP_SECONDS]` prints
+ * As a process: `node dist/bench/open-loop.js URL RATE SECONDS BODY_JSON [WARMUP_SECONDS] [TIMEOUT_MS]` prints
  * `OPEN_LOOP_MEASURING` when measuring starts and `OPEN_LOOP_RESULT {...}` at the end.
  */
 import { connect, type Socket } from "node:net";
@@ -266,13 +266,14 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
 }
 
 if (require.main === module) {
-  const [url, rate, seconds, body, warmUp] = process.argv.slice(2);
+  const [url, rate, seconds, body, warmUp, timeout] = process.argv.slice(2);
   if (!url || !rate || !seconds || body === undefined) {
-    console.error("usage: open-loop URL RATE SECONDS BODY_JSON [WARMUP_SECONDS]");
+    console.error("usage: open-loop URL RATE SECONDS BODY_JSON [WARMUP_SECONDS] [TIMEOUT_MS]");
     process.exit(2);
   }
   const onMeasuring = () => console.log("OPEN_LOOP_MEASURING");
-  runOpenLoop({ url, rate: Number(rate), durationS: Number(seconds), body, warmUpS: warmUp === undefined ? undefined : Number(warmUp), onMeasuring }).then(
+  const number = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+  runOpenLoop({ url, rate: Number(rate), durationS: Number(seconds), body, warmUpS: number(warmUp), timeoutMs: number(timeout), onMeasuring }).then(
     (result) => console.log(`OPEN_LOOP_RESULT ${JSON.stringify(result)}`),
     (error: Error) => {
       console.error(`open-loop: ${error.message}`);

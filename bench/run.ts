@@ -515,10 +515,14 @@ const CAPACITY_DEADLINE_MS = 30_000;
  */
 const OVERLOAD_SHARE_OF_BARE = 0.2;
 
-/** Runs bench/open-loop.ts in its own process; `onMeasuring` runs when its unmeasured warm-up second ends. */
-function openLoop(url: string, rate: number, seconds: number, body: string, onMeasuring?: () => Promise<void>): Promise<OpenLoopResult> {
+/**
+ * Runs bench/open-loop.ts in its own process; `onMeasuring` runs when its unmeasured warm-up second ends.
+ * `extra` are its optional WARMUP_SECONDS and TIMEOUT_MS arguments.
+ */
+export function openLoop(url: string, rate: number, seconds: number, body: string, onMeasuring?: () => Promise<void>, extra: readonly number[] = []): Promise<OpenLoopResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(__dirname, "open-loop.js"), url, String(rate), String(seconds), body], { stdio: ["ignore", "pipe", "inherit"] });
+    const args = [join(__dirname, "open-loop.js"), url, String(rate), String(seconds), body, ...extra.map(String)];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
     let output = "";
     let measuring: Promise<void> | undefined;
     child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
@@ -574,7 +578,7 @@ async function startBare(): Promise<{ url: string; stop(): Promise<void> }> {
 }
 
 /** The service's /metrics as [name, labels, value] samples. Scraping also resets its event-loop delay histogram. */
-async function scrape(service: RunningService): Promise<[string, string, number][]> {
+export async function scrape(service: RunningService): Promise<[string, string, number][]> {
   const text = await (await fetch(service.url + ROUTES.metrics)).text();
   return text
     .split("\n")
@@ -590,7 +594,7 @@ async function scrape(service: RunningService): Promise<[string, string, number]
  * full (an idle loop sampled every 10 ms reports ~10.1 ms), so the smallest sample, the interval itself, is
  * subtracted: what remains is how late the loop ran.
  */
-async function eventLoopDelay(service: RunningService): Promise<EventLoopDelay> {
+export async function eventLoopDelay(service: RunningService): Promise<EventLoopDelay> {
   const metrics = await scrape(service);
   const seconds = (name: string) => sum(metrics, name) ?? NaN;
   const interval = seconds("nodejs_eventloop_lag_min_seconds");
@@ -600,13 +604,13 @@ async function eventLoopDelay(service: RunningService): Promise<EventLoopDelay> 
   };
 }
 
-function sum(metrics: [string, string, number][], name: string): number | undefined {
+export function sum(metrics: [string, string, number][], name: string): number | undefined {
   const samples = metrics.filter(([n]) => n === name);
   return samples.length === 0 ? undefined : samples.reduce((total, [, , value]) => total + value, 0);
 }
 
 /** Sum of a metric's samples grouped by one label's value. */
-function byLabel(metrics: [string, string, number][], name: string, label: string): Record<string, number> {
+export function byLabel(metrics: [string, string, number][], name: string, label: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [n, labels, value] of metrics) {
     if (n !== name) continue;

@@ -6,7 +6,7 @@ import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disrup
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
-import { ENV, ROUTES, SERVICE_PORT, SERVICE_PORT_NAME, Variant, VARIANTS } from "../service/src/contract";
+import { ENV, HTTP_KEEP_ALIVE_TIMEOUT_MS, ROUTES, SERVICE_PORT, SERVICE_PORT_NAME, Variant, VARIANTS } from "../service/src/contract";
 import { GPU_NODE_LABEL, GPU_RESOURCE, gpuToleration } from "./gpu-node-pool";
 import { IrsaConfig, IrsaRole, PolicyStatement } from "./irsa-role";
 import { appLabels, ContainerResources, quantityBytes, validateDnsLabel, validateResources } from "./kube";
@@ -49,6 +49,30 @@ export interface InferenceServiceNetwork {
   readonly database: NetworkPeer;
 }
 
+/**
+ * Limits on traffic into each pod, enforced twice: by the pod's Envoy sidecar (an Istio Sidecar with an inbound
+ * connection pool) and behind it by the service itself (its HTTP_* settings), set to agree so the service never
+ * refuses what the sidecar let through.
+ */
+export interface InferenceServiceConnectionLimits {
+  /**
+   * Connections the sidecar opens to the service. Envoy sends one HTTP/1.1 request per connection at a time, so
+   * this is also how many requests the service works on at once. The service accepts this many plus
+   * CONNECTION_HEADROOM (probes, scrapes) as HTTP_MAX_CONNECTIONS.
+   * @default 1024
+   */
+  readonly maxConnections?: number;
+  /** Requests the sidecar holds while every connection is busy; past it Envoy answers 503 at once (overflow). @default 1024 */
+  readonly maxPendingRequests?: number;
+  /** Requests per connection before the sidecar replaces it; 0 = unlimited. @default 0 */
+  readonly maxRequestsPerConnection?: number;
+}
+
+/** Connections the service accepts beyond the sidecar's pool: kubelet probes and scrapes through the Istio agent. */
+export const CONNECTION_HEADROOM = 64;
+/** The sidecar closes idle connections to the service first (the service keeps them HTTP_KEEP_ALIVE_TIMEOUT_MS). */
+const SIDECAR_IDLE_TIMEOUT_SECONDS = Math.floor(HTTP_KEEP_ALIVE_TIMEOUT_MS / 1000) - 12;
+
 export interface InferenceServiceProps {
   /** Registered model name in MLflow (also the Kubernetes app name). */
   readonly model: string;
@@ -89,6 +113,8 @@ export interface InferenceServiceProps {
    * and PREDICTION_LOG_SPILL_MAX_BYTES a headroom below it (spillCapBytes). @default "1Gi"
    */
   readonly spillVolumeSize?: string;
+  /** Inbound connection limits of the sidecar and the service. @default InferenceServiceConnectionLimits defaults */
+  readonly connectionLimits?: InferenceServiceConnectionLimits;
 }
 
 /**
@@ -106,6 +132,8 @@ export class InferenceService extends Construct {
   readonly serviceAccount: ServiceAccountV1;
   readonly serviceMonitor: Manifest;
   readonly networkPolicy: NetworkPolicyV1;
+  /** Istio Sidecar of these pods: the inbound connection pool (egress stays Istio's default). */
+  readonly sidecar: Manifest;
   readonly role?: IrsaRole;
 
   constructor(scope: Construct, id: string, props: InferenceServiceProps) {
@@ -138,6 +166,7 @@ export class InferenceService extends Construct {
     if (props.irsa && props.irsa.statements.length === 0) {
       throw new Error(`InferenceService ${props.model}/${props.variant}: irsa.statements is empty; a role that grants nothing only widens what a pod can assume, so omit irsa`);
     }
+    const limits = connectionLimits(props.model, props.variant, props.connectionLimits);
     for (const name of Object.keys(props.env ?? {})) {
       if (!(Object.values(ENV) as string[]).includes(name)) {
         throw new Error(`InferenceService env "${name}" is not a variable the service reads (see ENV in service/src/contract/settings.ts)`);
@@ -184,6 +213,7 @@ export class InferenceService extends Construct {
       // routing here; the rest of the grace period drains in-flight requests and the prediction log.
       { name: ENV.shutdownDelaySeconds, value: String(Math.min(SHUTDOWN_DELAY_SECONDS, grace - 5)) },
       { name: ENV.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      { name: ENV.httpMaxConnections, value: String(limits.maxConnections + CONNECTION_HEADROOM) },
       {
         name: ENV.predictionLogUrl,
         valueFrom: { secretKeyRef: { name: props.predictionLog.secretName, key: props.predictionLog.key } },
@@ -292,6 +322,25 @@ export class InferenceService extends Construct {
       },
     });
 
+    this.sidecar = new Manifest(this, "Sidecar", {
+      manifest: {
+        apiVersion: "networking.istio.io/v1",
+        kind: "Sidecar",
+        metadata: { name: this.name, namespace, labels: this.podLabels },
+        spec: {
+          workloadSelector: { labels: selector },
+          inboundConnectionPool: {
+            tcp: { maxConnections: limits.maxConnections },
+            http: {
+              http1MaxPendingRequests: limits.maxPendingRequests,
+              maxRequestsPerConnection: limits.maxRequestsPerConnection,
+              idleTimeout: `${SIDECAR_IDLE_TIMEOUT_SECONDS}s`,
+            },
+          },
+        },
+      },
+    });
+
     const net = props.network;
     this.networkPolicy = new NetworkPolicyV1(this, "NetworkPolicy", {
       metadata: { name: this.name, namespace },
@@ -312,4 +361,18 @@ export class InferenceService extends Construct {
       },
     });
   }
+}
+
+function connectionLimits(model: string, variant: Variant, limits: InferenceServiceConnectionLimits = {}): Required<InferenceServiceConnectionLimits> {
+  const resolved = { maxConnections: 1024, maxPendingRequests: 1024, maxRequestsPerConnection: 0, ...limits };
+  for (const [field, value, min] of [
+    ["maxConnections", resolved.maxConnections, 1],
+    ["maxPendingRequests", resolved.maxPendingRequests, 1],
+    ["maxRequestsPerConnection", resolved.maxRequestsPerConnection, 0],
+  ] as const) {
+    if (!Number.isInteger(value) || value < min || value > 1_000_000) {
+      throw new Error(`InferenceService ${model}/${variant}: connectionLimits.${field} must be an integer ${min}..1000000, got ${value}`);
+    }
+  }
+  return resolved;
 }

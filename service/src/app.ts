@@ -5,9 +5,11 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { Registry } from "prom-client";
-import { REQUEST_ID_HEADER, ROUTES, type PredictionLogEntry } from "./contract";
+import { REQUEST_ID_HEADER, ROUTES, type HttpDropReason, type PredictionLogEntry } from "./contract";
 import type { ServiceConfig } from "./config";
 import { errorHandler } from "./errors";
+import { httpProtectionPlugin } from "./http/plugin";
+import { clientErrorHandler, httpServerFactory } from "./http/server";
 import { metricsPlugin } from "./metrics/metrics-plugin";
 import { createServiceMetrics } from "./metrics/service-metrics";
 import { ModelManager, type ScorerFactory } from "./model/model-manager";
@@ -41,6 +43,9 @@ export interface ModelportApp extends FastifyInstance {
 }
 
 export async function buildApp(config: ServiceConfig, overrides: AppOverrides = {}): Promise<ModelportApp> {
+  const registry = new Registry();
+  const metrics = createServiceMetrics(registry);
+  const countDrop = (reason: HttpDropReason) => metrics.httpDropped.inc({ reason });
   const app = Fastify({
     logger: overrides.logger ?? { level: config.logLevel },
     bodyLimit: config.limits.bodyLimitBytes,
@@ -49,12 +54,11 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
     // Per-request access logs would cost more than the model at these rates; predictions go to the prediction log.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    // Above the usual 60 s idle timeout of cloud load balancers, so they close first.
-    keepAliveTimeout: 72_000,
+    // Timeouts, connection cap and pipelining bound (HTTP_* settings), every drop counted.
+    serverFactory: httpServerFactory(config.http, countDrop),
+    clientErrorHandler: clientErrorHandler(countDrop),
   });
 
-  const registry = new Registry();
-  const metrics = createServiceMetrics(registry);
   const inferenceMetrics = batcherMetrics(registry);
   const source =
     overrides.source ??
@@ -112,6 +116,7 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
     await Promise.all([models.stop(), shadowModels?.stop()]);
   });
 
+  await app.register(httpProtectionPlugin, { bodyLimitBytes: config.limits.bodyLimitBytes });
   await app.register(metricsPlugin, { registry, metrics });
   await app.register(predictionLogPlugin, {
     ...config.predictionLog,

@@ -2,10 +2,11 @@
  * Environment -> typed configuration. Every variable is documented in README.md; a bad value stops start-up
  * with one line per offending variable saying what is wrong and what would be accepted.
  */
+import { readFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { EMBEDDED_MODEL_DIR, ENV, SERVICE_PORT, VARIANTS, type Variant } from "./contract";
+import { EMBEDDED_MODEL_DIR, ENV, HTTP_KEEP_ALIVE_TIMEOUT_MS, SERVICE_PORT, VARIANTS, type Variant } from "./contract";
 import { projectRoot } from "./paths";
 import { parseModelUri } from "./registry/model-uri";
 import { DEFAULT_DOWNLOAD_LIMITS, type DownloadLimits } from "./registry/transfer";
@@ -34,6 +35,8 @@ export interface ServiceConfig {
   readonly mlflow: MlflowSettings;
   readonly shadow?: { readonly uri: string; readonly sampleRate: number };
   readonly limits: { readonly bodyLimitBytes: number; readonly maxBatchRecords: number };
+  /** Protection of the HTTP layer against slow and abusive clients (service/src/http/). */
+  readonly http: HttpLimits;
   readonly inference: {
     /** Records per ONNX Runtime run; 1 disables micro-batching. */
     readonly batchMaxSize: number;
@@ -77,6 +80,21 @@ export interface ServiceConfig {
   readonly replica: string;
 }
 
+export interface HttpLimits {
+  /** Whole request (headers and body) must arrive within this. */
+  readonly requestTimeoutMs: number;
+  /** Headers must arrive within this (from the connection's start, or the end of the previous request). */
+  readonly headersTimeoutMs: number;
+  /** Socket inactivity while a request is open. */
+  readonly connectionTimeoutMs: number;
+  /** Idle time of a keep-alive connection between requests. */
+  readonly keepAliveTimeoutMs: number;
+  /** Connections open at once. */
+  readonly maxConnections: number;
+  /** Requests in progress on one connection. */
+  readonly maxPipelinedRequests: number;
+}
+
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
   constructor(readonly problems: readonly string[]) {
@@ -113,6 +131,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     problems.push(`${ENV.mlflowTrackingUsername} and ${ENV.mlflowTrackingPassword} must be set together (basic auth)`);
   }
 
+  const requestTimeoutMs = read.int(ENV.requestTimeoutMs, 1000, 1, 600_000);
   const config: ServiceConfig = {
     port: read.int(ENV.port, SERVICE_PORT, 0, 65535),
     host: read.string(ENV.host) ?? "0.0.0.0",
@@ -136,11 +155,12 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       bodyLimitBytes: read.int(ENV.bodyLimitBytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
       maxBatchRecords: read.int(ENV.maxBatchRecords, 1000, 1, 100_000),
     },
+    http: httpLimits(read, problems, requestTimeoutMs),
     inference: {
       batchMaxSize: read.int(ENV.batchMaxSize, 64, 1, 4096),
       batchMaxWaitMs: read.number(ENV.batchMaxWaitMs, 2, 0, 1000),
       workers: read.int(ENV.inferenceWorkers, 0, 0, Math.max(64, availableParallelism())),
-      requestTimeoutMs: read.int(ENV.requestTimeoutMs, 1000, 1, 600_000),
+      requestTimeoutMs,
       maxQueue: read.int(ENV.maxQueue, 4096, 1, 1_000_000),
     },
     fallback: fallbackLabel === undefined ? undefined : { label: fallbackLabel as 0 | 1, probability: fallbackProbability },
@@ -190,6 +210,44 @@ function predictionLogUrl(read: EnvReader): string | undefined {
     return undefined;
   }
   return url;
+}
+
+/** Descriptors kept back from HTTP_MAX_CONNECTIONS's default for model files, the database, the registry and workers. */
+const DESCRIPTOR_RESERVE = 256;
+
+function httpLimits(read: EnvReader, problems: string[], modelDeadlineMs: number): HttpLimits {
+  const limits: HttpLimits = {
+    requestTimeoutMs: read.int(ENV.httpRequestTimeoutMs, 30_000, 1000, 3_600_000),
+    headersTimeoutMs: read.int(ENV.httpHeadersTimeoutMs, 10_000, 1000, 3_600_000),
+    connectionTimeoutMs: read.int(ENV.httpConnectionTimeoutMs, Math.max(60_000, modelDeadlineMs + 10_000), 1000, 3_600_000),
+    keepAliveTimeoutMs: HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: read.int(ENV.httpMaxConnections, defaultMaxConnections(), 1, 1_000_000),
+    maxPipelinedRequests: read.int(ENV.httpMaxPipelinedRequests, 8, 1, 1024),
+  };
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    problems.push(`${ENV.httpHeadersTimeoutMs}=${limits.headersTimeoutMs} must not exceed ${ENV.httpRequestTimeoutMs}=${limits.requestTimeoutMs} (the headers are part of the request)`);
+  }
+  if (limits.connectionTimeoutMs <= modelDeadlineMs) {
+    problems.push(`${ENV.httpConnectionTimeoutMs}=${limits.connectionTimeoutMs} must exceed ${ENV.requestTimeoutMs}=${modelDeadlineMs}: a connection waiting for the model is silent meanwhile`);
+  }
+  return limits;
+}
+
+/**
+ * The open-file limit less a reserve, at most 8192: past the limit accept() fails and every new connection is
+ * reset, the service's own (registry, database) included. 1024 when the limit cannot be read (not Linux).
+ */
+export function defaultMaxConnections(limitsFile = "/proc/self/limits"): number {
+  let soft: number | undefined;
+  try {
+    const line = readFileSync(limitsFile, "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+    const value = line?.slice("Max open files".length).trim().split(/\s+/)[0];
+    soft = value === "unlimited" ? Number.POSITIVE_INFINITY : Number(value);
+  } catch {
+    soft = undefined;
+  }
+  if (soft === undefined || !(soft > 0)) return 1024;
+  return Math.max(64, Math.min(8192, soft - DESCRIPTOR_RESERVE));
 }
 
 /** Small typed readers that collect problems instead of throwing at the first one. */

@@ -1,7 +1,8 @@
 import "cdktf/lib/testing/adapters/jest";
-import { InferenceService, InferenceServiceProps, ENVOY_METRICS, VARIANT_LABEL, WRITABLE_DIRS, spillCapBytes } from "../../constructs/inference-service";
+import { CONNECTION_HEADROOM, InferenceService, InferenceServiceProps, ENVOY_METRICS, VARIANT_LABEL, WRITABLE_DIRS, spillCapBytes } from "../../constructs/inference-service";
 import { GPU_NODE_LABEL, GPU_RESOURCE, GPU_TAINT } from "../../constructs/gpu-node-pool";
-import { ENV, ROUTES, SERVICE_PORT } from "../../service/src/contract";
+import { ENV, HTTP_KEEP_ALIVE_TIMEOUT_MS, ROUTES, SERVICE_PORT } from "../../service/src/contract";
+import { loadConfig } from "../../service/src/config";
 import { crdErrors, Json, NETWORK, synth } from "./support/harness";
 
 const base: InferenceServiceProps = {
@@ -94,6 +95,35 @@ describe("InferenceService", () => {
     const pod = deployment.spec.template.metadata.annotations;
     expect(pod["prometheus.io/path"]).toBe(ROUTES.metrics);
     expect(crdErrors(out.customResources())).toEqual([]);
+  });
+
+  it("limits inbound traffic at the sidecar (Istio Sidecar inbound pool, a valid CRD) and sets the service's own cap just above it", () => {
+    const sidecar = out.customResources().find((r: Json) => r.kind === "Sidecar")!;
+    expect(sidecar.apiVersion).toBe("networking.istio.io/v1");
+    expect(sidecar.spec.workloadSelector.labels).toEqual({ "app.kubernetes.io/name": "flight-delay", [VARIANT_LABEL]: "stable" });
+    expect(sidecar.spec.inboundConnectionPool).toEqual({
+      tcp: { maxConnections: 1024 },
+      http: { http1MaxPendingRequests: 1024, maxRequestsPerConnection: 0, idleTimeout: "60s" },
+    });
+    // No egress section: Istio then uses its default egress ("*/*"), as for pods without a Sidecar.
+    expect(sidecar.spec.egress).toBeUndefined();
+    const broken = structuredClone(sidecar);
+    broken.spec.inboundConnectionPool.tcp.maxConnections = "many";
+    expect(crdErrors([sidecar, broken])).toEqual([expect.stringMatching(/maxConnections must be integer/)]);
+    // The service behind it accepts what the sidecar may open, plus probes and scrapes, and keeps idle
+    // connections longer than the sidecar does, so the sidecar never reuses one the service is closing.
+    const env = envOf(c);
+    expect(Number(env[ENV.httpMaxConnections])).toBe(1024 + CONNECTION_HEADROOM);
+    expect(loadConfig({ [ENV.httpMaxConnections]: env[ENV.httpMaxConnections] }).http.maxConnections).toBe(1024 + CONNECTION_HEADROOM);
+    expect(parseInt(sidecar.spec.inboundConnectionPool.http.idleTimeout, 10) * 1000).toBeLessThan(HTTP_KEEP_ALIVE_TIMEOUT_MS);
+
+    const custom = synth((stack) => new InferenceService(stack, "svc", { ...base, connectionLimits: { maxConnections: 100, maxPendingRequests: 50, maxRequestsPerConnection: 1000 } }));
+    const pool = custom.customResources().find((r: Json) => r.kind === "Sidecar")!.spec.inboundConnectionPool;
+    expect(pool).toMatchObject({ tcp: { maxConnections: 100 }, http: { http1MaxPendingRequests: 50, maxRequestsPerConnection: 1000 } });
+    expect(envOf(container(custom.named("kubernetes_deployment_v1", "flight-delay-stable")))[ENV.httpMaxConnections]).toBe(String(100 + CONNECTION_HEADROOM));
+    expect(() => synth((stack) => new InferenceService(stack, "svc", { ...base, connectionLimits: { maxConnections: 0 } }))).toThrow(
+      /connectionLimits.maxConnections must be an integer 1..1000000, got 0/,
+    );
   });
 
   it("NetworkPolicy lets in only the mesh ingress and Prometheus, out only registry, database, DNS and istiod", () => {

@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import { EMBEDDED_MODEL_DIR, ENV } from "../../service/src/contract";
-import { ConfigError, loadConfig } from "../../service/src/config";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { ConfigError, defaultMaxConnections, loadConfig } from "../../service/src/config";
 import { projectRoot } from "../../service/src/paths";
 import { DEFAULT_DOWNLOAD_LIMITS } from "../../service/src/registry/transfer";
 
@@ -105,5 +107,32 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ [ENV.modelDownloadIdleTimeoutSeconds]: "0", [ENV.modelDownloadMaxBytes]: "1.5" })).toThrow(
       /MODEL_DOWNLOAD_IDLE_TIMEOUT_SECONDS=0 is not a number between[\s\S]*MODEL_DOWNLOAD_MAX_BYTES=1\.5 is not an integer/,
     );
+  });
+
+  it("limits slow and abusive HTTP clients by default, and checks the limits agree with each other", () => {
+    const { http } = loadConfig({});
+    expect(http).toMatchObject({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, connectionTimeoutMs: 60_000, maxPipelinedRequests: 8 });
+    expect(http.maxConnections).toBeGreaterThanOrEqual(64);
+    expect(loadConfig({ [ENV.requestTimeoutMs]: "120000" }).http.connectionTimeoutMs).toBe(130_000);
+    expect(() => loadConfig({ [ENV.httpHeadersTimeoutMs]: "20000", [ENV.httpRequestTimeoutMs]: "10000" })).toThrow(
+      /HTTP_HEADERS_TIMEOUT_MS=20000 must not exceed HTTP_REQUEST_TIMEOUT_MS=10000/,
+    );
+    expect(() => loadConfig({ [ENV.requestTimeoutMs]: "5000", [ENV.httpConnectionTimeoutMs]: "5000" })).toThrow(
+      /HTTP_CONNECTION_TIMEOUT_MS=5000 must exceed REQUEST_TIMEOUT_MS=5000/,
+    );
+    expect(() => loadConfig({ [ENV.httpMaxPipelinedRequests]: "0" })).toThrow(/HTTP_MAX_PIPELINED_REQUESTS=0 is not an integer between 1 and 1024/);
+  });
+
+  it("keeps the default connection cap below the open-file limit, with a reserve", () => {
+    const limits = (soft: string) => {
+      const file = join(mkdtempSync(join(tmpdir(), "limits-")), "limits");
+      writeFileSync(file, `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                1048576              files\n`);
+      return file;
+    };
+    expect(defaultMaxConnections(limits("1024"))).toBe(768);
+    expect(defaultMaxConnections(limits("1048576"))).toBe(8192);
+    expect(defaultMaxConnections(limits("unlimited"))).toBe(8192);
+    expect(defaultMaxConnections(limits("200"))).toBe(64);
+    expect(defaultMaxConnections("/nonexistent")).toBe(1024);
   });
 });

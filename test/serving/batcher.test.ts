@@ -28,6 +28,20 @@ class RecordingScorer implements Scorer {
 
 const record = (x: number): FeatureRecord => ({ x });
 
+/** A scorer whose runs take fixedMs + perRecordMs per record (plus coldMs on its first run), like a real session. */
+class CostScorer implements Scorer {
+  readonly batches: number[] = [];
+  constructor(private readonly cost: { readonly fixedMs: number; readonly perRecordMs: number; readonly coldMs?: number }) {}
+  async score(records: readonly FeatureRecord[]): Promise<Float32Array> {
+    const cold = this.batches.length === 0 ? (this.cost.coldMs ?? 0) : 0;
+    this.batches.push(records.length);
+    await new Promise((resolve) => setTimeout(resolve, cold + this.cost.fixedMs + this.cost.perRecordMs * records.length).unref());
+    return Float32Array.from(records, (r) => (r.x as number) / 100);
+  }
+  async close(): Promise<void> {}
+}
+
+
 function rejectionOf(promise: Promise<unknown>): Promise<ScoringRejectedError> {
   return promise.then(
     () => {
@@ -193,6 +207,36 @@ describe("MicroBatcher", () => {
     expect(batcher.depth).toBeLessThanOrEqual(4);
     await expect(rejectionOf(fifth)).resolves.toBeInstanceOf(ScoringRejectedError);
     await first;
+  });
+
+  it("admits a full batch on an idle model whose only measured run was a slow cold start (warm-up)", async () => {
+    // Issue 19 finding 2: the warm-up's cold 1-record run was taken as the per-record cost, so an idle service
+    // refused every /predict/batch above ~200 records, and a refused batch never ran to correct the estimate.
+    const scorer = new CostScorer({ coldMs: 60, fixedMs: 1, perRecordMs: 0.002 });
+    const batcher = new MicroBatcher(scorer, { maxBatchSize: 64, timeoutMs: 10_000 });
+    await batcher.score([record(1)]); // the warm-up: 60 ms for one record
+    const outcomes = [];
+    for (let i = 0; i < 5; i++) {
+      outcomes.push(await batcher.score(Array.from({ length: 1000 }, () => record(i)), { deadline: performance.now() + 1000 }).then(() => "ok", (e: ScoringRejectedError) => e.reason));
+    }
+    expect(outcomes).toEqual(["ok", "ok", "ok", "ok", "ok"]);
+    expect(scorer.batches).toEqual([1, 1000, 1000, 1000, 1000, 1000]);
+  });
+
+  it("charges a large request its run's cost, not the per-record average of small runs", async () => {
+    // 1-record runs cost 20 ms each, nearly all of it fixed (dispatch): a 1000-record run costs ~22 ms, not 20 s.
+    const scorer = new CostScorer({ fixedMs: 20, perRecordMs: 0.002 });
+    const batcher = new MicroBatcher(scorer, { maxBatchSize: 64, maxQueue: 4096, timeoutMs: 10_000 });
+    for (let i = 0; i < 4; i++) await batcher.score([record(i)]);
+    const running = batcher.score([record(1)]);
+    await new Promise((resolve) => setImmediate(resolve)); // a run is in progress
+    const ahead = Array.from({ length: 70 }, (_, i) => batcher.score([record(i)])); // two runs' worth waiting
+    const big = await batcher.score(Array.from({ length: 1000 }, () => record(2)), { deadline: performance.now() + 1000 }).then(
+      (answer) => answer.length,
+      (e: ScoringRejectedError) => e.message,
+    );
+    expect(big).toBe(1000);
+    await Promise.all([running, ...ahead]);
   });
 
   it("fires the deadline timer early by the headroom, or by the loop's recent delay when that is larger", async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -8,6 +8,7 @@ import { readModelContract, type ScorerModel } from "../../service/src/model/mod
 import { readOnnxGraph } from "../../service/src/model/onnx-graph";
 import { WorkerPoolScorer } from "../../service/src/model/worker-pool";
 import { embeddingRow, writeEmbeddingModel } from "../support/onnx-models";
+import { ScoringRejectedError } from "../../service/src/model/types";
 import { FIXTURE_RECORD, fixtureProbability, writeFixtureModel } from "./fixture-model";
 
 let dir: string;
@@ -79,6 +80,32 @@ describe("WorkerPoolScorer", () => {
       for (let i = 0; i < 100 && pool.size === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
       expect(pool.size).toBe(1);
       await expect(pool.score([FIXTURE_RECORD])).resolves.toHaveLength(2);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("with no live worker refuses with a retryable model_unavailable, and recovers even when restarts fail at first", async () => {
+    // Issue 15: with zero live workers a request got a 500 (a TypeError in score) instead of a retryable 503, and
+    // a replacement that failed to start was never retried, so the pool stayed empty for good.
+    const own = await scorerModel(await writeFixtureModel(join(dir, "restart")));
+    const pool = await WorkerPoolScorer.create(own, { workers: 1 });
+    try {
+      const worker = (pool as unknown as { workers: { thread: { terminate(): Promise<number> } }[] }).workers[0]!;
+      await rename(own.onnxPath, `${own.onnxPath}.away`); // the replacement cannot load the model for now
+      await worker.thread.terminate();
+      await new Promise((resolve) => setTimeout(resolve, 300)); // a restart or two fail meanwhile
+      expect(pool.size).toBe(0);
+      const refused = await pool.score([FIXTURE_RECORD]).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(ScoringRejectedError);
+      expect((refused as ScoringRejectedError).reason).toBe("model_unavailable");
+      await rename(`${own.onnxPath}.away`, own.onnxPath);
+      for (let i = 0; i < 200 && pool.size === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(pool.size).toBe(1);
+      await expect(pool.score([FIXTURE_RECORD])).resolves.toHaveLength(1);
     } finally {
       await pool.close();
     }

@@ -26,14 +26,22 @@ export interface StartServiceOptions {
   /** Wait for /readyz 200 (else only for /healthz). @default true */
   readonly waitReady?: boolean;
   readonly timeoutMs?: number;
-  /** Project root whose dist/ runs (another checkout's build, for before/after runs). @default this checkout */
+  /** Checkout whose dist/ is run (e.g. a baseline build to compare against). @default this project */
   readonly root?: string;
+  /** Soft limit on open files for the process (`ulimit -n`), to reproduce descriptor exhaustion. @default inherited */
+  readonly openFileLimit?: number;
 }
 
 export async function startService(options: StartServiceOptions = {}): Promise<RunningService> {
   const port = await freePort();
   const root = options.root ?? projectRoot();
-  const child = spawn(process.execPath, [join(root, "dist", "service", "src", "server.js")], {
+  const server = join(root, "dist", "service", "src", "server.js");
+  // `exec` keeps the pid: the shell becomes the service.
+  const [command, args] =
+    options.openFileLimit === undefined
+      ? [process.execPath, [server]]
+      : ["/bin/sh", ["-c", `ulimit -n ${Math.floor(options.openFileLimit)} && exec "$0" "$1"`, process.execPath, server]];
+  const child = spawn(command, args, {
     cwd: root,
     env: {
       ...process.env,

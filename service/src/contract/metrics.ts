@@ -45,6 +45,8 @@ export const METRICS = {
   httpRequestsTotal: "http_requests_total",
   /** Histogram {method,route,status_code}. */
   httpRequestDurationSeconds: "http_request_duration_seconds",
+  /** Counter {reason}: connections the HTTP layer closed to protect the service; reason is one of HTTP_DROP_REASONS. */
+  httpConnectionsDroppedTotal: "http_connections_dropped_total",
 
   // --- micro-batching ----------------------------------------------------------------------------------------------
   /** Histogram {model,variant}: records per ONNX Runtime run. */
@@ -119,6 +121,14 @@ export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 export const PREDICTION_OUTCOMES = ["positive", "negative", "predicted", "fallback", "error"] as const;
 /** tp/fp/tn/fn: binary; correct/incorrect: multiclass; observed: a regression label (its error is in the sums). */
 export const FEEDBACK_OUTCOMES = ["tp", "fp", "tn", "fn", "correct", "incorrect", "observed"] as const;
+/**
+ * Why the HTTP layer closed a connection: `max_connections` = HTTP_MAX_CONNECTIONS were open, the new one was
+ * closed on arrival; `pipelining` = more than HTTP_MAX_PIPELINED_REQUESTS requests in progress on it (429);
+ * `request_timeout` = its headers or body did not arrive in time (408); `connection_timeout` = silent too long
+ * with a request open; `malformed` = not parseable as HTTP (400, 431).
+ */
+export const HTTP_DROP_REASONS = ["max_connections", "pipelining", "request_timeout", "connection_timeout", "malformed"] as const;
+export type HttpDropReason = (typeof HTTP_DROP_REASONS)[number];
 /**
  * Why a prediction-log entry was lost:
  * - `spill_full`: the local journal reached PREDICTION_LOG_SPILL_MAX_BYTES (the sink has been down or slow long

@@ -50,6 +50,16 @@ export const ENV = {
   fallbackProbability: "FALLBACK_PROBABILITY",
   maxBatchRecords: "MAX_BATCH_RECORDS",
   bodyLimitBytes: "BODY_LIMIT_BYTES",
+  /** Time for a whole request (headers and body) to arrive; slower clients get 408 and are disconnected. */
+  httpRequestTimeoutMs: "HTTP_REQUEST_TIMEOUT_MS",
+  /** Time for the request headers to arrive (a connection that sends nothing counts from its start). */
+  httpHeadersTimeoutMs: "HTTP_HEADERS_TIMEOUT_MS",
+  /** A connection silent this long while a request is open is closed (above REQUEST_TIMEOUT_MS). */
+  httpConnectionTimeoutMs: "HTTP_CONNECTION_TIMEOUT_MS",
+  /** Open connections accepted at once; more are closed on arrival. Default: the open-file limit less a reserve. */
+  httpMaxConnections: "HTTP_MAX_CONNECTIONS",
+  /** Requests in progress on one connection (HTTP/1.1 pipelining); the next gets 429 and the connection closes. */
+  httpMaxPipelinedRequests: "HTTP_MAX_PIPELINED_REQUESTS",
   shutdownGraceSeconds: "SHUTDOWN_GRACE_SECONDS",
   shutdownDelaySeconds: "SHUTDOWN_DELAY_SECONDS",
   costFalsePositive: "COST_FALSE_POSITIVE",
@@ -66,6 +76,13 @@ export const ENV = {
   awsEndpointUrlS3: "AWS_ENDPOINT_URL_S3",
   awsEndpointUrl: "AWS_ENDPOINT_URL",
 } as const;
+
+/**
+ * How long the service keeps an idle keep-alive connection: above the 60 s idle timeout of cloud load balancers
+ * and of the pod's sidecar (InferenceService sets it below this), so the peer always closes first and never
+ * sends a request on a connection the service is closing.
+ */
+export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
 /** Where the embedded demo model lives, relative to the repository (and image) root. */
 export const EMBEDDED_MODEL_DIR = "service/models/flight-delay";

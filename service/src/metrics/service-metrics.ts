@@ -4,7 +4,7 @@
  * is a HotCounter/HotHistogram (label sets resolved once); the rest are prom-client's own classes.
  */
 import { Counter, Gauge, collectDefaultMetrics, type Registry } from "prom-client";
-import { DEFAULT_VALUE_BUCKETS, LATENCY_BUCKETS_SECONDS, METRICS, OUTPUT_NORM_BUCKETS, PROBABILITY_BUCKETS } from "../contract";
+import { DEFAULT_VALUE_BUCKETS, HTTP_DROP_REASONS, LATENCY_BUCKETS_SECONDS, METRICS, OUTPUT_NORM_BUCKETS, PROBABILITY_BUCKETS } from "../contract";
 import { HotCounter, HotHistogram } from "./hot-metrics";
 
 export type ServiceMetrics = ReturnType<typeof createServiceMetrics>;
@@ -13,7 +13,16 @@ export function createServiceMetrics(registry: Registry) {
   // Default process metrics include nodejs_eventloop_lag_* (event-loop delay) and GC/heap.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const registers = [registry];
+  const httpDropped = new Counter({
+    name: METRICS.httpConnectionsDroppedTotal,
+    help: "Connections the HTTP layer closed to protect the service, by reason (max_connections, pipelining, request_timeout, connection_timeout, malformed).",
+    labelNames: ["reason"] as const,
+    registers,
+  });
+  // Every reason from the start, so an alert's rate() has a series before the first drop.
+  for (const reason of HTTP_DROP_REASONS) httpDropped.inc({ reason }, 0);
   return {
+    httpDropped,
     predictions: new HotCounter({
       name: METRICS.predictionsTotal,
       help: "Predictions answered, by outcome (positive, negative: binary; predicted: other tasks; fallback, error).",

@@ -261,6 +261,46 @@ class BatchQueues {
   }
 }
 
+/**
+ * Wall time of a run as fixed + perRecord x records, least-squares over recent runs (each sample decays like the
+ * drain rate). A per-record average would charge a 1000-record request a thousand times the dispatch overhead
+ * that dominates the 1-record runs an idle service sees (the warm-up, lone requests). Until runs of different
+ * sizes are seen, the whole cost is taken as fixed: optimistic, and the deadline timers catch what that misses.
+ */
+class RunCostModel {
+  private weight = 0;
+  private sumN = 0;
+  private sumNN = 0;
+  private sumT = 0;
+  private sumNT = 0;
+  private fixedMs = 0;
+  private perRecordMs = 0;
+
+  add(records: number, ms: number, decay: number): void {
+    this.weight = this.weight * decay + 1;
+    this.sumN = this.sumN * decay + records;
+    this.sumNN = this.sumNN * decay + records * records;
+    this.sumT = this.sumT * decay + ms;
+    this.sumNT = this.sumNT * decay + records * ms;
+    const spread = this.weight * this.sumNN - this.sumN * this.sumN;
+    // Sizes too alike to separate the two costs (relative variance under 1%): all fixed.
+    let slope = spread > 0.01 * this.weight * this.sumNN ? (this.weight * this.sumNT - this.sumN * this.sumT) / spread : 0;
+    if (!(slope > 0)) slope = 0;
+    let intercept = (this.sumT - slope * this.sumN) / this.weight;
+    if (intercept < 0) {
+      intercept = 0;
+      slope = this.sumT / this.sumN;
+    }
+    this.fixedMs = intercept;
+    this.perRecordMs = slope;
+  }
+
+  /** Expected wall time of `runs` runs holding `records` records in all; 0 before any sample. */
+  ms(records: number, runs: number): number {
+    return runs * this.fixedMs + records * this.perRecordMs;
+  }
+}
+
 /** A Scorer that coalesces concurrent calls into batched runs of the wrapped scorer. */
 export class MicroBatcher implements ServingScorer {
   readonly maxBatchSize: number;
@@ -283,9 +323,10 @@ export class MicroBatcher implements ServingScorer {
   private drainBusyMs = 0;
   private drainRecords = 0;
   private lastDrainSampleAt = 0;
-  /** Wall time of every run and its records, decaying alike: what runs take now, idle time excluded. */
-  private runWallMs = 0;
-  private runRecords = 0;
+  /** What runs take now (idle time excluded): fixed + per-record cost, fitted over recent runs. */
+  private readonly runCost = new RunCostModel();
+  /** The first run of a session is cold (lazy allocations, first-touch pages): its time predicts nothing. */
+  private sawFirstRun = false;
   private lastCompletionAt = 0;
   /** Records were waiting when the last run completed. */
   private backloggedAtLastCompletion = false;
@@ -369,18 +410,21 @@ export class MicroBatcher implements ServingScorer {
   /**
    * Expected time until a request of `records` records arriving now is answered, at the measured drain rate.
    * 0 when it goes into the next run of some slot anyway (always admitted: the model must never idle because of
-   * a wrong estimate).
+   * a wrong estimate). A request larger than a batch runs alone, so only a batch's worth of it counts here: an
+   * idle batcher admits the largest request, and its run then corrects the estimate (a refused request never
+   * runs, so an estimate that refused every large request on an idle model would never be corrected).
    */
   private expectedWaitMs(records: number): number {
-    const ahead = this.queue.rows + records;
-    if (ahead <= this.concurrency * this.maxBatchSize) return 0;
-    // What runs take now, spread over the slots (0 before the first run ends: the deadline timers are the backstop).
-    const runMsPerRecord = this.runRecords > 0 ? this.runWallMs / this.runRecords / this.concurrency : 0;
-    if (this.drainRecords === 0) return ahead * runMsPerRecord;
+    const queued = this.queue.rows;
+    if (queued + Math.min(records, this.maxBatchSize) <= this.concurrency * this.maxBatchSize) return 0;
+    // What runs take now: the runs ahead spread over the slots, then this request's own run (a request always
+    // runs whole, in one run).
+    const runsMs = this.runCost.ms(queued, Math.ceil(queued / this.maxBatchSize)) / this.concurrency + this.runCost.ms(records, 1);
+    if (this.drainRecords === 0) return runsMs;
     // A drain rate not confirmed lately gives way to what runs take now: otherwise a pessimistic estimate that
     // sheds everything but the next run, under bursts that leave nothing waiting, would never be sampled again.
     const confirmed = Math.exp(-(performance.now() - this.lastDrainSampleAt) / DRAIN_WINDOW_MS);
-    return ahead * (confirmed * (this.drainBusyMs / this.drainRecords) + (1 - confirmed) * runMsPerRecord);
+    return confirmed * (queued + records) * (this.drainBusyMs / this.drainRecords) + (1 - confirmed) * runsMs;
   }
 
   /** Refuses new calls, lets queued and running ones finish, then closes the wrapped scorer. */
@@ -540,9 +584,8 @@ export class MicroBatcher implements ServingScorer {
   private measureDrain(records: number, startedAt: number): void {
     const now = performance.now();
     const sinceLastCompletion = now - this.lastCompletionAt;
-    const runDecay = Math.exp(-sinceLastCompletion / DRAIN_WINDOW_MS);
-    this.runWallMs = this.runWallMs * runDecay + (now - startedAt);
-    this.runRecords = this.runRecords * runDecay + records;
+    if (this.sawFirstRun) this.runCost.add(records, now - startedAt, Math.exp(-sinceLastCompletion / DRAIN_WINDOW_MS));
+    this.sawFirstRun = true;
     if (this.backloggedAtLastCompletion && records > 0) {
       // Decay by the time since the last sample, so a rate measured before a long idle spell counts for little.
       const decay = Math.exp(-(now - this.lastDrainSampleAt) / DRAIN_WINDOW_MS);

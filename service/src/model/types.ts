@@ -89,13 +89,14 @@ export interface TensorMetadata {
 }
 
 /**
- * The model could not answer in time: the route answers the configured fallback, or 503 with Retry-After.
- * Expected control flow under overload (thousands a second), so no stack trace is captured.
+ * The model could not answer in time, or cannot answer right now (no live inference worker: `model_unavailable`):
+ * the route answers the configured fallback, or 503 with Retry-After. Expected control flow under overload
+ * (thousands a second), so no stack trace is captured.
  */
 export class ScoringRejectedError extends Error {
   declare readonly name: "ScoringRejectedError";
-  readonly reason: Exclude<FallbackReason, "model_unavailable">;
-  constructor(reason: Exclude<FallbackReason, "model_unavailable">, message: string) {
+  readonly reason: FallbackReason;
+  constructor(reason: FallbackReason, message: string) {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     super(message);

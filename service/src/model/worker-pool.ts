@@ -3,7 +3,10 @@
  * core and a slow model never blocks the event loop (session.run() is a synchronous native call: in-thread, a
  * 5 ms MLP run delays every other request, health probe and metrics scrape by 5 ms).
  *
- * Each worker loads the model file itself. A worker that dies fails only its in-flight runs and is replaced.
+ * Each worker loads the model file itself. A worker that dies fails only its in-flight runs and is replaced;
+ * a replacement that fails to start is retried with backoff until one starts, so the pool always recovers.
+ * While no worker is alive a run is refused with ScoringRejectedError("model_unavailable"): the caller answers a
+ * retryable 503 (or the fallback) instead of a 500.
  */
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -13,7 +16,7 @@ import { projectRoot } from "../paths";
 import type { RowValues } from "../tasks/task";
 import type { ScorerModel } from "./model-contract";
 import type { TensorMap } from "./tensors";
-import { ModelRunError, type FeatureRecord, type ServingScorer, type TensorRequest } from "./types";
+import { ModelRunError, ScoringRejectedError, type FeatureRecord, type ServingScorer, type TensorRequest } from "./types";
 import type { ModelIo, RunRequest, WorkerMessage, WorkerModel } from "./worker-protocol";
 
 export interface WorkerPoolOptions {
@@ -22,6 +25,9 @@ export interface WorkerPoolOptions {
   /** Run on every worker before the pool is returned: records (column models) and/or tensors. */
   readonly warmUp?: { readonly records?: readonly FeatureRecord[]; readonly tensors?: TensorRequest };
 }
+
+/** Backoff between attempts to replace a dead worker: doubles from the first to the last. */
+const RESTART_BACKOFF_MS = { first: 100, max: 10_000 } as const;
 
 interface Task {
   readonly resolve: (result: RowValues | TensorMap) => void;
@@ -84,11 +90,13 @@ export class WorkerPoolScorer implements ServingScorer {
   score(records: readonly FeatureRecord[]): Promise<RowValues> {
     if (this.closing) return Promise.reject(new Error("worker pool is closed"));
     if (records.length === 0) return Promise.resolve(new Float32Array(0));
+    if (this.workers.length === 0) return noLiveWorker();
     return this.runOn(this.leastBusy(), { id: this.nextId++, records }) as Promise<RowValues>;
   }
 
   run(request: TensorRequest): Promise<TensorMap> {
     if (this.closing) return Promise.reject(new Error("worker pool is closed"));
+    if (this.workers.length === 0) return noLiveWorker();
     return this.runOn(this.leastBusy(), { id: this.nextId++, tensors: request.tensors }) as Promise<TensorMap>;
   }
 
@@ -131,11 +139,19 @@ export class WorkerPoolScorer implements ServingScorer {
       if (index < 0 || this.closing) return;
       this.workers.splice(index, 1);
       // Replace it; until the new one is ready, the remaining workers carry the load.
-      startWorker(this.model).then(
-        ({ thread: replacement }) => (this.closing ? void replacement.terminate() : this.adopt(replacement)),
-        () => undefined,
-      );
+      this.replace(RESTART_BACKOFF_MS.first);
     });
+  }
+
+  /** Starts a replacement worker, retrying with backoff (the model file may be briefly unreadable, memory short). */
+  private replace(nextDelayMs: number): void {
+    if (this.closing) return;
+    startWorker(this.model).then(
+      ({ thread }) => (this.closing ? void thread.terminate() : this.adopt(thread)),
+      () => {
+        setTimeout(() => this.replace(Math.min(RESTART_BACKOFF_MS.max, nextDelayMs * 2)), nextDelayMs).unref();
+      },
+    );
   }
 }
 
@@ -173,4 +189,9 @@ function workerScript(): string {
   if (existsSync(sibling)) return sibling;
   const root = projectRoot(__dirname);
   return join(root, "dist", relative(root, __dirname), "inference-worker.js");
+}
+
+/** Every worker crashed and none is back yet: a retryable refusal (503 + Retry-After, or the fallback), not a 500. */
+function noLiveWorker(): Promise<never> {
+  return Promise.reject(new ScoringRejectedError("model_unavailable", "no live inference worker: the crashed ones are being restarted"));
 }

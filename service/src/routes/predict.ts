@@ -60,7 +60,10 @@ export type Predict = (model: LoadedModel, records: readonly FeatureRecord[], re
 
 export function createPredict(predictor: Predictor, afterResponse?: (work: ScoredWork) => void): Predict {
   return async (model, records, reply) => {
-    const predictions = await predictor.records(model, records, performance.now() - reply.elapsedTime);
+    // The deadline counts from when the body had arrived, so parsing and validating under load count against it
+    // but a slow upload does not (it is the client's time: an idle model answered it "overloaded (timeout)").
+    const arrivedAt = reply.request.bodyReceivedAt || performance.now() - reply.elapsedTime;
+    const predictions = await predictor.records(model, records, arrivedAt);
     if (afterResponse) reply.raw.once("finish", () => afterResponse({ records }));
     return predictions;
   };

@@ -10,6 +10,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyPluginAsync, FastifyReply, HTTPMethods } from "fastify";
+import { boundedMessage } from "../errors";
 import { ROUTES } from "../contract";
 import { tensorsToRecords } from "../model/feeds";
 import type { LoadedModel, ModelManager } from "../model/model-manager";
@@ -48,7 +49,7 @@ export const v2Routes: FastifyPluginAsync<V2RoutesOptions> = async (app, options
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) request.log.error({ err: error }, "V2 request failed");
-    void reply.status(status).send({ error: status === 500 ? "internal error while serving the request; see the service log" : clientMessage(error) });
+    void reply.status(status).send({ error: status === 500 ? "internal error while serving the request; see the service log" : boundedMessage(clientMessage(error)) });
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({
@@ -138,7 +139,7 @@ export const v2Routes: FastifyPluginAsync<V2RoutesOptions> = async (app, options
         const work = { tensors: decoded.tensors, rows: decoded.rows, key: model.batchAxis ? decoded.key : undefined };
         let result;
         try {
-          result = await predictor.tensors(model, work, decoded.outputs, performance.now() - reply.elapsedTime, records);
+          result = await predictor.tensors(model, work, decoded.outputs, request.bodyReceivedAt || performance.now() - reply.elapsedTime, records);
         } catch (error) {
           if (error instanceof ModelRunError) return reply.status(400).send({ error: `the model cannot run on these inputs: ${error.message}` });
           if (!(error instanceof ScoringRejectedError)) throw error;
