@@ -105,7 +105,7 @@ describe("WorkerPoolScorer", () => {
       await rename(`${own.onnxPath}.away`, own.onnxPath);
       for (let i = 0; i < 200 && pool.size === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
       expect(pool.size).toBe(1);
-      await expect(pool.score([FIXTURE_RECORD])).resolves.toHaveLength(1);
+      await expect(pool.score([FIXTURE_RECORD])).resolves.toHaveLength(2); // one record's [P(negative), P(positive)]
     } finally {
       await pool.close();
     }
