@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Client } from "pg";
 import { DATABASE_OWNER_SQL } from "../../constructs/database-owner-sql";
-import { maintain, migrate } from "../../service/src/prediction-log/schema";
+import { MIGRATIONS, maintain, migrate } from "../../service/src/prediction-log/schema";
 import { createPool } from "../../service/src/prediction-log/writer";
 import { pgBin, TestPostgres } from "../support/postgres";
 
@@ -61,7 +61,7 @@ describe("the database-owner bootstrap SQL", () => {
   it("gives the role a database on which the service's migrations, partition maintenance, inserts and reads work", async () => {
     const pool = createPool(pg.url("prediction_log_models", { user: "prediction_log_models", password: "first-password" }), "owner-test");
     try {
-      expect(await migrate(pool)).toEqual([1]);
+      expect(await migrate(pool)).toEqual(MIGRATIONS.map((m) => m.version));
       await maintain(pool, { daysAhead: 2, retentionDays: 1 });
       const id = "00000000-0000-4000-8000-000000000001";
       await pool.query(

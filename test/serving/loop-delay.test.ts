@@ -24,9 +24,10 @@ it("reports the recent p99 of how late the loop ran, ~0 when idle, 0 once releas
   const second = processLoopDelay();
   try {
     await sleep(1100); // two windows of an idle loop
-    expect(first.delay.p99Ms()).toBeLessThan(15);
+    // Idle: only scheduling noise (a few ms here, tens on a loaded machine); blocked: the 60 ms blocks.
+    expect(first.delay.p99Ms()).toBeLessThan(40);
     await blockFor(1100);
-    expect(first.delay.p99Ms()).toBeGreaterThan(30);
+    expect(first.delay.p99Ms()).toBeGreaterThan(50);
     expect(second.delay).toBe(first.delay); // one monitor per process
   } finally {
     first.release();
