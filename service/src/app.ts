@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { Registry } from "prom-client";
-import { REQUEST_ID_HEADER, type PredictionLogEntry } from "./contract";
+import { REQUEST_ID_HEADER, ROUTES, type PredictionLogEntry } from "./contract";
 import type { ServiceConfig } from "./config";
 import { errorHandler } from "./errors";
 import { metricsPlugin } from "./metrics/metrics-plugin";
@@ -13,6 +13,7 @@ import { createServiceMetrics } from "./metrics/service-metrics";
 import { ModelManager, type ScorerFactory } from "./model/model-manager";
 import { batcherMetrics } from "./model/batcher";
 import { servingScorerFactory } from "./model/serving-scorer";
+import { createPredictor } from "./model/predictor";
 import { createShadow } from "./model/shadow";
 import { predictionLogPlugin } from "./prediction-log/plugin";
 import type { CostMatrix } from "./prediction-log/feedback";
@@ -20,7 +21,7 @@ import { DEFAULT_RETENTION } from "./prediction-log/schema";
 import { createModelSource, type ModelSource } from "./registry/model-source";
 import { healthRoutes } from "./routes/health";
 import { modelInfoRoutes } from "./routes/model-info";
-import { createPredict, predictRoutes, type PredictOptions } from "./routes/predict";
+import { predictRoutes } from "./routes/predict";
 import { v2Routes } from "./v2/routes";
 
 export interface AppOverrides {
@@ -70,6 +71,7 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
       overrides.createScorer ?? servingScorerFactory({ inference: config.inference, variant: config.model.variant, metrics: inferenceMetrics }),
     pollIntervalMs: config.model.pollIntervalMs,
     baselineMetric: config.baselineMetric,
+    fallback: config.fallback,
     metrics,
     log: app.log.child({ component: "model-manager" }),
   });
@@ -88,6 +90,8 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
       log: app.log.child({ component: "shadow-model-manager" }),
     });
   let shuttingDown = false;
+  const loadedVersion = (model: string, version: string) =>
+    [models.current, shadowModels?.current].find((m) => m?.identity.name === model && m.identity.version === version);
 
   app.decorate("models", models);
   app.decorate("metricsRegistry", registry);
@@ -115,11 +119,13 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
     replica: config.replica,
     registry,
     costs: config.costs,
-    // Feedback is costed with the matrix of the version that made the prediction, when it is still loaded.
+    // Feedback is costed with the matrix of the version that made the prediction, and checked against its
+    // classes, while it is still loaded.
     costsFor: (model, version) => {
-      const served = [models.current, shadowModels?.current].find((m) => m?.identity.name === model && m.identity.version === version);
+      const served = loadedVersion(model, version);
       return served && costMatrixFromTags(served.identity.tags, config.costs);
     },
+    classesFor: (model, version) => loadedVersion(model, version)?.task.classes,
     // Leave part of the shutdown grace for the listener to close after the queue is written or spilled.
     closeTimeoutMs: Math.max(1000, Math.min(5000, config.shutdownGraceMs / 2)),
   });
@@ -129,42 +135,46 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
     details: () => ({ prediction_log: app.predictionLog.status() }),
   });
   await app.register(modelInfoRoutes, { models, variant: config.model.variant });
-  // /predict, /predict/batch and V2 infer score through one predict path (fallback, metrics, log, shadow).
-  // With logging off no entry is even built for it.
+  // /predict, /predict/batch and V2 infer score through one predictor (deadline, fallback, task metrics, log) and
+  // hand their work to the shadow after responding. With logging off no entry is even built for it.
   const recordPrediction = app.predictionLog.status().enabled ? (entry: PredictionLogEntry) => app.predictionLog.record(entry) : undefined;
-  const predictOptions: PredictOptions = {
-    variant: config.model.variant,
-    metrics,
-    requestTimeoutMs: config.inference.requestTimeoutMs,
-    fallback: config.fallback,
-    recordPrediction,
-    afterResponse:
-      shadow && shadowModels
-        ? createShadow({
-            models: shadowModels,
-            sampleRate: shadow.sampleRate,
-            metrics,
-            timeoutMs: config.inference.requestTimeoutMs,
-            recordPrediction,
-            log: app.log.child({ component: "shadow" }),
-          })
-        : undefined,
-  };
-  await app.register(predictRoutes, { ...predictOptions, models, maxBatchRecords: config.limits.maxBatchRecords });
+  const predictor = createPredictor({ variant: config.model.variant, metrics, requestTimeoutMs: config.inference.requestTimeoutMs, recordPrediction });
+  const afterResponse =
+    shadow && shadowModels
+      ? createShadow({
+          models: shadowModels,
+          sampleRate: shadow.sampleRate,
+          metrics,
+          timeoutMs: config.inference.requestTimeoutMs,
+          recordPrediction,
+          log: app.log.child({ component: "shadow" }),
+        })
+      : undefined;
+  await app.register(predictRoutes, { models, variant: config.model.variant, metrics, predictor, afterResponse, maxBatchRecords: config.limits.maxBatchRecords });
   await app.register(v2Routes, {
+    prefix: ROUTES.v2.server,
     models,
     ready: () => !shuttingDown,
     maxBatchRecords: config.limits.maxBatchRecords,
-    predict: createPredict(predictOptions),
+    predictor,
+    afterResponse,
   });
   return app as unknown as ModelportApp;
 }
 
-/** Registry tags `cost_false_positive` / `cost_false_negative` on the model version override the configured costs. */
+/**
+ * Registry tags `cost_false_positive` / `cost_false_negative` (binary), `cost_misclassification` (multiclass) and
+ * `cost_per_unit_error` (regression) on the model version override the configured costs.
+ */
 export function costMatrixFromTags(tags: Readonly<Record<string, string>>, defaults: CostMatrix): CostMatrix {
-  const read = (tag: string, fallback: number) => {
+  const read = (tag: string, fallback: number | undefined) => {
     const value = Number(tags[tag]);
     return tags[tag] !== undefined && Number.isFinite(value) && value >= 0 ? value : fallback;
   };
-  return { falsePositive: read("cost_false_positive", defaults.falsePositive), falseNegative: read("cost_false_negative", defaults.falseNegative) };
+  return {
+    falsePositive: read("cost_false_positive", defaults.falsePositive)!,
+    falseNegative: read("cost_false_negative", defaults.falseNegative)!,
+    misclassification: read("cost_misclassification", defaults.misclassification),
+    perUnitError: read("cost_per_unit_error", defaults.perUnitError),
+  };
 }

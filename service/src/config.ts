@@ -55,7 +55,12 @@ export interface ServiceConfig {
     /** Days of daily partitions (and feedback) kept. */
     readonly retentionDays: number;
   };
-  readonly costs: { readonly falsePositive: number; readonly falseNegative: number };
+  readonly costs: {
+    readonly falsePositive: number;
+    readonly falseNegative: number;
+    readonly misclassification: number;
+    readonly perUnitError: number;
+  };
   /** Run metric (or metrics.json key) read as the registered baseline hit rate. */
   readonly baselineMetric: string;
   readonly shutdownGraceMs: number;
@@ -141,6 +146,8 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     costs: {
       falsePositive: read.number(ENV.costFalsePositive, 1, 0, 1e9),
       falseNegative: read.number(ENV.costFalseNegative, 5, 0, 1e9),
+      misclassification: read.number(ENV.costMisclassification, 1, 0, 1e9),
+      perUnitError: read.number(ENV.costPerUnitError, 1, 0, 1e9),
     },
     baselineMetric: read.string(ENV.baselineMetric) ?? "accuracy",
     shutdownGraceMs: read.number(ENV.shutdownGraceSeconds, 25, 0, 3600) * 1000,

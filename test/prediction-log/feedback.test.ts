@@ -124,7 +124,8 @@ describe("POST /feedback (real PostgreSQL)", () => {
     ["items not an array", { items: "x" }, "items.0"],
     ["missing prediction_id", { items: [{ actual: 1 }] }, "items.0.prediction_id"],
     ["missing actual", { items: [{ prediction_id: randomUUID() }] }, "items.0.actual"],
-    ["actual not 0 or 1", { items: [{ prediction_id: randomUUID(), actual: 2 }] }, "items.0.actual"],
+    // Whether a number or string fits is the prediction's task's call (after lookup); other JSON never fits.
+    ["actual neither a number nor a string", { items: [{ prediction_id: randomUUID(), actual: { class: 1 } }] }, "items.0.actual"],
     ["prediction_id not a uuid", { items: [{ prediction_id: "not-a-uuid", actual: 1 }] }, "items.0.prediction_id"],
     ["too many items", { items: Array.from({ length: FEEDBACK_MAX_ITEMS + 1 }, () => ({ prediction_id: randomUUID(), actual: 1 })) }, "items"],
   ])("400 naming the field: %s", async (_case, payload, field) => {

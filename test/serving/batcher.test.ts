@@ -2,7 +2,8 @@ import { Registry } from "prom-client";
 import { performance } from "node:perf_hooks";
 import { METRICS } from "../../service/src/contract";
 import { MicroBatcher, batcherMetrics } from "../../service/src/model/batcher";
-import { ScoringRejectedError, type FeatureRecord, type Scorer } from "../../service/src/model/types";
+import type { TensorMap } from "../../service/src/model/tensors";
+import { ScoringRejectedError, type FeatureRecord, type Scorer, type TensorRequest, type TensorScorer } from "../../service/src/model/types";
 
 /** A scorer that answers record.x / 100 after `delayMs`, recording every batch it was given. */
 class RecordingScorer implements Scorer {
@@ -286,5 +287,101 @@ describe("MicroBatcher", () => {
     expect(() => new MicroBatcher(new RecordingScorer(), { maxBatchSize: 0 })).toThrow(/maxBatchSize must be a positive integer, got 0/);
     expect(() => new MicroBatcher(new RecordingScorer(), { maxWaitMs: -1 })).toThrow(/maxWaitMs .* got -1/);
     expect(() => new MicroBatcher(new RecordingScorer(), { headroom: 0.5 })).toThrow(/headroom must be in \[0, 0.5\), got 0.5/);
+  });
+});
+
+/** A tensor scorer: y = x + 1 per element, [rows, width]; records every run's rows and width. */
+class TensorRecorder implements Scorer, TensorScorer {
+  readonly runs: { rows: number; width: number }[] = [];
+  constructor(
+    public delayMs = 0,
+    private readonly failOn?: number,
+    private readonly outputRows?: (rows: number) => number,
+  ) {}
+  async score(records: readonly FeatureRecord[]): Promise<Float32Array> {
+    return new Float32Array(records.length);
+  }
+  async run(request: TensorRequest): Promise<TensorMap> {
+    const x = request.tensors.x!;
+    const [rows, width] = x.dims as [number, number];
+    this.runs.push({ rows, width });
+    await new Promise((resolve) => setTimeout(resolve, this.delayMs).unref());
+    const data = Float32Array.from(x.data as Float32Array, (v) => v + 1);
+    if (this.failOn !== undefined && data.includes(this.failOn + 1)) throw new Error(`cannot run on ${this.failOn}`);
+    const outRows = this.outputRows?.(rows) ?? rows;
+    return { y: { type: "float32", dims: [outRows, width], data: data.subarray(0, outRows * width) } };
+  }
+  async close(): Promise<void> {}
+}
+
+const tensorRequest = (rows: number[][], coalesce = true): TensorRequest => ({
+  tensors: { x: { type: "float32", dims: [rows.length, rows[0]!.length], data: Float32Array.from(rows.flat()) } },
+  rows: rows.length,
+  key: coalesce ? String(rows[0]!.length) : undefined,
+});
+
+describe("MicroBatcher with tensor requests", () => {
+  it("coalesces requests of one shape along dimension 0 and hands each its own rows of every output", async () => {
+    const scorer = new TensorRecorder();
+    const batcher = new MicroBatcher(scorer, { maxBatchSize: 64 });
+    const requests = Array.from({ length: 10 }, (_, i) => tensorRequest(i % 3 === 0 ? [[i, i], [i, -i]] : [[i, 0]]));
+    const answers = await Promise.all(requests.map((r) => batcher.run(r)));
+    expect(scorer.runs).toEqual([{ rows: 14, width: 2 }]);
+    answers.forEach((answer, i) => {
+      expect(answer.y!.dims).toEqual([requests[i]!.rows, 2]);
+      expect(Array.from(answer.y!.data as Float32Array)).toEqual(Array.from(requests[i]!.tensors.x!.data as Float32Array, (v) => v + 1));
+    });
+  });
+
+  it("never mixes shapes: requests of other dimensions past 0 go into their own runs, oldest queue first", async () => {
+    const scorer = new TensorRecorder(5);
+    const batcher = new MicroBatcher(scorer, { maxBatchSize: 64 });
+    const first = batcher.run(tensorRequest([[1, 2, 3]]));
+    await new Promise((resolve) => setImmediate(resolve)); // running: the rest queue behind it
+    const rest = [tensorRequest([[1, 2]]), tensorRequest([[1, 2, 3, 4]]), tensorRequest([[3, 4]]), tensorRequest([[5, 6, 7, 8]])].map((r) => batcher.run(r));
+    const answers = await Promise.all([first, ...rest]);
+    expect(scorer.runs).toEqual([
+      { rows: 1, width: 3 },
+      { rows: 2, width: 2 },
+      { rows: 2, width: 4 },
+    ]);
+    expect(Array.from(answers[3]!.y!.data as Float32Array)).toEqual([4, 5]);
+  });
+
+  it("runs a request without a key (no batch axis) alone, and keeps record requests apart from tensors", async () => {
+    const scorer = new TensorRecorder();
+    const batcher = new MicroBatcher(scorer, { maxBatchSize: 64 });
+    const scored = jest.spyOn(scorer, "score");
+    await Promise.all([batcher.run(tensorRequest([[1, 1]], false)), batcher.run(tensorRequest([[2, 2]], false)), batcher.score([record(1)]), batcher.score([record(2)])]);
+    expect(scorer.runs).toEqual([
+      { rows: 1, width: 2 },
+      { rows: 1, width: 2 },
+    ]);
+    expect(scored.mock.calls.map((call) => call[0].length)).toEqual([2]);
+  });
+
+  it("re-runs a coalesced batch that failed one request at a time, so only the request that caused it fails", async () => {
+    const scorer = new TensorRecorder(0, 7);
+    const batcher = new MicroBatcher(scorer, { maxBatchSize: 64 });
+    const outcomes = await Promise.all([1, 7, 3].map((v) => batcher.run(tensorRequest([[v, v]])).then((a) => (a.y!.data as Float32Array)[0], (e: Error) => e.message)));
+    expect(outcomes).toEqual([2, "cannot run on 7", 4]);
+    expect(scorer.runs.map((r) => r.rows)).toEqual([3, 1, 1, 1]);
+  });
+
+  it("fails a coalesced batch whose outputs do not follow dimension 0, naming the output", async () => {
+    const batcher = new MicroBatcher(new TensorRecorder(0, undefined, () => 1), { maxBatchSize: 64 });
+    const errors = await Promise.all([batcher.run(tensorRequest([[1, 1]])), batcher.run(tensorRequest([[2, 2]]))].map((p) => p.then(() => "ok", (e: Error) => e.message)));
+    expect(errors).toEqual(errors.map(() => expect.stringMatching(/output "y" has 1 rows for 2 batched input rows/)));
+  });
+
+  it("counts tensor rows against maxQueue and the deadline like records", async () => {
+    const batcher = new MicroBatcher(new TensorRecorder(50), { maxBatchSize: 2, maxQueue: 3 });
+    const running = batcher.run(tensorRequest([[1, 1], [1, 1]]));
+    await new Promise((resolve) => setImmediate(resolve));
+    const queued = batcher.run(tensorRequest([[1, 1], [1, 1]]));
+    const refused = await rejectionOf(batcher.run(tensorRequest([[1, 1], [1, 1]])));
+    expect(refused.reason).toBe("queue_full");
+    expect(batcher.depth).toBe(2);
+    await Promise.all([running, queued]);
   });
 });

@@ -1,72 +1,53 @@
-import { randomUUID } from "node:crypto";
+// The Open Inference Protocol on the demo-shaped fixture model (one [N, 1] input per column), through the real
+// app and a real ONNX Runtime session: metadata, health, every error shape, and generated bodies.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Fastify, { type FastifyInstance } from "fastify";
 import fc from "fast-check";
-import { Registry } from "prom-client";
-import { ROUTES } from "../../service/src/contract";
-import { createServiceMetrics } from "../../service/src/metrics/service-metrics";
-import { ModelManager, type LoadedModel } from "../../service/src/model/model-manager";
-import { ScoringRejectedError, type FeatureRecord } from "../../service/src/model/types";
-import { WorkerPoolScorer } from "../../service/src/model/worker-pool";
-import { LocalModelSource } from "../../service/src/registry/local-source";
-import type { Prediction } from "../../service/src/routes/predict";
+import type { ModelportApp } from "../../service/src/app";
+import { ENV, ROUTES } from "../../service/src/contract";
+import { OnnxScorer } from "../../service/src/model/onnx-scorer";
+import { ScoringRejectedError } from "../../service/src/model/types";
 import { V2_DATATYPES } from "../../service/src/v2/codec";
-import { v2Routes } from "../../service/src/v2/routes";
+import { startTestApp } from "../support/service-app";
 import { fixtureProbability, writeFixtureModel } from "./fixture-model";
-
-/**
- * The V2 plugin over a real model manager and ONNX session; predict scores like /predict does, minus logging.
- * The session runs in a worker thread: under jest's vm realm an in-thread session's output tensors fail
- * onnxruntime-common's `instanceof Float32Array` check.
- */
-async function v2App(modelDir: string, load = true): Promise<{ app: FastifyInstance; models: ModelManager }> {
-  const app = Fastify({ logger: false });
-  const models = new ModelManager({
-    uri: modelDir,
-    variant: "stable",
-    source: new LocalModelSource(modelDir),
-    createScorer: (pkg) => WorkerPoolScorer.create(pkg, { workers: 1 }),
-    pollIntervalMs: 3_600_000,
-    baselineMetric: "accuracy",
-    metrics: createServiceMetrics(new Registry()),
-    log: app.log,
-  });
-  const predict = async (model: LoadedModel, records: readonly FeatureRecord[]): Promise<Prediction[]> => {
-    if (records[0]!.origin === "OVERLOAD") throw new ScoringRejectedError("queue_full", "queue is full");
-    const probabilities = await model.scorer.score(records);
-    return Array.from(probabilities, (probability) => ({
-      prediction_id: randomUUID(),
-      probability,
-      label: probability >= model.threshold ? 1 : 0,
-      fallback: false,
-    }));
-  };
-  await app.register(v2Routes, { models, ready: () => true, maxBatchRecords: 100, predict });
-  await app.ready();
-  if (load) await models.checkNow();
-  if (load && !models.current) throw new Error(`fixture model did not load: ${JSON.stringify(models.state())}`);
-  return { app, models };
-}
 
 let dir: string;
 let modelDir: string;
-let app: FastifyInstance;
-let models: ModelManager;
+let app: ModelportApp;
 let name: string;
 let version: string;
+
+/** The real app; its scorer refuses (as an overloaded batcher does) any request whose origin is OVERLOAD. */
+async function v2App(uri: string, waitReady = true): Promise<ModelportApp> {
+  return startTestApp(
+    { [ENV.modelUri]: uri, [ENV.maxBatchRecords]: "100" },
+    {
+      createScorer: async (model) => {
+        const inner = await OnnxScorer.load(model);
+        return {
+          score: (records) => inner.score(records),
+          run: (request) =>
+            (request.tensors.origin?.data as string[] | undefined)?.[0] === "OVERLOAD"
+              ? Promise.reject(new ScoringRejectedError("queue_full", "queue is full"))
+              : inner.run(request),
+          close: () => inner.close(),
+        };
+      },
+    },
+    waitReady,
+  );
+}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "v2-"));
   modelDir = await writeFixtureModel(join(dir, "fixture-model"));
-  ({ app, models } = await v2App(modelDir));
-  ({ name, version } = models.current!.identity);
+  app = await v2App(modelDir);
+  ({ name, version } = app.models.current!.identity);
 });
 
 afterAll(async () => {
   await app.close();
-  await models.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -83,9 +64,12 @@ const validBody = (rows = [{ distance: 500, hour: 8, origin: "SFO" }, { distance
 });
 
 describe("Open Inference Protocol routes", () => {
-  it("answers server metadata, liveness and readiness", async () => {
-    const meta = (await app.inject(ROUTES.v2.server)).json();
-    expect(meta).toEqual({ name: "modelport", version: expect.any(String), extensions: [] });
+  it("answers server metadata at /v2 and /v2/, liveness and readiness", async () => {
+    for (const url of [ROUTES.v2.server, `${ROUTES.v2.server}/`]) {
+      const meta = await app.inject(url);
+      expect(meta.statusCode).toBe(200);
+      expect(meta.json()).toEqual({ name: "modelport", version: expect.any(String), extensions: [] });
+    }
     expect((await app.inject(ROUTES.v2.live)).json()).toEqual({ live: true });
     const ready = await app.inject(ROUTES.v2.ready);
     expect(ready.statusCode).toBe(200);
@@ -99,7 +83,7 @@ describe("Open Inference Protocol routes", () => {
       expect(response.json()).toEqual({
         name,
         versions: [version],
-        platform: "onnxruntime_onnx",
+        platform: "onnx_onnxv1",
         inputs: [
           { name: "distance", datatype: "FP64", shape: [-1, 1] },
           { name: "hour", datatype: "INT64", shape: [-1, 1] },
@@ -126,7 +110,7 @@ describe("Open Inference Protocol routes", () => {
     expect(response.json().error).toContain(`serving version "${version}"`);
   });
 
-  it("infers row-major tensors, echoes the id and returns label and probabilities in the declared shapes", async () => {
+  it("infers row-major tensors, echoes the id and returns every graph output in the declared shapes", async () => {
     const rows = [
       { distance: 500, hour: 8, origin: "SFO" },
       { distance: 2500, hour: 22, origin: "JFK" },
@@ -173,19 +157,21 @@ describe("Open Inference Protocol routes", () => {
     ["no inputs", { inputs: [] }, /non-empty array/],
     ["an unknown input name", { inputs: [{ name: "dist", shape: [1], datatype: "FP64", data: [1] }] }, /"dist", which is not a model input/],
     ["an unknown datatype", { inputs: [{ name: "distance", shape: [1], datatype: "FLOAT", data: [1] }] }, /datatype "FLOAT"; expected one of/],
-    ["BYTES for a numeric column", { inputs: [{ name: "distance", shape: [1], datatype: "BYTES", data: ["1"] }] }, /double column: send a numeric datatype/],
+    ["BYTES for a numeric input", { inputs: [{ name: "distance", shape: [1], datatype: "BYTES", data: ["1"] }] }, /"distance" is FP64 in the model: send FP64 \(or another float or integer datatype\), not BYTES/],
     ["shape and data length that disagree", { inputs: [{ name: "distance", shape: [2, 1], datatype: "FP64", data: [1] }] }, /\(2 values\) but its data holds 1/],
-    ["a tensor wider than one value per row", { inputs: [{ name: "distance", shape: [1, 2], datatype: "FP64", data: [1, 2] }] }, /one value per row/],
-    ["non-numeric data in a numeric tensor", { inputs: [{ name: "distance", shape: [1], datatype: "FP64", data: ["x"] }] }, /row 0: FP64 data must be numbers, got "x"/],
-    ["a float datatype for a long column", { inputs: [{ name: "hour", shape: [1], datatype: "FP64", data: [1.5] }] }, /"hour" is a long column: send an integer datatype/],
-    ["a fraction in an integer tensor", { inputs: [{ name: "hour", shape: [1], datatype: "INT64", data: [1.5] }] }, /row 0: 1.5 is not a INT64/],
+    ["a tensor wider than the input", { inputs: [{ name: "distance", shape: [1, 2], datatype: "FP64", data: [1, 2] }] }, /dimension 1 is 2 but the model's is fixed at 1/],
+    ["a tensor of the wrong rank", { inputs: [{ name: "distance", shape: [1, 1, 1], datatype: "FP64", data: [1] }] }, /rank 3 .* the model's is \[-1, 1\] \(rank 2\)/],
+    ["non-numeric data in a numeric tensor", { inputs: [{ name: "distance", shape: [1], datatype: "FP64", data: ["x"] }] }, /element 0: FP64 data must be finite numbers, got "x"/],
+    ["a float datatype for an integer input", { inputs: [{ name: "hour", shape: [1], datatype: "FP64", data: [1.5] }] }, /"hour" is INT64 in the model: send INT64 \(or another integer datatype\), not FP64/],
+    ["a fraction in an integer tensor", { inputs: [{ name: "hour", shape: [1], datatype: "INT64", data: [1.5] }] }, /element 0: 1.5 is not a INT64 value/],
     ["a value outside the feature spec", { ...validBody(), inputs: [...validBody().inputs.slice(0, 1), { name: "hour", shape: [2], datatype: "INT64", data: [8, 30] }, validBody().inputs[2]] }, /input "hour" row 1: .*23/],
-    ["an out-of-range INT8", { inputs: [{ name: "hour", shape: [1], datatype: "INT8", data: [300] }] }, /300 is not a INT8/],
-    ["a missing required input", { inputs: [{ name: "distance", shape: [1], datatype: "FP64", data: [1] }] }, /missing required inputs hour, origin/],
+    ["an out-of-range INT8", { inputs: [{ name: "hour", shape: [1], datatype: "INT8", data: [300] }] }, /300 is not a INT8 value/],
+    ["a missing input", { inputs: [{ name: "distance", shape: [1], datatype: "FP64", data: [1] }] }, /missing inputs hour, origin/],
     ["inputs with different row counts", { inputs: [{ name: "distance", shape: [1], datatype: "FP64", data: [1] }, { name: "hour", shape: [2], datatype: "INT64", data: [1, 2] }] }, /same first dimension/],
-    ["an output the model does not have", { ...validBody(), outputs: [{ name: "logits" }] }, /output "logits" is not served/],
+    ["an output the model does not have", { ...validBody(), outputs: [{ name: "logits" }] }, /output "logits" is not an output of the model; outputs are label, probabilities/],
     ["a non-string id", { ...validBody(), id: 7 }, /"id" must be a string/],
-    ["too many rows", validBody(Array.from({ length: 101 }, () => ({ distance: 1, hour: 1, origin: "A" }))), /1 to 100 rows; got 101/],
+    ["a batch over the limit", validBody(Array.from({ length: 101 }, () => ({ distance: 1, hour: 1, origin: "A" }))), /1 to 100 rows along dimension 0 \(MAX_BATCH_RECORDS\); got 101/],
+    ["a zero-size dimension", { inputs: [{ name: "distance", shape: [0, 1], datatype: "FP64", data: [] }] }, /shape must be a list of positive integers/],
   ])("refuses %s with 400 and an {error} naming the problem", async (_what, body, message) => {
     const response = await infer(body);
     expect(response.statusCode).toBe(400);
@@ -198,7 +184,43 @@ describe("Open Inference Protocol routes", () => {
     expect(typeof response.json().error).toBe("string");
   });
 
-  it("answers 503 with Retry-After and {error} when the model is overloaded", async () => {
+  it("answers every 4xx under /v2 with a descriptive {error}: unknown path (404), wrong method (405), content type (415)", async () => {
+    const unknown = await app.inject("/v2/no/such/route");
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toEqual({ error: expect.stringMatching(/no Open Inference Protocol route GET \/v2\/no\/such\/route/) });
+    const wrongMethod = await app.inject({ method: "GET", url: `/v2/models/${name}/infer` });
+    expect(wrongMethod.statusCode).toBe(405);
+    expect(wrongMethod.headers.allow).toBe("POST");
+    expect(wrongMethod.json()).toEqual({ error: expect.stringMatching(/method GET is not allowed on .*infer; use POST/) });
+    const postMetadata = await app.inject({ method: "DELETE", url: `/v2/models/${name}` });
+    expect(postMetadata.statusCode).toBe(405);
+    expect(postMetadata.json().error).toMatch(/use GET/);
+    const form = await app.inject({ method: "POST", url: `/v2/models/${name}/infer`, payload: "a=1", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expect(form.statusCode).toBe(415);
+    expect(form.json()).toEqual({ error: "unsupported content type: send application/json" });
+  });
+
+  it("answers deeply nested values with 400, not a 500 from a stack overflow while describing them", async () => {
+    // Before: {"statusCode":500} (RangeError: Maximum call stack size exceeded in the error message's JSON.stringify).
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = { a: deep };
+    let deepArray: unknown = [1];
+    for (let i = 0; i < 100_000; i++) deepArray = [deepArray];
+    for (const body of [
+      { inputs: [{ name: "distance", shape: [1], datatype: "FP64", data: [deep] }] },
+      { inputs: [{ name: "distance", shape: [1], datatype: deep, data: [1] }] },
+      { inputs: [{ name: "distance", shape: deepArray, datatype: "FP64", data: [1] }] },
+      { inputs: [{ name: "distance", shape: [1], datatype: "FP64", data: deepArray }] },
+      { inputs: [{ name: deep, shape: [1], datatype: "FP64", data: [1] }] },
+    ]) {
+      const payload = serializeDeep(body);
+      const response = await app.inject({ method: "POST", url: `/v2/models/${name}/infer`, payload, headers: { "content-type": "application/json" } });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toEqual({ error: expect.any(String) });
+    }
+  });
+
+  it("answers 503 with Retry-After and {error} when the model is overloaded (no fallback configured)", async () => {
     const response = await infer(validBody([{ distance: 1, hour: 1, origin: "OVERLOAD" }]));
     expect(response.statusCode).toBe(503);
     expect(response.headers["retry-after"]).toBe("1");
@@ -206,15 +228,15 @@ describe("Open Inference Protocol routes", () => {
   });
 
   it("is not ready (4xx) and refuses inference with 503 while no model is loaded", async () => {
-    const empty = await v2App(join(dir, "missing-model"), false);
+    const empty = await v2App(join(dir, "missing-model"));
     try {
-      expect((await empty.app.inject(ROUTES.v2.ready)).statusCode).toBe(400);
-      expect((await empty.app.inject("/v2/models/any/ready")).json()).toEqual({ name: "any", ready: false });
-      const response = await empty.app.inject({ method: "POST", url: "/v2/models/any/infer", payload: validBody(), headers: { "content-type": "application/json" } });
+      expect((await empty.inject(ROUTES.v2.ready)).statusCode).toBe(400);
+      expect((await empty.inject("/v2/models/any/ready")).json()).toEqual({ name: "any", ready: false });
+      const response = await empty.inject({ method: "POST", url: "/v2/models/any/infer", payload: validBody(), headers: { "content-type": "application/json" } });
       expect(response.statusCode).toBe(503);
       expect(response.json().error).toMatch(/no model loaded yet/);
     } finally {
-      await empty.app.close();
+      await empty.close();
     }
   });
 
@@ -271,3 +293,45 @@ describe("Open Inference Protocol routes", () => {
     );
   });
 });
+
+/** JSON.stringify recurses too: build deeply nested JSON text by hand. */
+function serializeDeep(value: unknown): string {
+  const parts: string[] = [];
+  const closers: string[] = [];
+  const stack: unknown[] = [value];
+  // Iterative writer for the shapes used above: objects {a: ...}, arrays [...], and plain JSON leaves.
+  const write = (v: unknown): void => {
+    let current = v;
+    for (;;) {
+      if (Array.isArray(current) && current.length === 1 && (Array.isArray(current[0]) || isPlainNest(current[0]))) {
+        parts.push("[");
+        closers.push("]");
+        current = current[0];
+      } else if (isPlainNest(current)) {
+        parts.push('{"a":');
+        closers.push("}");
+        current = (current as { a: unknown }).a;
+      } else break;
+    }
+    parts.push(JSON.stringify(current));
+    while (closers.length > 0) parts.push(closers.pop()!);
+  };
+  const top = stack[0] as { inputs: Record<string, unknown>[] };
+  parts.push('{"inputs":[');
+  top.inputs.forEach((input, i) => {
+    if (i > 0) parts.push(",");
+    parts.push("{");
+    Object.entries(input).forEach(([key, v], j) => {
+      if (j > 0) parts.push(",");
+      parts.push(`${JSON.stringify(key)}:`);
+      write(v);
+    });
+    parts.push("}");
+  });
+  parts.push("]}");
+  return parts.join("");
+}
+
+function isPlainNest(v: unknown): boolean {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 1 && "a" in v;
+}

@@ -3,16 +3,25 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { MicroBatcher } from "../../service/src/model/batcher";
-import { readModelPackage, type ModelPackage } from "../../service/src/model/mlmodel";
+import { readModelPackage } from "../../service/src/model/mlmodel";
+import { readModelContract, type ScorerModel } from "../../service/src/model/model-contract";
+import { readOnnxGraph } from "../../service/src/model/onnx-graph";
 import { WorkerPoolScorer } from "../../service/src/model/worker-pool";
+import { embeddingRow, writeEmbeddingModel } from "../support/onnx-models";
 import { FIXTURE_RECORD, fixtureProbability, writeFixtureModel } from "./fixture-model";
 
 let dir: string;
-let pkg: ModelPackage;
+let pkg: ScorerModel;
+
+/** What the model manager hands a scorer factory: the version's scorer model from its contract. */
+async function scorerModel(modelDir: string): Promise<ScorerModel> {
+  const read = await readModelPackage(modelDir);
+  return readModelContract(read, await readOnnxGraph(read.onnxPath), {}).scorer;
+}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "worker-pool-"));
-  pkg = await readModelPackage(await writeFixtureModel(join(dir, "model")));
+  pkg = await scorerModel(await writeFixtureModel(join(dir, "model")));
 });
 
 afterAll(async () => {
@@ -31,16 +40,17 @@ describe("WorkerPoolScorer", () => {
       ]);
       expect(pool.io().outputs.map((o) => o.name)).toEqual(["label", "probabilities"]);
       const records = Array.from({ length: 50 }, (_, i) => ({ distance: 100 * i, hour: i % 24, origin: `O${i}` }));
+      // The row output is the probabilities output, [P(negative), P(positive)] per record.
       const [all, one] = await Promise.all([pool.score(records), pool.score([FIXTURE_RECORD])]);
-      records.forEach((r, i) => expect(all[i]).toBeCloseTo(fixtureProbability(r), 5));
-      expect(one[0]).toBeCloseTo(fixtureProbability(FIXTURE_RECORD), 5);
+      records.forEach((r, i) => expect(all[2 * i + 1]).toBeCloseTo(fixtureProbability(r), 5));
+      expect(one[1]).toBeCloseTo(fixtureProbability(FIXTURE_RECORD), 5);
     } finally {
       await pool.close();
     }
   });
 
   it("keeps the event loop free while a slow model runs, where an in-thread run would block it", async () => {
-    const slow = await readModelPackage(await writeFixtureModel(join(dir, "slow"), { hiddenLayers: 8, hiddenWidth: 512 }));
+    const slow = await scorerModel(await writeFixtureModel(join(dir, "slow"), { hiddenLayers: 8, hiddenWidth: 512 }));
     const pool = await WorkerPoolScorer.create(slow, { workers: 1 });
     try {
       const batch = Array.from({ length: 256 }, () => FIXTURE_RECORD);
@@ -68,7 +78,7 @@ describe("WorkerPoolScorer", () => {
       await expect(inFlight).rejects.toThrow(/exited/);
       for (let i = 0; i < 100 && pool.size === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
       expect(pool.size).toBe(1);
-      await expect(pool.score([FIXTURE_RECORD])).resolves.toHaveLength(1);
+      await expect(pool.score([FIXTURE_RECORD])).resolves.toHaveLength(2);
     } finally {
       await pool.close();
     }
@@ -85,7 +95,20 @@ describe("WorkerPoolScorer", () => {
     const batcher = new MicroBatcher(pool, { concurrency: pool.size, maxBatchSize: 16 });
     const records = Array.from({ length: 40 }, (_, i) => ({ distance: 10 * i, hour: 3, origin: "SFO" }));
     const answers = await Promise.all(records.map((r) => batcher.score([r])));
-    answers.forEach((a, i) => expect(a[0]).toBeCloseTo(fixtureProbability(records[i]), 5));
+    answers.forEach((a, i) => expect(a[1]).toBeCloseTo(fixtureProbability(records[i]!), 5));
     await batcher.close();
+  });
+
+  it("runs tensors in worker threads and hands every output back, buffers transferred", async () => {
+    const pool = await WorkerPoolScorer.create(await scorerModel(await writeEmbeddingModel(join(dir, "embedding"))), { workers: 1 });
+    try {
+      const outputs = await pool.run({ tensors: { input_ids: { type: "int64", dims: [2, 2], data: BigInt64Array.from([1n, 3n, 2n, 2n]) } }, rows: 2 });
+      expect(outputs.embedding!.dims).toEqual([2, 4]);
+      expect(Array.from(outputs.embedding!.data as Float32Array).slice(4)).toEqual(embeddingRow(2).map((v) => expect.closeTo(v, 5)));
+      expect(outputs.token_sum).toMatchObject({ type: "int64", dims: [2] });
+      expect(Array.from(outputs.token_sum!.data as BigInt64Array)).toEqual([4n, 4n]);
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -143,6 +143,18 @@ export const LATENCY_BUCKETS_SECONDS = [
 ] as const;
 /** 0.05 steps. */
 export const PROBABILITY_BUCKETS = Array.from({ length: 20 }, (_, i) => Math.round((i + 1) * 5) / 100);
+/**
+ * prediction_value buckets of a regressor that stores none with the model (MLmodel metadata
+ * `modelport.value_buckets`, from its training target distribution): symmetric powers of ten.
+ */
+export const DEFAULT_VALUE_BUCKETS = [-1000, -100, -10, -1, 0, 1, 10, 100, 1000, 10000] as const;
+/** prediction_output_norm buckets: L2 norms from a unit vector's 1 to large activations, in powers of two. */
+export const OUTPUT_NORM_BUCKETS = [0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 1024] as const;
+/**
+ * Classes beyond which a classifier's per-class series (prediction_class_total, model_confusion_total) are not
+ * emitted: K classes make K and K^2 series.
+ */
+export const MAX_CLASS_LABEL_VALUES = 100;
 export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256] as const;
 export const QUEUE_WAIT_BUCKETS_SECONDS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1] as const;
 

@@ -46,6 +46,10 @@ export const ENV = {
   shutdownDelaySeconds: "SHUTDOWN_DELAY_SECONDS",
   costFalsePositive: "COST_FALSE_POSITIVE",
   costFalseNegative: "COST_FALSE_NEGATIVE",
+  /** Multiclass: cost of one misclassification (version tag cost_misclassification overrides it). */
+  costMisclassification: "COST_MISCLASSIFICATION",
+  /** Regression: cost of one unit of absolute error (version tag cost_per_unit_error overrides it). */
+  costPerUnitError: "COST_PER_UNIT_ERROR",
   baselineMetric: "BASELINE_METRIC",
   podName: "POD_NAME",
   pushgatewayUrl: "PUSHGATEWAY_URL",

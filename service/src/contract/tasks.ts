@@ -20,6 +20,21 @@ export const CLASSIFICATION_TASKS = ["binary", "multiclass"] as const satisfies 
  */
 export const TASK_TAG = "modelport.task";
 
+/**
+ * MLmodel `metadata` keys Modelport reads (`mlflow.onnx.log_model(..., metadata={...})`): what an exporter cannot
+ * say in the graph itself. Lists may be given as YAML/JSON lists or as a JSON string (registry tags are strings).
+ */
+export const MODEL_METADATA = {
+  /** binary | multiclass | regression | tensor (also read from the model-version tag of the same name). */
+  task: TASK_TAG,
+  /** Class labels in the order of the probability columns, ints or strings; else the classifier node's classlabels_*. */
+  classLabels: "modelport.class_labels",
+  /** Column names feeding an [N, F] graph input, in tensor order (named columns for a tensor-based signature). */
+  featureColumns: "modelport.feature_columns",
+  /** Regression: ascending upper bounds of the prediction_value histogram, from the training target distribution. */
+  valueBuckets: "modelport.value_buckets",
+} as const;
+
 export function isTask(value: unknown): value is Task {
   return typeof value === "string" && (TASKS as readonly string[]).includes(value);
 }

@@ -122,7 +122,7 @@ export class HistogramSeries<L extends string = string> {
   readonly counts: Float64Array;
   constructor(
     readonly labels: Labels<L>,
-    private readonly upperBounds: readonly number[],
+    readonly upperBounds: readonly number[],
   ) {
     this.counts = new Float64Array(upperBounds.length + 1);
   }
@@ -143,17 +143,29 @@ export class HotHistogram<L extends string = string> extends HotMetric<L, Histog
   readonly type = "histogram" as const;
   readonly upperBounds: readonly number[];
 
+  private pendingBounds: readonly number[] | undefined;
+
   constructor(config: HotMetricConfig<L> & { readonly buckets: readonly number[] }) {
     super(config);
-    const sorted = [...config.buckets].sort((a, b) => a - b);
-    if (sorted.length === 0 || sorted.some((b, i) => !Number.isFinite(b) || (i > 0 && b === sorted[i - 1]))) {
-      throw new Error(`${config.name}: buckets must be distinct finite numbers, got [${config.buckets.join(", ")}]`);
-    }
-    this.upperBounds = sorted;
+    this.upperBounds = checkBuckets(config.name, config.buckets);
   }
 
   labels(labels: Labels<L>): HistogramSeries<L> {
     return this.resolve(labels);
+  }
+
+  /**
+   * The series for one label set with its own buckets (a regressor's value range, stored with each version): the
+   * exposition then carries that series' `le` bounds. A series that exists keeps the buckets it was created with.
+   */
+  labelsWithBuckets(labels: Labels<L>, buckets: readonly number[]): HistogramSeries<L> {
+    const sorted = checkBuckets(this.name, buckets);
+    this.pendingBounds = sorted;
+    try {
+      return this.resolve(labels);
+    } finally {
+      this.pendingBounds = undefined;
+    }
   }
 
   observe(labels: Labels<L>, value: number): void {
@@ -161,7 +173,7 @@ export class HotHistogram<L extends string = string> extends HotMetric<L, Histog
   }
 
   protected create(labels: Labels<L>): HistogramSeries<L> {
-    return new HistogramSeries(labels, this.upperBounds);
+    return new HistogramSeries(labels, this.pendingBounds ?? this.upperBounds);
   }
 
   /** The exposition prom-client's Histogram gives: cumulative `_bucket{le}` (le first), `_sum`, `_count`. */
@@ -169,9 +181,10 @@ export class HotHistogram<L extends string = string> extends HotMetric<L, Histog
     const values: SampleValue[] = [];
     for (const series of this.series.values()) {
       let cumulative = 0;
-      for (let i = 0; i <= this.upperBounds.length; i++) {
+      const bounds = series.upperBounds;
+      for (let i = 0; i <= bounds.length; i++) {
         cumulative += series.counts[i]!;
-        const le = i < this.upperBounds.length ? this.upperBounds[i]! : "+Inf";
+        const le = i < bounds.length ? bounds[i]! : "+Inf";
         values.push({ metricName: `${this.name}_bucket`, value: cumulative, labels: { le, ...series.labels } });
       }
       values.push({ metricName: `${this.name}_sum`, value: series.sum, labels: { ...series.labels } });
@@ -179,4 +192,12 @@ export class HotHistogram<L extends string = string> extends HotMetric<L, Histog
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
+}
+
+function checkBuckets(name: string, buckets: readonly number[]): number[] {
+  const sorted = [...buckets].sort((a, b) => a - b);
+  if (sorted.length === 0 || sorted.some((b, i) => !Number.isFinite(b) || (i > 0 && b === sorted[i - 1]))) {
+    throw new Error(`${name}: buckets must be distinct finite numbers, got [${buckets.join(", ")}]`);
+  }
+  return sorted;
 }

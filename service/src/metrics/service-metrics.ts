@@ -4,7 +4,7 @@
  * is a HotCounter/HotHistogram (label sets resolved once); the rest are prom-client's own classes.
  */
 import { Counter, Gauge, collectDefaultMetrics, type Registry } from "prom-client";
-import { LATENCY_BUCKETS_SECONDS, METRICS, PROBABILITY_BUCKETS } from "../contract";
+import { DEFAULT_VALUE_BUCKETS, LATENCY_BUCKETS_SECONDS, METRICS, OUTPUT_NORM_BUCKETS, PROBABILITY_BUCKETS } from "../contract";
 import { HotCounter, HotHistogram } from "./hot-metrics";
 
 export type ServiceMetrics = ReturnType<typeof createServiceMetrics>;
@@ -16,7 +16,7 @@ export function createServiceMetrics(registry: Registry) {
   return {
     predictions: new HotCounter({
       name: METRICS.predictionsTotal,
-      help: "Predictions answered, by outcome (positive, negative, fallback, error).",
+      help: "Predictions answered, by outcome (positive, negative: binary; predicted: other tasks; fallback, error).",
       labelNames: ["model", "version", "variant", "outcome"] as const,
       registers,
     }),
@@ -29,9 +29,29 @@ export function createServiceMetrics(registry: Registry) {
     }),
     probability: new HotHistogram({
       name: METRICS.predictionProbability,
-      help: "Positive-class probability of answered predictions.",
+      help: "Positive-class probability (binary) or the predicted class's probability (multiclass) of answered predictions.",
       labelNames: ["model", "version", "variant"] as const,
       buckets: PROBABILITY_BUCKETS,
+      registers,
+    }),
+    predictionClasses: new HotCounter({
+      name: METRICS.predictionClassTotal,
+      help: "Classifier answers by predicted class (as the model names its classes).",
+      labelNames: ["model", "version", "variant", "class"] as const,
+      registers,
+    }),
+    predictionValue: new HotHistogram({
+      name: METRICS.predictionValue,
+      help: "Regression: predicted values, in buckets from the version's training distribution.",
+      labelNames: ["model", "version", "variant"] as const,
+      buckets: DEFAULT_VALUE_BUCKETS,
+      registers,
+    }),
+    predictionOutputNorm: new HotHistogram({
+      name: METRICS.predictionOutputNorm,
+      help: "Tensor models: L2 norm of each row of the first output.",
+      labelNames: ["model", "version", "variant"] as const,
+      buckets: OUTPUT_NORM_BUCKETS,
       registers,
     }),
     fallbacks: new HotCounter({
@@ -55,7 +75,7 @@ export function createServiceMetrics(registry: Registry) {
     modelInfo: new Gauge({
       name: METRICS.modelInfo,
       help: "Always 1; labels say which model version is served.",
-      labelNames: ["model", "version", "alias", "run_id", "variant"] as const,
+      labelNames: ["model", "version", "alias", "run_id", "variant", "task"] as const,
       registers,
     }),
     reloads: new Counter({
@@ -67,6 +87,12 @@ export function createServiceMetrics(registry: Registry) {
     baselineHitRate: new Gauge({
       name: METRICS.modelBaselineHitRate,
       help: "Hit rate (accuracy) the served version scored at registration: the baseline live hit rate is compared to.",
+      labelNames: ["model", "version"] as const,
+      registers,
+    }),
+    baselineMae: new Gauge({
+      name: METRICS.modelBaselineMae,
+      help: "Mean absolute error the served regressor scored at registration: the baseline live MAE is compared to.",
       labelNames: ["model", "version"] as const,
       registers,
     }),

@@ -9,6 +9,11 @@
  * slots and leave in full batches. Dispatch happens on `setImmediate`, so every request parsed in the same
  * event-loop turn joins the same batch at no cost to a lone request.
  *
+ * Tensor requests (Open Inference Protocol) coalesce the same way along dimension 0, in queues keyed by their
+ * shape past dimension 0 (and the record queue is one more), so a run never mixes requests whose other dimensions
+ * differ; a request without a key (a model with no batch axis) runs alone. The oldest waiting request decides
+ * which queue runs next; deadlines, shedding and the bounds count rows across all queues.
+ *
  * Every request carries a deadline and the queue is bounded. Under overload a request is refused on arrival
  * (reason "shed") when the work queued ahead of it would keep it past its deadline at the queue's measured drain
  * rate; one that was admitted but whose deadline still nears is refused just before it ("timeout"),
@@ -21,8 +26,18 @@ import { Gauge, type Registry } from "prom-client";
 import { performance } from "node:perf_hooks";
 import { HotHistogram, type HistogramSeries } from "../metrics/hot-metrics";
 import { BATCH_SIZE_BUCKETS, METRICS, QUEUE_WAIT_BUCKETS_SECONDS } from "../contract";
+import type { RowValues } from "../tasks/task";
 import type { LoopDelay } from "./loop-delay";
-import { ScoringRejectedError, type FeatureRecord, type ScoreOptions, type Scorer } from "./types";
+import { concatRows, sliceRows, type HostTensor, type TensorMap } from "./tensors";
+import {
+  ScoringRejectedError,
+  type FeatureRecord,
+  type ScoreOptions,
+  type Scorer,
+  type ServingScorer,
+  type TensorRequest,
+  type TensorScorer,
+} from "./types";
 
 type BatcherLabels = { readonly model: string; readonly variant: string };
 
@@ -117,13 +132,19 @@ export interface MicroBatcherOptions {
 }
 
 interface Pending {
-  readonly records: readonly FeatureRecord[];
+  /** A /predict request's records, or undefined for a tensor request. */
+  readonly records: readonly FeatureRecord[] | undefined;
+  readonly tensors: TensorRequest | undefined;
+  /** Records, or rows along dimension 0 of a tensor request. */
+  readonly rows: number;
   readonly enqueuedAt: number;
-  readonly resolve: (probabilities: Float32Array) => void;
+  readonly resolve: (result: RowValues | TensorMap) => void;
   readonly reject: (error: Error) => void;
   timer: NodeJS.Timeout | undefined;
   /** In the queue until its batch starts; settled = answered, timed out or failed (later outcomes are ignored). */
   state: "queued" | "running" | "settled";
+  /** The queue it waits in (set when queued). */
+  queue: PendingQueue | undefined;
 }
 
 /**
@@ -139,14 +160,16 @@ const DRAIN_WINDOW_MS = 500;
 class PendingQueue {
   private items: (Pending | undefined)[] = [];
   private head = 0;
-  /** Live requests, and the records they carry. */
+  /** Live requests, and the rows they carry. */
   size = 0;
-  records = 0;
+  rows = 0;
+
+  constructor(readonly key: string | undefined) {}
 
   push(pending: Pending): void {
     this.items.push(pending);
     this.size++;
-    this.records += pending.records.length;
+    this.rows += pending.rows;
   }
 
   /** The oldest live request. */
@@ -171,12 +194,75 @@ class PendingQueue {
   /** Accounts a request out (it left the queue or expired in it); an expired one is skipped later by peek. */
   forget(pending: Pending): void {
     this.size--;
-    this.records -= pending.records.length;
+    this.rows -= pending.rows;
+  }
+}
+
+/** Key of the queue of tensor requests that never coalesce (no batch axis): taken one at a time. */
+const SOLO = "\u0000solo";
+
+/**
+ * The record queue plus one queue per tensor shape, with totals across them. peek/shift act on the queue whose
+ * head waited longest; a tensor queue that empties is dropped (shapes vary with sequence lengths and images).
+ */
+class BatchQueues {
+  private readonly recordQueue = new PendingQueue(undefined);
+  private readonly tensorQueues = new Map<string, PendingQueue>();
+  size = 0;
+  rows = 0;
+
+  push(pending: Pending): void {
+    let queue = this.recordQueue;
+    if (pending.tensors) {
+      const key = pending.tensors.key ?? SOLO;
+      queue = this.tensorQueues.get(key) ?? new PendingQueue(key);
+      this.tensorQueues.set(key, queue);
+    }
+    pending.queue = queue;
+    queue.push(pending);
+    this.size++;
+    this.rows += pending.rows;
+  }
+
+  /** The queue holding the longest-waiting live request. */
+  oldest(): PendingQueue | undefined {
+    if (this.tensorQueues.size === 0) return this.recordQueue.size > 0 ? this.recordQueue : undefined;
+    let oldest: PendingQueue | undefined;
+    let oldestAt = Number.POSITIVE_INFINITY;
+    for (const queue of [this.recordQueue, ...this.tensorQueues.values()]) {
+      const head = queue.peek();
+      if (head && head.enqueuedAt < oldestAt) {
+        oldest = queue;
+        oldestAt = head.enqueuedAt;
+      }
+    }
+    return oldest;
+  }
+
+  peek(): Pending | undefined {
+    return this.oldest()?.peek();
+  }
+
+  shiftFrom(queue: PendingQueue): Pending | undefined {
+    const pending = queue.shift();
+    if (pending) this.accountOut(queue, pending);
+    return pending;
+  }
+
+  forget(pending: Pending): void {
+    pending.queue!.forget(pending);
+    this.accountOut(pending.queue!, pending);
+  }
+
+  private accountOut(queue: PendingQueue, pending: Pending): void {
+    this.size--;
+    this.rows -= pending.rows;
+    if (queue.size === 0 && queue.key !== undefined) this.tensorQueues.delete(queue.key);
   }
 }
 
 /** A Scorer that coalesces concurrent calls into batched runs of the wrapped scorer. */
-export class MicroBatcher implements Scorer {
+export class MicroBatcher implements ServingScorer {
   readonly maxBatchSize: number;
   readonly maxWaitMs: number;
   readonly concurrency: number;
@@ -184,7 +270,7 @@ export class MicroBatcher implements Scorer {
   readonly timeoutMs: number;
   readonly headroom: number;
   private readonly loopDelay?: LoopDelay;
-  private readonly queue = new PendingQueue();
+  private readonly queue = new BatchQueues();
   private running = 0;
   /**
    * How fast the queue drains while backlogged: time between run completions and records completed, each as a
@@ -213,7 +299,7 @@ export class MicroBatcher implements Scorer {
   private untrackDepth?: () => void;
 
   constructor(
-    private readonly scorer: Scorer,
+    private readonly scorer: Scorer & Partial<TensorScorer>,
     options: MicroBatcherOptions = {},
   ) {
     this.maxBatchSize = positiveInteger("maxBatchSize", options.maxBatchSize ?? 64);
@@ -232,17 +318,28 @@ export class MicroBatcher implements Scorer {
     }
   }
 
-  /** Records waiting for a run. */
+  /** Records (and tensor rows) waiting for a run. */
   get depth(): number {
-    return this.queue.records;
+    return this.queue.rows;
   }
 
-  score(records: readonly FeatureRecord[], options: ScoreOptions = {}): Promise<Float32Array> {
+  score(records: readonly FeatureRecord[], options: ScoreOptions = {}): Promise<RowValues> {
     if (this.closed) return Promise.reject(new Error("MicroBatcher is closed"));
     if (records.length === 0) return Promise.resolve(new Float32Array(0));
-    if (this.queue.records + records.length > this.maxQueue) {
+    return this.submit(records, undefined, records.length, options) as Promise<RowValues>;
+  }
+
+  /** A tensor request, coalesced along dimension 0 with others of its key. */
+  run(request: TensorRequest, options: ScoreOptions = {}): Promise<TensorMap> {
+    if (this.closed) return Promise.reject(new Error("MicroBatcher is closed"));
+    if (!this.scorer.run) return Promise.reject(new Error("the wrapped scorer cannot run tensors"));
+    return this.submit(undefined, request, Math.max(1, request.rows), options) as Promise<TensorMap>;
+  }
+
+  private submit(records: readonly FeatureRecord[] | undefined, tensors: TensorRequest | undefined, rows: number, options: ScoreOptions): Promise<RowValues | TensorMap> {
+    if (this.queue.rows + rows > this.maxQueue) {
       return Promise.reject(
-        new ScoringRejectedError("queue_full", `batch queue is full (${this.queue.records} of ${this.maxQueue} records waiting)`),
+        new ScoringRejectedError("queue_full", `batch queue is full (${this.queue.rows} of ${this.maxQueue} records waiting)`),
       );
     }
     const now = performance.now();
@@ -251,18 +348,18 @@ export class MicroBatcher implements Scorer {
     // When the answer must leave: a timer fires late by however late the loop runs, so it is set that much early,
     // but never before half the window (a loop that far behind makes answers late whatever the timer does).
     const answerBy = window - Math.max(margin, Math.min(this.loopDelay?.p99Ms() ?? 0, window / 2));
-    const waitMs = this.expectedWaitMs(records.length);
+    const waitMs = this.expectedWaitMs(rows);
     // The next run's worth is never shed (waitMs 0), so the model keeps working however behind the loop is.
     if (waitMs > 0 && waitMs > answerBy - margin) {
       return Promise.reject(
         new ScoringRejectedError(
           "shed",
-          `the ${this.queue.records} records queued ahead need ~${waitMs.toFixed(1)} ms, past this request's deadline in ${Math.max(0, window).toFixed(1)} ms`,
+          `the ${this.queue.rows} records queued ahead need ~${waitMs.toFixed(1)} ms, past this request's deadline in ${Math.max(0, window).toFixed(1)} ms`,
         ),
       );
     }
-    return new Promise<Float32Array>((resolve, reject) => {
-      const pending: Pending = { records, enqueuedAt: now, resolve, reject, timer: undefined, state: "queued" };
+    return new Promise<RowValues | TensorMap>((resolve, reject) => {
+      const pending: Pending = { records, tensors, rows, enqueuedAt: now, resolve, reject, timer: undefined, state: "queued", queue: undefined };
       pending.timer = setTimeout(() => this.expire(pending), Math.max(0, answerBy));
       this.queue.push(pending);
       this.scheduleDispatch();
@@ -275,7 +372,7 @@ export class MicroBatcher implements Scorer {
    * a wrong estimate).
    */
   private expectedWaitMs(records: number): number {
-    const ahead = this.queue.records + records;
+    const ahead = this.queue.rows + records;
     if (ahead <= this.concurrency * this.maxBatchSize) return 0;
     // What runs take now, spread over the slots (0 before the first run ends: the deadline timers are the backstop).
     const runMsPerRecord = this.runRecords > 0 ? this.runWallMs / this.runRecords / this.concurrency : 0;
@@ -306,7 +403,7 @@ export class MicroBatcher implements Scorer {
 
   private dispatch(): void {
     while (this.running < this.concurrency && this.queue.size > 0) {
-      if (this.running > 0 && this.queue.records < this.maxBatchSize && this.maxWaitMs > 0) {
+      if (this.running > 0 && this.queue.rows < this.maxBatchSize && this.maxWaitMs > 0) {
         const waited = performance.now() - this.queue.peek()!.enqueuedAt;
         if (waited < this.maxWaitMs) {
           // Another run is busy, so company is likely: hold the partial batch until it fills or ages out.
@@ -323,59 +420,121 @@ export class MicroBatcher implements Scorer {
     }
   }
 
+  /** The oldest waiting request and those behind it in its queue, up to maxBatchSize rows (a solo request alone). */
   private takeBatch(): Pending[] {
+    const queue = this.queue.oldest()!;
+    const solo = queue.key === SOLO;
     const batch: Pending[] = [];
     let size = 0;
-    for (let next = this.queue.peek(); next; next = this.queue.peek()) {
-      if (batch.length > 0 && size + next.records.length > this.maxBatchSize) break;
-      this.queue.shift();
+    for (let next = queue.peek(); next; next = queue.peek()) {
+      if (batch.length > 0 && (solo || size + next.rows > this.maxBatchSize)) break;
+      this.queue.shiftFrom(queue);
       next.state = "running";
       batch.push(next);
-      size += next.records.length;
+      size += next.rows;
     }
     return batch;
   }
 
   private runBatch(batch: Pending[]): void {
     const now = performance.now();
-    const records: FeatureRecord[] = [];
+    let rows = 0;
     for (const pending of batch) {
       this.queueWait?.observe((now - pending.enqueuedAt) / 1000);
-      for (const record of pending.records) records.push(record);
+      rows += pending.rows;
     }
-    this.batchSize?.observe(records.length);
+    this.batchSize?.observe(rows);
     this.running++;
     const startedAt = performance.now();
-    let run: Promise<Float32Array>;
+    const tensors = batch[0]!.tensors !== undefined;
+    let run: Promise<RowValues | TensorMap>;
     try {
-      run = this.scorer.score(records);
+      run = tensors ? this.runTensors(batch, rows) : this.scorer.score(recordsOf(batch));
     } catch (error) {
       run = Promise.reject(error);
     }
     // Bookkeeping comes before the answers, so callers that score again at once see the freed slot.
     const finished = () => {
       this.running--;
-      this.measureDrain(records.length, startedAt);
+      this.measureDrain(rows, startedAt);
       // Dispatch on the next check phase, not now: an in-thread run blocked the loop, and the requests that
       // arrived meanwhile are parsed in the poll phase before it, so they join the next batch.
       if (this.queue.size > 0) this.scheduleDispatch();
       else if (this.running === 0) this.onIdle?.();
     };
     run.then(
-      (probabilities) => {
+      (result) => {
         finished();
-        let offset = 0;
-        for (const pending of batch) {
-          const end = offset + pending.records.length;
-          this.settle(pending, () => pending.resolve(probabilities.subarray(offset, end)));
-          offset = end;
-        }
+        if (tensors) this.answerTensors(batch, result as TensorMap, rows);
+        else this.answerRows(batch, result as RowValues, rows);
       },
       (error: Error) => {
+        if (tensors && batch.length > 1) {
+          // One request's data can fail a coalesced run (an index past a vocabulary): each runs alone, so only
+          // the request that caused it fails.
+          void this.runEachAlone(batch).then((results) => {
+            finished();
+            results.forEach((result, i) => {
+              const pending = batch[i]!;
+              this.settle(pending, () => ("outputs" in result ? pending.resolve(result.outputs) : pending.reject(result.error)));
+            });
+          });
+          return;
+        }
         finished();
         for (const pending of batch) this.settle(pending, () => pending.reject(error));
       },
     );
+  }
+
+  private runEachAlone(batch: readonly Pending[]): Promise<({ outputs: TensorMap } | { error: Error })[]> {
+    return Promise.all(
+      batch.map((pending) =>
+        Promise.resolve()
+          .then(() => this.scorer.run!(pending.tensors!))
+          .then(
+            (outputs) => ({ outputs }),
+            (error: Error) => ({ error }),
+          ),
+      ),
+    );
+  }
+
+  /** Each request gets its records' share of the run's output: `width` values per record, as views on it. */
+  private answerRows(batch: readonly Pending[], result: RowValues, rows: number): void {
+    const width = result.length / rows;
+    if (!Number.isInteger(width)) {
+      const error = new Error(`the model returned ${result.length} values for ${rows} records`);
+      for (const pending of batch) this.settle(pending, () => pending.reject(error));
+      return;
+    }
+    let offset = 0;
+    for (const pending of batch) {
+      const end = offset + pending.rows * width;
+      const start = offset;
+      this.settle(pending, () => pending.resolve(result.subarray(start, end)));
+      offset = end;
+    }
+  }
+
+  private answerTensors(batch: readonly Pending[], outputs: TensorMap, rows: number): void {
+    let answers: TensorMap[];
+    try {
+      answers = splitOutputs(outputs, batch, rows);
+    } catch (error) {
+      for (const pending of batch) this.settle(pending, () => pending.reject(error as Error));
+      return;
+    }
+    batch.forEach((pending, i) => this.settle(pending, () => pending.resolve(answers[i]!)));
+  }
+
+  /** One run over the batch's tensors concatenated along dimension 0 (their key says the other dims agree). */
+  private runTensors(batch: readonly Pending[], rows: number): Promise<TensorMap> {
+    const first = batch[0]!.tensors!;
+    if (batch.length === 1) return this.scorer.run!(first);
+    const tensors: Record<string, HostTensor> = {};
+    for (const name of Object.keys(first.tensors)) tensors[name] = concatRows(batch.map((p) => p.tensors!.tensors[name]!));
+    return this.scorer.run!({ tensors, rows, key: first.key });
   }
 
   private measureDrain(records: number, startedAt: number): void {
@@ -392,7 +551,7 @@ export class MicroBatcher implements Scorer {
       this.lastDrainSampleAt = now;
     }
     this.lastCompletionAt = now;
-    this.backloggedAtLastCompletion = this.queue.records > 0;
+    this.backloggedAtLastCompletion = this.queue.rows > 0;
   }
 
   private expire(pending: Pending): void {
@@ -413,6 +572,28 @@ export class MicroBatcher implements Scorer {
     clearTimeout(pending.timer);
     answer();
   }
+}
+
+function recordsOf(batch: readonly Pending[]): readonly FeatureRecord[] {
+  if (batch.length === 1) return batch[0]!.records!;
+  const records: FeatureRecord[] = [];
+  for (const pending of batch) for (const record of pending.records!) records.push(record);
+  return records;
+}
+
+/** Each request's rows of every output (a lone request gets the outputs as they are). */
+function splitOutputs(outputs: TensorMap, batch: readonly Pending[], rows: number): TensorMap[] {
+  if (batch.length === 1) return [outputs];
+  const answers = batch.map(() => ({}) as Record<string, HostTensor>);
+  for (const [name, tensor] of Object.entries(outputs)) {
+    if (tensor.dims[0] !== rows) throw new Error(`output "${name}" has ${tensor.dims[0]} rows for ${rows} batched input rows: the model's dimension 0 is not a batch axis`);
+    let offset = 0;
+    batch.forEach((pending, i) => {
+      answers[i]![name] = sliceRows(tensor, offset, offset + pending.rows);
+      offset += pending.rows;
+    });
+  }
+  return answers;
 }
 
 function positiveInteger(name: string, value: number): number {

@@ -4,6 +4,8 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { OnnxScorer } from "./onnx-scorer";
+import type { TensorMap } from "./tensors";
+import { ModelRunError } from "./types";
 import type { RunRequest, WorkerMessage, WorkerModel } from "./worker-protocol";
 
 async function main(): Promise<void> {
@@ -17,17 +19,34 @@ async function main(): Promise<void> {
     post({ kind: "failed", error: (error as Error).message });
     return;
   }
-  port.on("message", async ({ id, records }: RunRequest) => {
+  port.on("message", async (request: RunRequest) => {
     try {
-      const scored = await scorer.score(records);
-      // Copy out when the result is a view on a larger buffer, so only this request's bytes are transferred.
-      const probabilities = scored.byteLength === scored.buffer.byteLength ? scored : scored.slice();
-      post({ kind: "result", id, probabilities }, [probabilities.buffer as ArrayBuffer]);
+      if ("records" in request) {
+        const rows = owned(await scorer.score(request.records));
+        post({ kind: "rows", id: request.id, rows }, [rows.buffer as ArrayBuffer]);
+      } else {
+        const outputs = await scorer.run({ tensors: request.tensors, rows: 0 });
+        post({ kind: "tensors", id: request.id, outputs }, transferable(outputs));
+      }
     } catch (error) {
-      post({ kind: "error", id, error: (error as Error).message });
+      post({ kind: "error", id: request.id, error: (error as Error).message, runFailed: error instanceof ModelRunError });
     }
   });
   post({ kind: "ready", io: scorer.io() });
+}
+
+/** A typed array that owns its whole buffer (a view on a larger one is copied), so only its bytes are transferred. */
+function owned<T extends Float32Array | Float64Array>(data: T): T {
+  return data.byteLength === data.buffer.byteLength ? data : (data.slice() as T);
+}
+
+function transferable(outputs: TensorMap): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const tensor of Object.values(outputs)) {
+    const data = tensor.data;
+    if (!Array.isArray(data) && data.byteLength === data.buffer.byteLength) buffers.add(data.buffer as ArrayBuffer);
+  }
+  return [...buffers];
 }
 
 void main();

@@ -1,7 +1,8 @@
 /**
  * Owns the served model version: first load, registry polling, warm-up, atomic swap and retirement.
  *
- * - A version is swapped in only after it loaded and scored its input example with sane outputs.
+ * - A version is swapped in only after its model contract was read (task, feeds, outputs: model-contract.ts)
+ *   and it scored its input example with outputs its task can serve (probabilities in [0, 1], finite values).
  * - Requests hold a lease on the version they started with; a retired version is closed when its last lease
  *   ends, so in-flight requests finish on the old session and none is dropped.
  * - Any failure (registry down, stalled or corrupt download, bad graph) keeps the current version serving, is
@@ -14,15 +15,21 @@ import type { FastifyBaseLogger } from "fastify";
 import type { ReloadResult, Variant } from "../contract";
 import type { ServiceMetrics } from "../metrics/service-metrics";
 import type { ModelSource, ResolvedModelVersion } from "../registry/model-source";
+import { TASK_DEFINITIONS, ModelContractError, rowValues, type RowValues } from "../tasks";
+import { tensorMetadata } from "../v2/codec";
 import { readModelPackage, type ModelPackage } from "./mlmodel";
-import { compileRecordValidator, type RecordValidator } from "./request-schema";
-import type { ModelIdentity, Scorer, ServedModel, TensorMetadata } from "./types";
+import { readModelContract, withClassCount, type ModelContract, type ScorerModel } from "./model-contract";
+import { readOnnxGraph } from "./onnx-graph";
+import { compileRecordValidator, refusingValidator, type RecordValidator } from "./request-schema";
+import { concatRows, type TensorMap } from "./tensors";
+import type { ModelIdentity, ServedModel, ServingScorer, TensorRequest } from "./types";
+import { warmUpExamples, type WarmUpExamples } from "./warm-up";
 
-/** Turns a model package into a scorer (in-thread session, worker pool, micro-batcher...). */
-export type ScorerFactory = (
-  pkg: ModelPackage,
-  version: ResolvedModelVersion,
-) => Promise<Scorer & { io?(): { inputs: TensorMetadata[]; outputs: TensorMetadata[] } }>;
+/** What a fresh scorer is warmed up with (each worker of a pool runs it). */
+export type WarmUp = WarmUpExamples;
+
+/** Turns a version's scorer model into a scorer (in-thread session, worker pool, micro-batcher...). */
+export type ScorerFactory = (model: ScorerModel, version: ResolvedModelVersion, warmUp: WarmUp) => Promise<ServingScorer>;
 
 /** A served version plus what the routes need per version, built once at swap time. */
 export interface LoadedModel extends ServedModel {
@@ -42,6 +49,8 @@ export interface ModelManagerOptions {
   readonly createScorer: ScorerFactory;
   readonly pollIntervalMs: number;
   readonly baselineMetric: string;
+  /** The configured overload answer (FALLBACK_LABEL / FALLBACK_PROBABILITY), for the tasks that have one. */
+  readonly fallback?: { readonly label: 0 | 1; readonly probability: number };
   readonly metrics: ServiceMetrics;
   readonly log: FastifyBaseLogger;
   /** First retry delay after a failure; doubles up to maxBackoffMs. @default 1000 */
@@ -291,7 +300,9 @@ export class ModelManager {
   private async load(resolved: ResolvedModelVersion, signal?: AbortSignal): Promise<LoadedModel> {
     const dir = await this.options.source.fetch(resolved, { signal });
     const pkg = await readModelPackage(dir);
-    const scorer = await this.options.createScorer(pkg, resolved);
+    const contract = readModelContract(pkg, await readOnnxGraph(pkg.onnxPath), resolved.tags);
+    const examples = warmUpExamples(pkg, contract);
+    const scorer = await this.options.createScorer(contract.scorer, resolved, examples);
     try {
       const identity: ModelIdentity = {
         name: resolved.name,
@@ -303,14 +314,62 @@ export class ModelManager {
         tags: resolved.tags,
         metrics: { ...numericMetrics(pkg.metrics), ...resolved.metrics },
       };
-      const threshold = decisionThreshold(identity);
-      await warmUp(scorer, pkg);
-      const io = scorer.io?.() ?? { inputs: [], outputs: [] };
-      return { identity, package: pkg, threshold, scorer, io, validator: compileRecordValidator(pkg.inputs, pkg.featureSpec), loadedAt: new Date() };
+      return await this.warmUp(identity, pkg, contract, scorer, examples);
     } catch (error) {
       await scorer.close();
       throw error;
     }
+  }
+
+  /**
+   * Runs the example through both paths the version serves (tensors for V2; records for /predict), confirms the
+   * outputs follow dimension 0 before requests are coalesced along it, and binds the task to what it saw.
+   */
+  private async warmUp(identity: ModelIdentity, pkg: ModelPackage, found: ModelContract, scorer: ServingScorer, examples: WarmUp): Promise<LoadedModel> {
+    const { tensors } = examples;
+    const outputs = await scorer.run(tensors).catch((error: Error) => {
+      throw new ModelContractError(`warm-up run on the input example failed: ${error.message}${pkg.tensorExample || pkg.inputExample.length > 0 ? "" : " (the model has no input example, so it was run on zeros: log it with input_example)"}`);
+    });
+    for (const output of found.outputs) {
+      if (!outputs[output.name]) throw new ModelContractError(`warm-up run returned no output "${output.name}"`);
+    }
+    const batchAxis = found.batchAxis && followsRows(outputs, tensors.rows) && followsRows(await scorer.run(doubled(tensors)), 2 * tensors.rows);
+    let rows: RowValues | undefined;
+    let n = tensors.rows;
+    if (found.tabular) {
+      n = examples.records!.length;
+      rows = await scorer.score(examples.records!);
+    } else if (found.taskOutputs.rowOutput !== undefined) {
+      rows = rowValues(outputs[found.taskOutputs.rowOutput]!);
+    }
+    const width = rows ? rows.length / n : 0;
+    const contract = withClassCount(found, width);
+    const task = TASK_DEFINITIONS[contract.task].bind({
+      identity,
+      tabular: contract.tabular,
+      outputs: contract.taskOutputs,
+      width,
+      classLabels: contract.classLabels,
+      valueBuckets: contract.valueBuckets,
+      graphOutputs: contract.outputs,
+      fallback: this.options.fallback,
+    });
+    if (rows) task.checkWarmUp(rows, n);
+    const validator: RecordValidator = contract.tabular
+      ? compileRecordValidator(contract.columns, pkg.featureSpec)
+      : refusingValidator(contract.notTabularReason ?? "this model does not answer /predict");
+    return {
+      identity,
+      package: pkg,
+      contract,
+      task,
+      threshold: task.threshold ?? Number.NaN,
+      batchAxis,
+      scorer,
+      io: { inputs: contract.inputs.map(tensorMetadata), outputs: contract.outputs.map(tensorMetadata) },
+      validator,
+      loadedAt: new Date(),
+    };
   }
 
   private swap(model: LoadedModel): void {
@@ -320,17 +379,19 @@ export class ModelManager {
     const id = model.identity;
     if (previous) {
       const old = previous.model.identity;
-      metrics.modelInfo.remove({ model: old.name, version: old.version, alias: old.alias ?? "", run_id: old.runId ?? "", variant });
+      metrics.modelInfo.remove(infoLabels(previous.model, variant));
       metrics.baselineHitRate.remove({ model: old.name, version: old.version });
+      metrics.baselineMae.remove({ model: old.name, version: old.version });
       if (old.name !== id.name) metrics.modelLoaded.remove({ model: old.name, variant });
       previous.retired = true;
       if (previous.leases === 0) this.close(previous);
     }
-    metrics.modelInfo.set({ model: id.name, version: id.version, alias: id.alias ?? "", run_id: id.runId ?? "", variant }, 1);
+    metrics.modelInfo.set(infoLabels(model, variant), 1);
     metrics.modelLoaded.set({ model: id.name, variant }, 1);
     this.count("success");
-    const baseline = id.metrics[baselineMetric];
-    if (baseline !== undefined) metrics.baselineHitRate.set({ model: id.name, version: id.version }, baseline);
+    const baseline = model.task.baseline(id.metrics, baselineMetric);
+    if (baseline.hitRate !== undefined) metrics.baselineHitRate.set({ model: id.name, version: id.version }, baseline.hitRate);
+    if (baseline.mae !== undefined) metrics.baselineMae.set({ model: id.name, version: id.version }, baseline.mae);
   }
 
   private close(slot: Slot): void {
@@ -348,27 +409,21 @@ function sameVersion(a: { readonly name: string; readonly version: string }, b: 
   return a.name === b.name && a.version === b.version;
 }
 
-/** chosen_threshold from version tags, then run metrics / metrics.json; 0.5 otherwise. */
-export function decisionThreshold(identity: Pick<ModelIdentity, "tags" | "metrics">): number {
-  const raw = identity.tags.chosen_threshold ?? identity.metrics.chosen_threshold;
-  if (raw === undefined) return 0.5;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0 || value >= 1) {
-    throw new Error(`chosen_threshold=${String(raw)} is not a probability strictly between 0 and 1: fix the model version's tag or run metric`);
-  }
-  return value;
+function infoLabels(model: LoadedModel, variant: string) {
+  const id = model.identity;
+  return { model: id.name, version: id.version, alias: id.alias ?? "", run_id: id.runId ?? "", variant, task: model.task.task };
 }
 
-/** Scores the input example; a version whose outputs are not probabilities never serves. */
-async function warmUp(scorer: Scorer, pkg: ModelPackage): Promise<void> {
-  if (pkg.inputExample.length === 0) throw new Error("the model has no input example to warm up with: log it with input_example");
-  const probabilities = await scorer.score(pkg.inputExample);
-  if (probabilities.length !== pkg.inputExample.length) {
-    throw new Error(`warm-up returned ${probabilities.length} probabilities for ${pkg.inputExample.length} example records`);
-  }
-  for (const p of probabilities) {
-    if (!(p >= 0 && p <= 1)) throw new Error(`warm-up produced probability ${p}, outside [0, 1]: the artifact is corrupt or not a classifier`);
-  }
+/** Every output has `rows` rows along dimension 0. */
+function followsRows(outputs: TensorMap, rows: number): boolean {
+  return Object.values(outputs).every((t) => t.dims[0] === rows);
+}
+
+/** The example twice over along dimension 0: a batch-axis model answers it with twice the rows. */
+function doubled(request: TensorRequest): TensorRequest {
+  const tensors: Record<string, TensorMap[string]> = {};
+  for (const [name, tensor] of Object.entries(request.tensors)) tensors[name] = concatRows([tensor, tensor]);
+  return { tensors, rows: 2 * request.rows };
 }
 
 function numericMetrics(metrics: ModelPackage["metrics"]): Record<string, number> {

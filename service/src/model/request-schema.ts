@@ -43,23 +43,70 @@ export interface FieldProblem {
 
 export interface RecordValidator {
   readonly schema: JsonSchema;
-  /** Problems with one record, [] when valid. */
+  /** Problems with one record, [] when valid; at most MAX_REPORTED_PROBLEMS (+1 saying there are more). */
   validate(record: unknown): FieldProblem[];
 }
 
-// allErrors: name every bad field at once (bodies are size-capped, so the cost is bounded).
+/**
+ * Problems reported per record. A body of 120k unknown keys once cost ~0.5-0.95 s of event loop and an ~8 MB
+ * answer listing every one; now validation stops after this many and says so.
+ */
+export const MAX_REPORTED_PROBLEMS = 20;
+
 // No coercion, no default filling, no silent removal: what is validated is exactly what is scored and logged.
-const ajv = new Ajv({ allErrors: true, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false });
+const options = { coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false } as const;
+// The hot path asks only "valid?" and stops at the first problem; a bad record is then explained in detail.
+const ajvFirst = new Ajv({ ...options, allErrors: false });
+const ajvAll = new Ajv({ ...options, allErrors: true });
 
 export function compileRecordValidator(inputs: readonly ColumnSpec[], featureSpec: FeatureSpec = {}): RecordValidator {
   const schema = recordSchema(inputs, featureSpec);
-  const validate: ValidateFunction = ajv.compile(schema);
+  const valid: ValidateFunction = ajvFirst.compile(schema);
+  const detailed: ValidateFunction = ajvAll.compile(schema);
+  const names = new Set(inputs.map((c) => c.name));
   return {
     schema,
     validate(record) {
-      return validate(record) ? [] : toFieldProblems(validate.errors ?? []);
+      return valid(record) ? [] : explain(record, names, detailed);
     },
   };
+}
+
+/** A validator that refuses every record with one problem (a version /predict cannot serve). */
+export function refusingValidator(problem: string): RecordValidator {
+  return { schema: { not: {} }, validate: () => [{ field: "(body)", problem }] };
+}
+
+/**
+ * Every problem with a bad record, up to the cap: unknown fields are listed without looking at more keys than
+ * the cap, and the known fields (at most one per column) are checked with every error collected.
+ */
+function explain(record: unknown, names: ReadonlySet<string>, detailed: ValidateFunction): FieldProblem[] {
+  if (typeof record !== "object" || record === null || Array.isArray(record)) return [{ field: "(body)", problem: "must be an object" }];
+  const problems: FieldProblem[] = [];
+  const known: Record<string, unknown> = {};
+  let truncated = false;
+  for (const key of Object.keys(record)) {
+    if (names.has(key)) {
+      known[key] = (record as Record<string, unknown>)[key];
+    } else if (problems.length < MAX_REPORTED_PROBLEMS) {
+      problems.push({ field: key, problem: "is not a model input (unknown field)" });
+    } else {
+      truncated = true;
+      break;
+    }
+  }
+  if (!detailed(known)) {
+    for (const problem of toFieldProblems(detailed.errors ?? [])) {
+      if (problems.length >= MAX_REPORTED_PROBLEMS) {
+        truncated = true;
+        break;
+      }
+      problems.push(problem);
+    }
+  }
+  if (truncated) problems.push({ field: "(body)", problem: `has more problems: validation stops after ${MAX_REPORTED_PROBLEMS}` });
+  return problems;
 }
 
 /** ajv errors -> one readable problem per field. */

@@ -18,8 +18,8 @@ export interface ServingScorerOptions {
 }
 
 export function servingScorerFactory({ inference, variant, metrics }: ServingScorerOptions): ScorerFactory {
-  return async (pkg, version) => {
-    const inner = inference.workers > 0 ? await WorkerPoolScorer.create(pkg, { workers: inference.workers }) : await OnnxScorer.load(pkg);
+  return async (model, version, warmUp) => {
+    const inner = inference.workers > 0 ? await WorkerPoolScorer.create(model, { workers: inference.workers, warmUp }) : await OnnxScorer.load(model);
     // Deadline timers fire early by the loop's recent delay (one monitor per process, released on close).
     const loop = processLoopDelay();
     const batcher = new MicroBatcher(inner, {
@@ -34,8 +34,8 @@ export function servingScorerFactory({ inference, variant, metrics }: ServingSco
     });
     return {
       score: (records, options) => batcher.score(records, options),
+      run: (request, options) => batcher.run(request, options),
       close: () => batcher.close().finally(loop.release),
-      io: () => inner.io(),
     };
   };
 }

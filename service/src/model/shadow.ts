@@ -6,12 +6,13 @@
  * features and time. Shadow work the shadow's own batcher refuses (queue full, deadline) is shed and counted in
  * predictions_rejected_total{variant="shadow"}: the challenger must never build up a backlog behind the champion.
  */
-import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
 import type { PredictionLogEntry } from "../contract";
 import type { ServiceMetrics } from "../metrics/service-metrics";
+import type { ScoredWork } from "../routes/predict";
 import type { ModelManager } from "./model-manager";
-import { ScoringRejectedError, type FeatureRecord } from "./types";
+import { createPredictor } from "./predictor";
+import { ScoringRejectedError } from "./types";
 
 const VARIANT = "shadow";
 
@@ -29,50 +30,32 @@ export interface ShadowOptions {
   readonly random?: () => number;
 }
 
-/** The after-response hook that scores a sample of requests with the shadow model (never throws). */
-export function createShadow(options: ShadowOptions): (records: readonly FeatureRecord[]) => void {
+/**
+ * The after-response hook that scores a sample of requests with the shadow model (never throws): records
+ * through its column contract, tensors through its graph, with the shadow's own task metrics and log entries.
+ */
+export function createShadow(options: ShadowOptions): (work: ScoredWork) => void {
   const { models, sampleRate, metrics, log } = options;
   const random = options.random ?? Math.random;
+  const predictor = createPredictor({ variant: VARIANT, metrics, requestTimeoutMs: options.timeoutMs, recordPrediction: options.recordPrediction });
 
-  async function score(records: readonly FeatureRecord[]): Promise<void> {
+  async function score(work: ScoredWork): Promise<void> {
+    const rows = work.records?.length ?? work.tensors?.rows ?? 1;
     const lease = models.acquire();
     if (!lease) {
-      metrics.rejected.inc({ model: "", variant: VARIANT, reason: "model_unavailable" }, records.length);
+      metrics.rejected.inc({ model: "", variant: VARIANT, reason: "model_unavailable" }, rows);
       return;
     }
     const model = lease.model;
-    const labels = { model: model.identity.name, version: model.identity.version, variant: VARIANT };
     try {
-      const started = performance.now();
-      const probabilities = await model.scorer.score(records, { deadline: started + options.timeoutMs });
-      const latencyMs = performance.now() - started;
-      const createdAt = new Date();
-      for (let i = 0; i < records.length; i++) {
-        const probability = probabilities[i]!;
-        const label = probability >= model.threshold ? 1 : 0;
-        metrics.predictions.inc({ ...labels, outcome: label === 1 ? "positive" : "negative" });
-        metrics.latency.observe(labels, latencyMs / 1000);
-        metrics.probability.observe(labels, probability);
-        options.recordPrediction?.({
-          predictionId: randomUUID(),
-          modelName: model.identity.name,
-          modelVersion: model.identity.version,
-          variant: VARIANT,
-          createdAt,
-          task: "binary",
-          features: records[i]!,
-          probability,
-          label,
-          value: null,
-          latencyMs,
-          fallback: false,
-        });
+      if (work.records && model.task.tabular) {
+        await predictor.records(model, work.records, performance.now());
+      } else if (work.tensors) {
+        await predictor.tensors(model, { ...work.tensors, key: model.batchAxis ? work.tensors.key : undefined }, [], performance.now());
       }
     } catch (error) {
-      if (error instanceof ScoringRejectedError) {
-        metrics.rejected.inc({ model: model.identity.name, variant: VARIANT, reason: error.reason }, records.length);
-      } else {
-        metrics.predictions.inc({ ...labels, outcome: "error" }, records.length);
+      // Refusals and failures are counted by the predictor (rejected, or outcome="error"); only failures are logged.
+      if (!(error instanceof ScoringRejectedError)) {
         log.warn({ err: error, model: model.identity.name, version: model.identity.version }, "shadow model failed to score; the primary answer was not affected");
       }
     } finally {
@@ -80,8 +63,8 @@ export function createShadow(options: ShadowOptions): (records: readonly Feature
     }
   }
 
-  return (records) => {
+  return (work) => {
     if (sampleRate <= 0 || random() >= sampleRate) return;
-    void score(records);
+    void score(work);
   };
 }

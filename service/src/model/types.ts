@@ -3,7 +3,10 @@
  * micro-batching) and the routes. Routes never touch onnxruntime directly.
  */
 import type { FallbackReason } from "../contract";
+import type { RowValues, ServedTask } from "../tasks/task";
 import type { ModelPackage } from "./mlmodel";
+import type { ModelContract } from "./model-contract";
+import type { TensorMap } from "./tensors";
 
 /** One request record: column name -> raw JSON value, already validated against the signature. */
 export type FeatureRecord = Readonly<Record<string, unknown>>;
@@ -16,13 +19,30 @@ export interface ScoreOptions {
 /** Scores records with one loaded model version. */
 export interface Scorer {
   /**
-   * Positive-class probability per record, in order. Rejects with ScoringRejectedError when the answer cannot
-   * come in time (deadline passed, queue full), or with another error on a model failure.
+   * The version's row output per record, in order: `width` values each (probabilities for a classifier, the
+   * value for a regressor). Rejects with ScoringRejectedError when the answer cannot come in time (deadline
+   * passed, queue full), or with another error on a model failure.
    */
-  score(records: readonly FeatureRecord[], options?: ScoreOptions): Promise<Float32Array>;
+  score(records: readonly FeatureRecord[], options?: ScoreOptions): Promise<RowValues>;
   /** Frees the session(s). Called once no request uses this scorer any more. */
   close(): Promise<void>;
 }
+
+/** Graph-input tensors for one request, as the V2 codec decoded them. */
+export interface TensorRequest {
+  readonly tensors: TensorMap;
+  /** Rows along dimension 0 (1 for a model without a batch axis). */
+  readonly rows: number;
+  /** Requests with the same key may be concatenated along dimension 0; undefined: this one runs alone. */
+  readonly key?: string;
+}
+
+/** Runs the graph on tensors: every graph output, rows along dimension 0 as the inputs'. */
+export interface TensorScorer {
+  run(request: TensorRequest, options?: ScoreOptions): Promise<TensorMap>;
+}
+
+export type ServingScorer = Scorer & TensorScorer;
 
 /** Where the served version came from (registry lineage), as shown by /model, /readyz and model_info. */
 export interface ModelIdentity {
@@ -44,10 +64,16 @@ export interface ModelIdentity {
 export interface ServedModel {
   readonly identity: ModelIdentity;
   readonly package: ModelPackage;
-  /** Decision threshold on the positive-class probability (chosen_threshold tag/metric, default 0.5). */
+  /** Task, column feeds, outputs, class labels: what the MLmodel, the graph and the tags say (model-contract.ts). */
+  readonly contract: ModelContract;
+  /** What the version's task means for every route (service/src/tasks/). */
+  readonly task: ServedTask;
+  /** binary: the decision threshold on P(positive) (chosen_threshold tag/metric, default 0.5); NaN for other tasks. */
   readonly threshold: number;
-  readonly scorer: Scorer;
-  /** ONNX graph inputs and outputs, for Open Inference Protocol metadata. */
+  /** Concurrent tensor requests may be coalesced along dimension 0 (the warm-up run confirmed the batch axis). */
+  readonly batchAxis: boolean;
+  readonly scorer: ServingScorer;
+  /** ONNX graph inputs and outputs, for Open Inference Protocol metadata: exactly what infer takes and returns. */
   readonly io: {
     readonly inputs: readonly TensorMetadata[];
     readonly outputs: readonly TensorMetadata[];
@@ -78,3 +104,11 @@ export class ScoringRejectedError extends Error {
   }
 }
 Object.defineProperty(ScoringRejectedError.prototype, "name", { value: "ScoringRejectedError" });
+
+/**
+ * onnxruntime refused to run the graph on a tensor request that fit the contract (an index past a vocabulary, two
+ * dynamic dimensions that must agree): the request's data, answered 400 with onnxruntime's message.
+ */
+export class ModelRunError extends Error {
+  override readonly name = "ModelRunError";
+}

@@ -10,17 +10,21 @@ import { availableParallelism } from "node:os";
 import { join, relative } from "node:path";
 import { Worker } from "node:worker_threads";
 import { projectRoot } from "../paths";
-import type { ModelPackage } from "./mlmodel";
-import type { FeatureRecord, Scorer } from "./types";
+import type { RowValues } from "../tasks/task";
+import type { ScorerModel } from "./model-contract";
+import type { TensorMap } from "./tensors";
+import { ModelRunError, type FeatureRecord, type ServingScorer, type TensorRequest } from "./types";
 import type { ModelIo, RunRequest, WorkerMessage, WorkerModel } from "./worker-protocol";
 
 export interface WorkerPoolOptions {
   /** Worker threads, each with its own session. @default availableParallelism() */
   readonly workers?: number;
+  /** Run on every worker before the pool is returned: records (column models) and/or tensors. */
+  readonly warmUp?: { readonly records?: readonly FeatureRecord[]; readonly tensors?: TensorRequest };
 }
 
 interface Task {
-  readonly resolve: (probabilities: Float32Array) => void;
+  readonly resolve: (result: RowValues | TensorMap) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -29,7 +33,7 @@ interface PoolWorker {
   readonly tasks: Map<number, Task>;
 }
 
-export class WorkerPoolScorer implements Scorer {
+export class WorkerPoolScorer implements ServingScorer {
   private readonly workers: PoolWorker[] = [];
   private nextId = 0;
   private closing = false;
@@ -43,10 +47,9 @@ export class WorkerPoolScorer implements Scorer {
    * Starts the workers and resolves once every one has loaded the model and scored its input example, so no
    * request pays for a session's lazy initialisation (the model manager's own warm-up reaches one worker only).
    */
-  static async create(pkg: Pick<ModelPackage, "onnxPath" | "inputs" | "inputExample">, options: WorkerPoolOptions = {}): Promise<WorkerPoolScorer> {
+  static async create(model: ScorerModel, options: WorkerPoolOptions = {}): Promise<WorkerPoolScorer> {
     const count = options.workers ?? availableParallelism();
     if (!Number.isInteger(count) || count < 1) throw new RangeError(`worker pool size must be a positive integer, got ${count}`);
-    const model: WorkerModel = { onnxPath: pkg.onnxPath, inputs: pkg.inputs };
     const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(model)));
     const failure = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failure) {
@@ -56,12 +59,15 @@ export class WorkerPoolScorer implements Scorer {
     const ready = started.map((s) => (s as PromiseFulfilledResult<StartedWorker>).value);
     const pool = new WorkerPoolScorer(model, ready[0].io);
     for (const { thread } of ready) pool.adopt(thread);
-    if (pkg.inputExample.length > 0) {
-      await Promise.all(pool.workers.map((worker) => pool.runOn(worker, pkg.inputExample))).catch(async (error: Error) => {
-        await pool.close();
-        throw new Error(`warm-up run failed: ${error.message}`);
-      });
-    }
+    const { records, tensors } = options.warmUp ?? {};
+    const runs = pool.workers.flatMap((worker) => [
+      ...(records && records.length > 0 && model.rowOutput !== undefined ? [pool.runOn(worker, { id: pool.nextId++, records })] : []),
+      ...(tensors ? [pool.runOn(worker, { id: pool.nextId++, tensors: tensors.tensors })] : []),
+    ]);
+    await Promise.all(runs).catch(async (error: Error) => {
+      await pool.close();
+      throw new Error(`warm-up run failed: ${error.message}`);
+    });
     return pool;
   }
 
@@ -75,12 +81,21 @@ export class WorkerPoolScorer implements Scorer {
     return this.workers.length;
   }
 
-  score(records: readonly FeatureRecord[]): Promise<Float32Array> {
+  score(records: readonly FeatureRecord[]): Promise<RowValues> {
     if (this.closing) return Promise.reject(new Error("worker pool is closed"));
     if (records.length === 0) return Promise.resolve(new Float32Array(0));
-    let least = this.workers[0];
+    return this.runOn(this.leastBusy(), { id: this.nextId++, records }) as Promise<RowValues>;
+  }
+
+  run(request: TensorRequest): Promise<TensorMap> {
+    if (this.closing) return Promise.reject(new Error("worker pool is closed"));
+    return this.runOn(this.leastBusy(), { id: this.nextId++, tensors: request.tensors }) as Promise<TensorMap>;
+  }
+
+  private leastBusy(): PoolWorker {
+    let least = this.workers[0]!;
     for (const worker of this.workers) if (worker.tasks.size < least.tasks.size) least = worker;
-    return this.runOn(least, records);
+    return least;
   }
 
   async close(): Promise<void> {
@@ -90,9 +105,8 @@ export class WorkerPoolScorer implements Scorer {
     for (const worker of workers) failAll(worker, new Error("worker pool closed"));
   }
 
-  private runOn(worker: PoolWorker, records: readonly FeatureRecord[]): Promise<Float32Array> {
-    const request: RunRequest = { id: this.nextId++, records };
-    return new Promise<Float32Array>((resolve, reject) => {
+  private runOn(worker: PoolWorker, request: RunRequest): Promise<RowValues | TensorMap> {
+    return new Promise<RowValues | TensorMap>((resolve, reject) => {
       worker.tasks.set(request.id, { resolve, reject });
       worker.thread.postMessage(request);
     });
@@ -102,12 +116,13 @@ export class WorkerPoolScorer implements Scorer {
     const worker: PoolWorker = { thread, tasks: new Map() };
     this.workers.push(worker);
     thread.on("message", (message: WorkerMessage) => {
-      if (message.kind !== "result" && message.kind !== "error") return;
+      if (message.kind !== "rows" && message.kind !== "tensors" && message.kind !== "error") return;
       const task = worker.tasks.get(message.id);
       if (!task) return;
       worker.tasks.delete(message.id);
-      if (message.kind === "result") task.resolve(message.probabilities);
-      else task.reject(new Error(`inference failed: ${message.error}`));
+      if (message.kind === "rows") task.resolve(message.rows);
+      else if (message.kind === "tensors") task.resolve(message.outputs);
+      else task.reject(message.runFailed ? new ModelRunError(message.error) : new Error(`inference failed: ${message.error}`));
     });
     thread.on("error", (error) => failAll(worker, new Error(`inference worker crashed: ${error.message}`)));
     thread.on("exit", (code) => {

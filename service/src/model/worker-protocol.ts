@@ -1,26 +1,28 @@
 /**
- * Messages between the worker pool (event-loop thread) and its inference workers. Records go over as they are
- * (structured clone: about a microsecond per small record); probabilities come back with their buffer
- * transferred, not copied.
+ * Messages between the worker pool (event-loop thread) and its inference workers. Records and tensors go over by
+ * structured clone (about a microsecond per small record); results come back with their buffers transferred,
+ * not copied.
  */
-import type { ModelPackage } from "./mlmodel";
-import type { FeatureRecord, TensorMetadata } from "./types";
+import type { RowValues } from "../tasks/task";
+import type { ScorerModel } from "./model-contract";
+import type { TensorMap } from "./tensors";
+import type { FeatureRecord, TensorMetadata, TensorRequest } from "./types";
 
 /** Passed as workerData when a worker starts: what OnnxScorer.load needs. */
-export type WorkerModel = Pick<ModelPackage, "onnxPath" | "inputs">;
+export type WorkerModel = ScorerModel;
 
 export interface ModelIo {
   readonly inputs: TensorMetadata[];
   readonly outputs: TensorMetadata[];
 }
 
-export interface RunRequest {
-  readonly id: number;
-  readonly records: readonly FeatureRecord[];
-}
+export type RunRequest =
+  | { readonly id: number; readonly records: readonly FeatureRecord[] }
+  | { readonly id: number; readonly tensors: TensorRequest["tensors"] };
 
 export type WorkerMessage =
   | { readonly kind: "ready"; readonly io: ModelIo }
   | { readonly kind: "failed"; readonly error: string }
-  | { readonly kind: "result"; readonly id: number; readonly probabilities: Float32Array }
-  | { readonly kind: "error"; readonly id: number; readonly error: string };
+  | { readonly kind: "rows"; readonly id: number; readonly rows: RowValues }
+  | { readonly kind: "tensors"; readonly id: number; readonly outputs: TensorMap }
+  | { readonly kind: "error"; readonly id: number; readonly error: string; readonly runFailed?: boolean };

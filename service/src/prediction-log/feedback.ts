@@ -1,43 +1,73 @@
 /**
- * Ground truth joined with the prediction log: which logged prediction a label belongs to, which cell of the
- * confusion matrix it lands in, and what the error costs. The HTTP side is service/src/routes/feedback.ts.
+ * Ground truth joined with the prediction log: which logged prediction a label belongs to (its task, label and
+ * value), and storing the label, first one per prediction. How a label is judged (confusion cell, error, cost) is
+ * the task's (service/src/tasks/); the HTTP side is service/src/routes/feedback.ts.
+ *
+ * Rows are read and written by column name through jsonb (`to_jsonb(row)`, `jsonb_populate_recordset`), so the
+ * same statements work on the first schema (binary only: `label smallint`, `actual smallint`) and on the
+ * task-generic one (`task`, `label text`, `value`, `actual text`, `actual_value`): a column the table lacks reads
+ * as absent (task absent = binary), and a key the table has no column for is not written.
  */
 import type { Pool } from "pg";
-import { FEEDBACK_COLUMNS as F, FEEDBACK_TABLE, PREDICTION_LOG_COLUMNS as P, PREDICTION_LOG_TABLE } from "../contract";
-import type { FeedbackOutcome } from "./metrics";
+import { FEEDBACK_COLUMNS as F, FEEDBACK_TABLE, PREDICTION_LOG_COLUMNS as P, PREDICTION_LOG_TABLE, isTask } from "../contract";
+import type { BusinessCosts, ClassLabel, LoggedPrediction } from "../tasks/task";
 
-/** What a false positive and a false negative cost (any unit: money, minutes; true answers cost 0). */
+export type { LoggedPrediction };
+
+/**
+ * What errors cost (any unit: money, minutes; right answers cost 0): the binary cost matrix, a multiclass
+ * misclassification, and a unit of absolute error of a regressor (both default to 1).
+ */
 export interface CostMatrix {
   readonly falsePositive: number;
   readonly falseNegative: number;
+  readonly misclassification?: number;
+  readonly perUnitError?: number;
 }
 
-/** The logged facts a label is judged against. */
-export interface LoggedPrediction {
-  readonly model: string;
-  readonly version: string;
-  readonly variant: string;
-  readonly label: 0 | 1;
-  readonly fallback: boolean;
+export function businessCosts(costs: CostMatrix): BusinessCosts {
+  return {
+    falsePositive: costs.falsePositive,
+    falseNegative: costs.falseNegative,
+    misclassification: costs.misclassification ?? 1,
+    perUnitError: costs.perUnitError ?? 1,
+  };
 }
+
+/** The columns of the task-generic feedback table this module writes (contract names, plus the regression value). */
+const ACTUAL_VALUE = "actual_value";
+const TASK = "task";
+const VALUE = "value";
 
 export interface FeedbackItem {
   readonly predictionId: string;
-  readonly actual: 0 | 1;
+  /** 0/1 (binary) or the class (multiclass); null for a regressor, whose label is `actualValue`. */
+  readonly actual: string | number | null;
+  readonly actualValue: number | null;
 }
 
 /** Logged predictions among the ids (lower-case uuids), by id. */
 export async function findPredictions(pool: Pool, ids: readonly string[]): Promise<Map<string, LoggedPrediction>> {
   const found = new Map<string, LoggedPrediction>();
   if (ids.length === 0) return found;
-  const { rows } = await pool.query<{ id: string; model: string; version: string; variant: string; label: number; fallback: boolean }>(
-    `SELECT ${P.predictionId}::text AS id, ${P.modelName} AS model, ${P.modelVersion} AS version, ${P.variant} AS variant,
-            ${P.label} AS label, ${P.fallback} AS fallback
-       FROM ${PREDICTION_LOG_TABLE} WHERE ${P.predictionId} = ANY($1::uuid[])`,
+  const { rows } = await pool.query<{ id: string; row: Record<string, unknown> }>(
+    `SELECT p.${P.predictionId}::text AS id, to_jsonb(p) - '${P.features}' AS row
+       FROM ${PREDICTION_LOG_TABLE} p WHERE p.${P.predictionId} = ANY($1::uuid[])`,
     [ids],
   );
-  for (const row of rows) {
-    found.set(row.id, { model: row.model, version: row.version, variant: row.variant, label: row.label === 1 ? 1 : 0, fallback: row.fallback });
+  for (const { id, row } of rows) {
+    const task = isTask(row[TASK]) ? row[TASK] : "binary";
+    const label = row[P.label];
+    const value = row[VALUE];
+    found.set(id, {
+      model: String(row[P.modelName]),
+      version: String(row[P.modelVersion]),
+      variant: String(row[P.variant]),
+      task,
+      label: typeof label === "string" || typeof label === "number" ? (label as ClassLabel) : null,
+      value: typeof value === "number" ? value : null,
+      fallback: row[P.fallback] === true,
+    });
   }
   return found;
 }
@@ -48,23 +78,14 @@ export async function findPredictions(pool: Pool, ids: readonly string[]): Promi
  */
 export async function storeFeedback(pool: Pool, items: readonly FeedbackItem[]): Promise<Set<string>> {
   if (items.length === 0) return new Set();
-  const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO ${FEEDBACK_TABLE} (${F.predictionId}, ${F.actual})
-     SELECT * FROM unnest($1::uuid[], $2::smallint[])
+  const rows = items.map((i) => ({ [F.predictionId]: i.predictionId, [F.actual]: i.actual, [ACTUAL_VALUE]: i.actualValue }));
+  const { rows: stored } = await pool.query<{ id: string }>(
+    `INSERT INTO ${FEEDBACK_TABLE}
+     SELECT * FROM jsonb_populate_recordset(NULL::${FEEDBACK_TABLE},
+       (SELECT jsonb_agg(item || jsonb_build_object('${F.receivedAt}', now())) FROM jsonb_array_elements($1::jsonb) AS item))
      ON CONFLICT (${F.predictionId}) DO NOTHING
      RETURNING ${F.predictionId}::text AS id`,
-    [items.map((i) => i.predictionId), items.map((i) => i.actual)],
+    [JSON.stringify(rows)],
   );
-  return new Set(rows.map((row) => row.id));
-}
-
-export function outcomeOf(predicted: 0 | 1, actual: 0 | 1): FeedbackOutcome {
-  if (predicted === 1) return actual === 1 ? "tp" : "fp";
-  return actual === 0 ? "tn" : "fn";
-}
-
-export function costOf(outcome: FeedbackOutcome, costs: CostMatrix): number {
-  if (outcome === "fp") return costs.falsePositive;
-  if (outcome === "fn") return costs.falseNegative;
-  return 0;
+  return new Set(stored.map((row) => row.id));
 }

@@ -17,6 +17,9 @@ export interface PredictionLogMetrics {
   readonly writeDuration: Histogram;
   readonly feedback: Counter<"model" | "version" | "variant" | "outcome">;
   readonly businessCost: Counter<"model" | "version" | "variant">;
+  readonly confusion: Counter<"model" | "version" | "variant" | "actual" | "predicted">;
+  readonly absoluteError: Counter<"model" | "version" | "variant">;
+  readonly squaredError: Counter<"model" | "version" | "variant">;
 }
 
 /** Live values the gauges read at scrape time. */
@@ -76,13 +79,31 @@ export function createPredictionLogMetrics(registry: Registry, depths: DepthSour
     }),
     feedback: new Counter({
       name: METRICS.modelFeedbackTotal,
-      help: "Ground-truth labels joined with logged predictions, by confusion-matrix cell (tp, fp, tn, fn).",
+      help: "Ground-truth labels joined with logged predictions, by outcome (binary tp, fp, tn, fn; multiclass correct, incorrect; regression observed).",
       labelNames: [...MODEL_LABELS, "outcome"] as const,
       registers,
     }),
     businessCost: new Counter({
       name: METRICS.modelBusinessCostTotal,
-      help: "Cost of the model's errors per the cost matrix (false positive and false negative costs).",
+      help: "Cost of the model's errors: the cost matrix (classifiers), the cost per unit of absolute error (regression).",
+      labelNames: [...MODEL_LABELS] as const,
+      registers,
+    }),
+    confusion: new Counter({
+      name: METRICS.modelConfusionTotal,
+      help: "Multiclass ground truth by actual and predicted class (the confusion matrix).",
+      labelNames: [...MODEL_LABELS, "actual", "predicted"] as const,
+      registers,
+    }),
+    absoluteError: new Counter({
+      name: METRICS.modelFeedbackAbsoluteErrorTotal,
+      help: "Regression ground truth: sum of |actual - predicted| (MAE = rate of this / rate of model_feedback_total).",
+      labelNames: [...MODEL_LABELS] as const,
+      registers,
+    }),
+    squaredError: new Counter({
+      name: METRICS.modelFeedbackSquaredErrorTotal,
+      help: "Regression ground truth: sum of (actual - predicted)^2 (RMSE = sqrt of its rate over the rate of model_feedback_total).",
       labelNames: [...MODEL_LABELS] as const,
       registers,
     }),

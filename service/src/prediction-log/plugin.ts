@@ -10,6 +10,7 @@
 import fp from "fastify-plugin";
 import type { Registry } from "prom-client";
 import { feedbackRoutes } from "../routes/feedback";
+import type { ClassLabel } from "../tasks/task";
 import type { CostMatrix } from "./feedback";
 import { createPredictionLogMetrics } from "./metrics";
 import type { RetentionPolicy } from "./schema";
@@ -28,6 +29,8 @@ export interface PredictionLogOptions {
   readonly costs: CostMatrix;
   /** Per model version cost override (e.g. from registry tags); undefined means `costs`. */
   readonly costsFor?: (model: string, version: string) => CostMatrix | undefined;
+  /** A loaded version's class labels, to refuse multiclass feedback naming no class of the model. */
+  readonly classesFor?: (model: string, version: string) => readonly ClassLabel[] | undefined;
   /** @default 500 */
   readonly batchSize?: number;
   /** @default 200 */
@@ -58,7 +61,7 @@ export const predictionLogPlugin = fp<PredictionLogOptions>(
       log.info("prediction log disabled (PREDICTION_LOG_URL is not set); POST /feedback answers 503");
       const metrics = createPredictionLogMetrics(options.registry, { queueDepth: () => 0, spillDepth: () => 0 });
       app.decorate("predictionLog", DISABLED);
-      await app.register(feedbackRoutes, { metrics, costs: options.costs, costsFor: options.costsFor });
+      await app.register(feedbackRoutes, { metrics, costs: options.costs, costsFor: options.costsFor, classesFor: options.classesFor });
       return;
     }
     const pool = createPool(options.url, options.replica);
@@ -82,6 +85,7 @@ export const predictionLogPlugin = fp<PredictionLogOptions>(
       metrics: writer.metrics,
       costs: options.costs,
       costsFor: options.costsFor,
+      classesFor: options.classesFor,
     });
     app.addHook("onClose", async () => {
       await writer.close(options.closeTimeoutMs ?? 5000);

@@ -1,10 +1,14 @@
 /**
  * POST /feedback: ground-truth labels for logged predictions.
  *
- * Body: `{"items": [{"prediction_id": "<uuid from the prediction response>", "actual": 0 | 1}, ...]}` (1 to
- * 1000 items); a bare item or a bare array of items is accepted as the same. Each item gets a status:
- * - `accepted`: stored, and counted in model_feedback_total / model_business_cost_total for the version and
- *   variant that made the prediction (fallback answers are stored but not counted: they are not the model's);
+ * Body: `{"items": [{"prediction_id": "<uuid from the prediction response>", "actual": ...}, ...]}` (1 to
+ * 1000 items); a bare item or a bare array of items is accepted as the same. `actual` is what the prediction's
+ * task takes: 0 or 1 (binary), the class label (multiclass, one of the model's classes while this replica knows
+ * the version), the observed number (regression); an item that does not fit its prediction fails the whole
+ * request with 400 naming it, before anything is stored. Each item gets a status:
+ * - `accepted`: stored, and counted for the version and variant that made the prediction, as its task judges it
+ *   (model_feedback_total and model_business_cost_total; multiclass model_confusion_total; regression absolute
+ *   and squared error sums). Fallback answers are stored but not counted: they are not the model's;
  * - `duplicate`: that prediction already has a label (the first one wins, across replicas too), ignored;
  * - `unknown`: not in the prediction log (never served, sampled out, or expired by retention);
  * - `pending`: not in the table yet, and this replica still has unwritten entries (queue or spill) that could be
@@ -17,17 +21,11 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { Pool } from "pg";
 import { ROUTES } from "../contract";
-import { errorBody } from "../errors";
-import {
-  costOf,
-  findPredictions,
-  outcomeOf,
-  storeFeedback,
-  type CostMatrix,
-  type FeedbackItem,
-  type LoggedPrediction,
-} from "../prediction-log/feedback";
+import { RequestProblem, errorBody } from "../errors";
+import type { FieldProblem } from "../model/request-schema";
+import { businessCosts, findPredictions, storeFeedback, type CostMatrix, type FeedbackItem, type LoggedPrediction } from "../prediction-log/feedback";
 import type { PredictionLogMetrics } from "../prediction-log/metrics";
+import { TASK_DEFINITIONS, type ClassLabel, type Judgement } from "../tasks";
 
 export const FEEDBACK_MAX_ITEMS = 1000;
 const UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
@@ -48,7 +46,8 @@ export const feedbackBodySchema = {
         additionalProperties: false,
         properties: {
           prediction_id: { type: "string", pattern: UUID_PATTERN },
-          actual: { type: "integer", enum: [0, 1] },
+          // What fits is the prediction's task's call, once it is found; here only the JSON type.
+          actual: { anyOf: [{ type: "number" }, { type: "string", maxLength: 256 }] },
         },
       },
     },
@@ -56,7 +55,7 @@ export const feedbackBodySchema = {
 } as const;
 
 interface FeedbackBody {
-  items: Array<{ prediction_id: string; actual: 0 | 1 }>;
+  items: Array<{ prediction_id: string; actual: number | string }>;
 }
 
 export type FeedbackStatus = "accepted" | "duplicate" | "unknown" | "pending";
@@ -70,10 +69,12 @@ export interface PendingWrites {
 export interface FeedbackRoutesOptions {
   /** Undefined when the prediction log is disabled: the route answers 503 saying so. */
   readonly store?: { readonly pool: Pool; readonly writes: PendingWrites };
-  readonly metrics: Pick<PredictionLogMetrics, "feedback" | "businessCost">;
+  readonly metrics: Pick<PredictionLogMetrics, "feedback" | "businessCost" | "confusion" | "absoluteError" | "squaredError">;
   readonly costs: CostMatrix;
   /** Per model version costs (e.g. from registry tags); undefined falls back to `costs`. */
   readonly costsFor?: (model: string, version: string) => CostMatrix | undefined;
+  /** A loaded version's class labels: multiclass labels outside them are refused. Undefined: not known here. */
+  readonly classesFor?: (model: string, version: string) => readonly ClassLabel[] | undefined;
   /** Longest wait for this replica's unwritten entries before answering unknown. @default 2000 */
   readonly flushTimeoutMs?: number;
 }
@@ -82,13 +83,21 @@ export const feedbackRoutes: FastifyPluginAsync<FeedbackRoutesOptions> = async (
   const { store, metrics, costs, costsFor } = options;
   const flushTimeoutMs = options.flushTimeoutMs ?? 2000;
 
-  const count = (prediction: LoggedPrediction, actual: 0 | 1) => {
+  const judge = (prediction: LoggedPrediction, actual: unknown): Judgement | string =>
+    TASK_DEFINITIONS[prediction.task].judge(prediction, actual, {
+      costs: businessCosts(costsFor?.(prediction.model, prediction.version) ?? costs),
+      classes: options.classesFor?.(prediction.model, prediction.version),
+    });
+
+  const count = (prediction: LoggedPrediction, judgement: Judgement) => {
     if (prediction.fallback) return;
     const labels = { model: prediction.model, version: prediction.version, variant: prediction.variant };
-    const outcome = outcomeOf(prediction.label, actual);
-    metrics.feedback.inc({ ...labels, outcome });
+    metrics.feedback.inc({ ...labels, outcome: judgement.outcome });
     // inc by 0 too, so every version that received feedback has a cost series to divide.
-    metrics.businessCost.inc(labels, costOf(outcome, costsFor?.(prediction.model, prediction.version) ?? costs));
+    metrics.businessCost.inc(labels, judgement.cost);
+    if (judgement.confusion) metrics.confusion.inc({ ...labels, ...judgement.confusion });
+    if (judgement.absoluteError !== undefined) metrics.absoluteError.inc(labels, judgement.absoluteError);
+    if (judgement.squaredError !== undefined) metrics.squaredError.inc(labels, judgement.squaredError);
   };
 
   // One label may come bare ({prediction_id, actual}) and a batch as a plain array: both are read as {items}.
@@ -105,15 +114,15 @@ export const feedbackRoutes: FastifyPluginAsync<FeedbackRoutesOptions> = async (
     // One status per item, in request order; a repeated id within the request is a duplicate of the first.
     const statuses = new Map<string, FeedbackStatus>();
     const ordered: Array<{ id: string; repeated: boolean }> = [];
-    const items: FeedbackItem[] = [];
+    const items: Array<{ predictionId: string; actual: number | string; index: number }> = [];
     const seen = new Set<string>();
-    for (const item of request.body.items) {
+    request.body.items.forEach((item, index) => {
       const id = item.prediction_id.toLowerCase();
       const repeated = seen.has(id);
       seen.add(id);
       ordered.push({ id, repeated });
-      if (!repeated) items.push({ predictionId: id, actual: item.actual });
-    }
+      if (!repeated) items.push({ predictionId: id, actual: item.actual, index });
+    });
 
     let unavailable: string | undefined;
     try {
@@ -128,13 +137,25 @@ export const feedbackRoutes: FastifyPluginAsync<FeedbackRoutesOptions> = async (
       }
       for (const id of missing) statuses.set(id, settled ? "unknown" : "pending");
       const known = items.filter((i) => found.has(i.predictionId));
-      const stored = await storeFeedback(store.pool, known);
+      const judgements = new Map<string, Judgement>();
+      const problems: FieldProblem[] = [];
+      for (const item of known) {
+        const prediction = found.get(item.predictionId)!;
+        const judged = judge(prediction, item.actual);
+        if (typeof judged === "string") problems.push({ field: `items.${item.index}.actual`, problem: `${judged} (prediction of a ${prediction.task} model)` });
+        else judgements.set(item.predictionId, judged);
+      }
+      // Nothing of a request with a label that does not fit its prediction is stored: the client fixes and resends.
+      if (problems.length > 0) throw new RequestProblem(400, `invalid feedback: ${problems.slice(0, 5).map((p) => `${p.field} ${p.problem}`).join("; ")}`, problems.slice(0, 100));
+      const toStore: FeedbackItem[] = known.map((i) => ({ predictionId: i.predictionId, actual: judgements.get(i.predictionId)!.actual, actualValue: judgements.get(i.predictionId)!.actualValue }));
+      const stored = await storeFeedback(store.pool, toStore);
       for (const item of known) {
         const accepted = stored.has(item.predictionId);
         statuses.set(item.predictionId, accepted ? "accepted" : "duplicate");
-        if (accepted) count(found.get(item.predictionId)!, item.actual);
+        if (accepted) count(found.get(item.predictionId)!, judgements.get(item.predictionId)!);
       }
     } catch (error) {
+      if (error instanceof RequestProblem) throw error;
       request.log.warn({ err: error }, "feedback: prediction log database unavailable");
       unavailable = (error as Error).message;
     }

@@ -1,6 +1,7 @@
 /**
  * GET /model: what is being served and where it came from — registry version, alias, run id, lineage tags
- * (git commit, dataset), evaluation metrics, the decision threshold and the input contract — and where reloading
+ * (git commit, dataset), evaluation metrics — and its contract: task (and where it was read from), class
+ * labels, decision threshold, named-column inputs with their JSON Schema, and the graph's tensors — and where reloading
  * stands (the version the alias names now, a pending or failing reload).
  */
 import type { FastifyPluginAsync } from "fastify";
@@ -35,15 +36,22 @@ export const modelInfoRoutes: FastifyPluginAsync<{ models: ModelManager; variant
       run_id: id.runId ?? null,
       uri: id.uri,
       variant,
-      threshold: model.threshold,
+      task: model.task.task,
+      task_source: model.contract.taskSource,
+      // Which routes answer: /predict and /predict/batch need a column contract; V2 answers every version.
+      tabular: model.task.tabular,
+      threshold: model.task.threshold ?? null,
+      classes: model.task.classes ?? null,
+      batch_axis: model.batchAxis,
       loaded_at: model.loadedAt.toISOString(),
       ...reloadBody(models),
       lineage,
       tags: id.tags,
       metrics: id.metrics,
       inputs: model.package.inputs.map((c) => ({ ...c, constraints: model.package.featureSpec[c.name] ?? null })),
+      graph_inputs: model.io.inputs,
       outputs: model.io.outputs,
-      request_schema: model.validator.schema,
+      request_schema: model.task.tabular ? model.validator.schema : null,
     };
   });
 };

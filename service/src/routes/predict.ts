@@ -1,35 +1,36 @@
 /**
- * POST /predict (one record) and POST /predict/batch (an array of records). The body is validated against
- * the SERVED version's contract (derived from its signature and feature spec) before the handler runs; the
- * request keeps a lease on that version, so a hot swap mid-request cannot mix versions.
+ * POST /predict (one record) and POST /predict/batch (an array of records), for versions with a column contract
+ * and a tabular task (binary, multiclass, regression); the answer's shape is the task's. The body is validated
+ * against the SERVED version's contract (derived from its signature and feature spec) before the handler runs; the
+ * request keeps a lease on that version, so a hot swap mid-request cannot mix versions. A tensor model answers 400
+ * pointing at the Open Inference Protocol route.
  */
-import { randomUUID } from "node:crypto";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preValidationHookHandler } from "fastify";
-import { ROUTES, type PredictionLogEntry, type Variant } from "../contract";
+import { ROUTES, type Variant } from "../contract";
 import { RequestProblem, errorBody, invalidFields } from "../errors";
 import type { ServiceMetrics } from "../metrics/service-metrics";
 import type { LoadedModel, ModelLease, ModelManager } from "../model/model-manager";
+import type { Predictor } from "../model/predictor";
 import type { FieldProblem } from "../model/request-schema";
-import { ScoringRejectedError, type FeatureRecord } from "../model/types";
+import { ScoringRejectedError, type FeatureRecord, type TensorRequest } from "../model/types";
+import type { Prediction } from "../tasks/task";
+
+export type { Prediction };
+
+/** What a request scored, for the after-response hook (the shadow scores the same). */
+export interface ScoredWork {
+  readonly records?: readonly FeatureRecord[];
+  readonly tensors?: TensorRequest;
+}
 
 export interface PredictRoutesOptions {
   readonly models: ModelManager;
   readonly variant: Variant;
   readonly metrics: ServiceMetrics;
   readonly maxBatchRecords: number;
-  readonly requestTimeoutMs: number;
-  readonly fallback?: { readonly label: 0 | 1; readonly probability: number };
-  /** Hands each answered prediction to the prediction log (must not block or throw). */
-  readonly recordPrediction?: (entry: PredictionLogEntry) => void;
+  readonly predictor: Predictor;
   /** Called after the response is sent, e.g. to score a shadow model on the same records. */
-  readonly afterResponse?: (records: readonly FeatureRecord[], primary: readonly Prediction[]) => void;
-}
-
-export interface Prediction {
-  readonly prediction_id: string;
-  readonly probability: number;
-  readonly label: 0 | 1;
-  readonly fallback: boolean;
+  readonly afterResponse?: (work: ScoredWork) => void;
 }
 
 declare module "fastify" {
@@ -52,91 +53,22 @@ const servedProperties = {
 } as const;
 
 /**
- * Scores records with a leased model version the one way every route does it: deadline, fallback on overload
- * (when configured), prediction metrics, the prediction log and the after-response hook. Rejects with
- * ScoringRejectedError when overloaded without a fallback (counted here; the route answers 503).
+ * Scores records with a leased version through the predictor, counting the deadline from the request's arrival
+ * (so time spent parsing and validating under load is included), and schedules the after-response hook.
  */
 export type Predict = (model: LoadedModel, records: readonly FeatureRecord[], reply: FastifyReply) => Promise<Prediction[]>;
 
-export type PredictOptions = Omit<PredictRoutesOptions, "models" | "maxBatchRecords">;
-
-export function createPredict(options: PredictOptions): Predict {
-  const { variant, metrics, fallback } = options;
-  const children = new WeakMap<LoadedModel, ReturnType<typeof metricChildren>>();
-  const metricsFor = (model: LoadedModel) => {
-    let c = children.get(model);
-    if (!c) children.set(model, (c = metricChildren(metrics, model, variant)));
-    return c;
-  };
-
-  async function score(model: LoadedModel, records: readonly FeatureRecord[], receivedAt: number): Promise<Prediction[]> {
-    const m = metricsFor(model);
-    const started = performance.now();
-    let probabilities: Float32Array;
-    try {
-      probabilities = await model.scorer.score(records, { deadline: receivedAt + options.requestTimeoutMs });
-    } catch (error) {
-      if (!(error instanceof ScoringRejectedError)) {
-        m.error.inc(records.length);
-        throw error;
-      }
-      if (!fallback) {
-        metrics.rejected.inc({ model: model.identity.name, variant, reason: error.reason });
-        throw error;
-      }
-      metrics.fallbacks.inc({ model: model.identity.name, variant, reason: error.reason }, records.length);
-      m.fallback.inc(records.length);
-      return records.map(() => ({ prediction_id: randomUUID(), probability: fallback.probability, label: fallback.label, fallback: true }));
-    }
-    const latencySeconds = (performance.now() - started) / 1000;
-    const predictions = new Array<Prediction>(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const probability = probabilities[i]!;
-      const label = probability >= model.threshold ? 1 : 0;
-      (label === 1 ? m.positive : m.negative).inc();
-      m.latency.observe(latencySeconds);
-      m.probability.observe(probability);
-      predictions[i] = { prediction_id: randomUUID(), probability, label, fallback: false };
-    }
-    return predictions;
-  }
-
-  function log(model: LoadedModel, records: readonly FeatureRecord[], predictions: readonly Prediction[], latencyMs: number): void {
-    if (!options.recordPrediction) return;
-    const createdAt = new Date();
-    for (let i = 0; i < records.length; i++) {
-      const p = predictions[i]!;
-      options.recordPrediction({
-        predictionId: p.prediction_id,
-        modelName: model.identity.name,
-        modelVersion: model.identity.version,
-        variant,
-        createdAt,
-        task: "binary",
-        features: records[i]!,
-        probability: p.probability,
-        label: p.label,
-        value: null,
-        latencyMs,
-        fallback: p.fallback,
-      });
-    }
-  }
-
+export function createPredict(predictor: Predictor, afterResponse?: (work: ScoredWork) => void): Predict {
   return async (model, records, reply) => {
-    const started = performance.now();
-    // The deadline counts from the request's arrival, so time spent parsing and validating under load is included.
-    const predictions = await score(model, records, started - reply.elapsedTime);
-    log(model, records, predictions, performance.now() - started);
-    const hook = options.afterResponse;
-    if (hook) reply.raw.once("finish", () => hook(records, predictions));
+    const predictions = await predictor.records(model, records, performance.now() - reply.elapsedTime);
+    if (afterResponse) reply.raw.once("finish", () => afterResponse({ records }));
     return predictions;
   };
 }
 
 export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (app, options) => {
   const { models, variant, metrics } = options;
-  const predict = createPredict(options);
+  const predict = createPredict(options.predictor, options.afterResponse);
 
   /**
    * Pins the served version and validates against its contract before the route's handler runs. A callback
@@ -158,7 +90,14 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
         return;
       }
       request.modelLease = lease;
-      done(batch ? validateBatch(request.body, lease.model, options.maxBatchRecords) : validateRecord(request.body, lease.model));
+      const model = lease.model;
+      const task = model.task;
+      if (!task.tabular) return done(notTabular(model));
+      if (task.checkQuery) {
+        const problem = task.checkQuery(request.query);
+        if (problem !== undefined) return done(new RequestProblem(400, `invalid request: ${problem}`, [{ field: "querystring.top_k", problem }]));
+      }
+      done(batch ? validateBatch(request.body, model, options.maxBatchRecords) : validateRecord(request.body, model));
     };
   app.addHook("onResponse", (request, _reply, done) => {
     request.modelLease?.release();
@@ -193,11 +132,8 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
     async (request, reply) => {
       const predictions = await score(request, reply, [request.body as FeatureRecord]);
       if (!predictions) return reply;
-      // One literal, not `{ ...prediction, ...served() }`: the spread form cost ~5 µs a request (measured at 64
-      // connections, 40 vs 45 µs of CPU per request), about a seventh of the whole request.
-      const p = predictions[0]!;
-      const { identity, threshold } = request.modelLease!.model;
-      return { prediction_id: p.prediction_id, probability: p.probability, label: p.label, fallback: p.fallback, model: identity.name, version: identity.version, variant, threshold };
+      const model = request.modelLease!.model;
+      return answer(reply, model.task.answerOne(predictions[0]!, model.identity, variant, request.query));
     },
   );
 
@@ -217,13 +153,26 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
     async (request, reply) => {
       const predictions = await score(request, reply, request.body as FeatureRecord[]);
       if (!predictions) return reply;
-      return { ...served(request.modelLease!.model, variant), predictions };
+      const model = request.modelLease!.model;
+      return answer(reply, model.task.answerMany(predictions, model.identity, variant, request.query));
     },
   );
 };
 
-function served(model: LoadedModel, variant: Variant) {
-  return { model: model.identity.name, version: model.identity.version, variant, threshold: model.threshold };
+/**
+ * A task's answer: an object is serialized by the route's schema (the binary shape, the hot path); JSON text
+ * (the other tasks' shapes) is sent as it is.
+ */
+function answer(reply: FastifyReply, body: object | string): object | string {
+  if (typeof body === "string") void reply.type("application/json; charset=utf-8");
+  return body;
+}
+
+/** 400 for a version /predict cannot answer (a tensor model, or no column contract), pointing at V2. */
+function notTabular(model: LoadedModel): RequestProblem {
+  const name = model.identity.name;
+  const reason = (model.contract.notTabularReason ?? "").replace(":name", encodeURIComponent(name));
+  return new RequestProblem(400, `model "${name}" (task ${model.task.task}) does not answer ${ROUTES.predict}: ${reason}`, [{ field: "(body)", problem: reason }]);
 }
 
 function validateRecord(body: unknown, model: LoadedModel): RequestProblem | undefined {
@@ -252,14 +201,3 @@ function validateBatch(body: unknown, model: LoadedModel, maxBatchRecords: numbe
   return problems.length > 0 ? invalidFields(problems) : undefined;
 }
 
-function metricChildren(metrics: ServiceMetrics, model: LoadedModel, variant: Variant) {
-  const labels = { model: model.identity.name, version: model.identity.version, variant };
-  return {
-    positive: metrics.predictions.labels({ ...labels, outcome: "positive" }),
-    negative: metrics.predictions.labels({ ...labels, outcome: "negative" }),
-    fallback: metrics.predictions.labels({ ...labels, outcome: "fallback" }),
-    error: metrics.predictions.labels({ ...labels, outcome: "error" }),
-    latency: metrics.latency.labels(labels),
-    probability: metrics.probability.labels(labels),
-  };
-}

@@ -1,30 +1,25 @@
 /**
- * Open Inference Protocol (KServe V2) REST codec: an inference request's tensors -> the records the /predict
- * path scores, and predictions -> the model's output tensors. Every way a body can be wrong is a V2RequestError
- * naming the input and what to change; nothing here trusts the body's shape.
- *
- * Modelport models take one [-1, 1] tensor per signature column, so a request carries, per input, n values
- * (shape [n] or [n, 1]) and all inputs agree on n. Numeric inputs accept any numeric datatype whose values
- * fit the column (INT64 data for a double column is fine, FP64 data for a long column is not).
+ * Open Inference Protocol (KServe V2) codec, independent of the transport: an inference request's JSON ->
+ * graph-input tensors checked against the model's graph (names, datatypes, ranks, static dims, one batch size),
+ * and output tensors -> the protocol's JSON. `decodeTensor` is the per-tensor core a gRPC front end can call with
+ * the values it read from `contents`. Every way a request can be wrong is a V2RequestError naming the input and
+ * what to change; nothing here trusts the body's shape, recurses on it, or stringifies it whole.
  */
-import type { ColumnSpec, ColumnType } from "../model/mlmodel";
-import type { FeatureRecord, TensorMetadata } from "../model/types";
+import {
+  FLOAT16_MAX,
+  FLOAT_TYPES,
+  INTEGER_RANGES,
+  V2_DATATYPE,
+  allocate,
+  setElement,
+  toJsonValues,
+  type GraphTensor,
+  type HostTensor,
+  type TensorMap,
+  type TensorType,
+} from "../model/tensors";
 
-export const V2_DATATYPES = [
-  "BOOL",
-  "UINT8",
-  "UINT16",
-  "UINT32",
-  "UINT64",
-  "INT8",
-  "INT16",
-  "INT32",
-  "INT64",
-  "FP16",
-  "FP32",
-  "FP64",
-  "BYTES",
-] as const;
+export const V2_DATATYPES = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"] as const;
 export type V2Datatype = (typeof V2_DATATYPES)[number];
 
 /** Scalar parameter values, as the protocol allows them. */
@@ -52,180 +47,221 @@ export class V2RequestError extends Error {
   readonly statusCode = 400;
 }
 
-/** The model as the codec sees it: signature columns and ONNX graph outputs. */
+/** The model as the codec sees it: its graph's inputs and outputs, and whether dimension 0 is a batch axis. */
 export interface V2ModelView {
-  readonly inputs: readonly ColumnSpec[];
-  readonly outputs: readonly TensorMetadata[];
+  readonly inputs: readonly GraphTensor[];
+  readonly outputs: readonly GraphTensor[];
+  /** Every input's dimension 0 is the batch: inputs must agree on it, and it is at most `maxRows`. */
+  readonly batchAxis: boolean;
+}
+
+export interface DecodeLimits {
+  /** Most rows along the batch axis (MAX_BATCH_RECORDS). */
+  readonly maxRows: number;
+  /** Most elements in one input tensor. @default 16 Mi */
+  readonly maxElements?: number;
 }
 
 export interface DecodedInferRequest {
   /** The request's id, when it brought one. */
   readonly id?: string;
-  readonly records: FeatureRecord[];
+  /** Graph inputs, converted to the graph's element types. */
+  readonly tensors: TensorMap;
+  /** Rows along the batch axis; 1 for a model without one (a request is then one prediction). */
+  readonly rows: number;
+  /** Requests with the same key may be concatenated along dimension 0 (undefined: never coalesced). */
+  readonly key?: string;
   /** Output tensors to return, in order. */
   readonly outputs: readonly string[];
 }
 
-/** Tensors this service can produce from a scored probability (the model contract's outputs). */
-export const LABEL_OUTPUT = "label";
-export const PROBABILITIES_OUTPUT = "probabilities";
-const PRODUCIBLE_OUTPUTS = [LABEL_OUTPUT, PROBABILITIES_OUTPUT];
+const DEFAULT_MAX_ELEMENTS = 16 * 1024 * 1024;
+const INTEGER_DATATYPES: readonly string[] = ["INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"];
+const FLOAT_DATATYPES: readonly string[] = ["FP16", "FP32", "FP64"];
+/** Request datatype -> the element type whose range its values must fit. */
+const DATATYPE_TYPES: Record<V2Datatype, TensorType> = Object.fromEntries(
+  Object.entries(V2_DATATYPE).map(([type, datatype]) => [datatype, type as TensorType]),
+) as Record<V2Datatype, TensorType>;
 
-const INTEGER_RANGES: Partial<Record<V2Datatype, readonly [number, number]>> = {
-  UINT8: [0, 255],
-  UINT16: [0, 65535],
-  UINT32: [0, 4294967295],
-  UINT64: [0, Number.MAX_SAFE_INTEGER],
-  INT8: [-128, 127],
-  INT16: [-32768, 32767],
-  INT32: [-2147483648, 2147483647],
-  INT64: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
-};
-const FLOAT_TYPES: readonly string[] = ["FP16", "FP32", "FP64"];
-
-/** Which request datatypes can feed a column of each MLflow type. */
-const ACCEPTED: Record<ColumnType, (datatype: V2Datatype) => boolean> = {
-  boolean: (d) => d === "BOOL",
-  integer: (d) => d in INTEGER_RANGES,
-  long: (d) => d in INTEGER_RANGES,
-  float: (d) => d in INTEGER_RANGES || FLOAT_TYPES.includes(d),
-  double: (d) => d in INTEGER_RANGES || FLOAT_TYPES.includes(d),
-  string: (d) => d === "BYTES",
-  binary: (d) => d === "BYTES",
-  datetime: (d) => d === "BYTES",
-};
-const EXPECTED: Record<ColumnType, string> = {
-  boolean: "BOOL",
-  integer: "an integer datatype (INT32, INT64, ...)",
-  long: "an integer datatype (INT64, INT32, ...)",
-  float: "a numeric datatype (FP32, FP64, INT64, ...)",
-  double: "a numeric datatype (FP64, FP32, INT64, ...)",
-  string: "BYTES",
-  binary: "BYTES",
-  datetime: "BYTES",
-};
-
-/** Checks an inference request body against the model and turns its tensors into records. */
-export function decodeInferRequest(body: unknown, model: V2ModelView, maxRecords: number): DecodedInferRequest {
-  if (!isObject(body)) throw new V2RequestError("the inference request must be a JSON object with an \"inputs\" array");
+/** Checks an inference request body against the model and turns its inputs into graph tensors. */
+export function decodeInferRequest(body: unknown, model: V2ModelView, limits: DecodeLimits): DecodedInferRequest {
+  if (!isObject(body)) throw new V2RequestError('the inference request must be a JSON object with an "inputs" array');
   const id = body.id;
-  if (id !== undefined && typeof id !== "string") throw new V2RequestError("\"id\" must be a string");
-  checkParameters(body.parameters, "\"parameters\"");
-  if (!Array.isArray(body.inputs) || body.inputs.length === 0) {
-    throw new V2RequestError(`"inputs" must be a non-empty array of tensors (the model takes ${model.inputs.map((c) => c.name).join(", ")})`);
+  if (id !== undefined && typeof id !== "string") throw new V2RequestError('"id" must be a string');
+  checkParameters(body.parameters, '"parameters"');
+  const inputNames = model.inputs.map((i) => i.name).join(", ");
+  if (!Array.isArray(body.inputs) || body.inputs.length === 0) throw new V2RequestError(`"inputs" must be a non-empty array of tensors (the model takes ${inputNames})`);
+  if (body.inputs.length > model.inputs.length) {
+    throw new V2RequestError(`"inputs" holds ${body.inputs.length} tensors but the model takes ${model.inputs.length} (${inputNames})`);
   }
-
-  const columns = new Map(model.inputs.map((c) => [c.name, c]));
-  const given = new Map<string, unknown[]>();
+  const graphInputs = new Map(model.inputs.map((i) => [i.name, i]));
+  const tensors: Record<string, HostTensor> = {};
   let rows: number | undefined;
-  body.inputs.forEach((input: unknown, index: number) => {
+  let rowsFrom = "";
+  for (let index = 0; index < body.inputs.length; index++) {
+    const input: unknown = body.inputs[index];
     const where = `inputs[${index}]`;
     if (!isObject(input)) throw new V2RequestError(`${where} must be an object with name, shape, datatype and data`);
-    const { name, shape, datatype, data } = input;
+    const name = input.name;
     if (typeof name !== "string") throw new V2RequestError(`${where}.name must be a string`);
-    const column = columns.get(name);
-    if (!column) throw new V2RequestError(`${where} names "${name}", which is not a model input; inputs are ${[...columns.keys()].join(", ")}`);
-    if (given.has(name)) throw new V2RequestError(`input "${name}" is given twice`);
+    const graphInput = graphInputs.get(name);
+    if (!graphInput) throw new V2RequestError(`${where} names ${preview(name)}, which is not a model input; inputs are ${inputNames}`);
+    if (name in tensors) throw new V2RequestError(`input "${name}" is given twice`);
     checkParameters(input.parameters, `input "${name}" parameters`);
-    if (typeof datatype !== "string" || !(V2_DATATYPES as readonly string[]).includes(datatype)) {
-      throw new V2RequestError(`input "${name}" has datatype ${JSON.stringify(datatype)}; expected one of ${V2_DATATYPES.join(", ")}`);
+    const tensor = decodeTensor(graphInput, input.datatype, input.shape, input.data, limits.maxElements);
+    if (model.batchAxis) {
+      const n = tensor.dims[0]!;
+      if (rows !== undefined && n !== rows) {
+        throw new V2RequestError(`input "${name}" has ${n} rows (dimension 0) but input "${rowsFrom}" has ${rows}: all inputs must have the same first dimension`);
+      }
+      rows = n;
+      rowsFrom = name;
     }
-    const type = datatype as V2Datatype;
-    if (!ACCEPTED[column.type](type)) {
-      throw new V2RequestError(`input "${name}" is a ${column.type} column: send ${EXPECTED[column.type]}, not ${type}`);
-    }
-    if (!Array.isArray(shape) || shape.length < 1 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new V2RequestError(`input "${name}" shape must be an array of non-negative integers like [n] or [n, 1], got ${JSON.stringify(shape)}`);
-    }
-    const n = shape[0] as number;
-    const perRow = (shape as number[]).slice(1).reduce((a, b) => a * b, 1);
-    if (perRow !== 1) throw new V2RequestError(`input "${name}" must hold one value per row (shape [n] or [n, 1]), got shape ${JSON.stringify(shape)}`);
-    if (rows !== undefined && n !== rows) throw new V2RequestError(`input "${name}" has ${n} rows but earlier inputs have ${rows}: all inputs must have the same first dimension`);
-    rows = n;
-    if (!Array.isArray(data)) throw new V2RequestError(`input "${name}" data must be an array (row-major, flat or nested)`);
-    const values = flatten(data, n, name);
-    if (values.length !== n) {
-      const held = values.length > n && values !== data ? `more than ${n}` : String(values.length);
-      throw new V2RequestError(`input "${name}" has shape ${JSON.stringify(shape)} (${n} values) but its data holds ${held}`);
-    }
-    values.forEach((value, row) => checkValue(value, type, name, row));
-    given.set(name, values);
-  });
-
-  const missing = model.inputs.filter((c) => c.required && !given.has(c.name)).map((c) => c.name);
-  if (missing.length > 0) throw new V2RequestError(`missing required input${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
-  const n = rows ?? 0;
-  if (n === 0 || n > maxRecords) throw new V2RequestError(`a request holds 1 to ${maxRecords} rows; got ${n}`);
-
-  const records: FeatureRecord[] = new Array(n);
-  for (let row = 0; row < n; row++) {
-    const record: Record<string, unknown> = {};
-    for (const [name, values] of given) record[name] = values[row];
-    records[row] = record;
+    tensors[name] = tensor;
   }
-  return { id, records, outputs: requestedOutputs(body.outputs, model) };
+  const missing = model.inputs.filter((i) => !(i.name in tensors)).map((i) => i.name);
+  if (missing.length > 0) throw new V2RequestError(`missing input${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
+  if (model.batchAxis && rows! > limits.maxRows) {
+    throw new V2RequestError(`a request holds 1 to ${limits.maxRows} rows along dimension 0 (MAX_BATCH_RECORDS); got ${rows}`);
+  }
+  const key = model.batchAxis ? model.inputs.map((i) => tensors[i.name]!.dims.slice(1).join(",")).join(";") : undefined;
+  return { id, tensors, rows: model.batchAxis ? rows! : 1, key, outputs: requestedOutputs(body.outputs, model) };
 }
 
-/** Predictions -> the requested output tensors, in the model's declared shapes and datatypes. */
-export function encodeOutputs(outputs: readonly string[], predictions: readonly { probability: number; label: 0 | 1 }[]): V2Tensor[] {
-  const n = predictions.length;
-  return outputs.map((name) => {
-    if (name === LABEL_OUTPUT) return { name, datatype: "INT64", shape: [n], data: predictions.map((p) => p.label) };
-    const data = new Array<number>(n * 2);
-    predictions.forEach((p, i) => {
-      data[2 * i] = Math.fround(1 - p.probability);
-      data[2 * i + 1] = p.probability;
-    });
-    return { name, datatype: "FP32", shape: [n, 2], data };
+/**
+ * One input tensor from the protocol's fields: `datatype` compatible with the graph input's element type (any
+ * integer datatype for a numeric input, any float datatype for a float one), `shape` the graph allows (its rank,
+ * its static dimensions; [n] for an [N, 1] input), `data` row-major, flat or nested like the shape, every value of
+ * the datatype and within the graph type's range.
+ */
+export function decodeTensor(input: GraphTensor, datatype: unknown, shape: unknown, data: unknown, maxElements = DEFAULT_MAX_ELEMENTS): HostTensor {
+  const name = input.name;
+  if (typeof datatype !== "string" || !(V2_DATATYPES as readonly string[]).includes(datatype)) {
+    throw new V2RequestError(`input "${name}" has datatype ${preview(datatype)}; expected one of ${V2_DATATYPES.join(", ")}`);
+  }
+  if (!accepts(input.type, datatype)) {
+    throw new V2RequestError(`input "${name}" is ${V2_DATATYPE[input.type]} in the model: send ${expected(input.type)}, not ${datatype}`);
+  }
+  const dims = checkShape(input, shape);
+  let count = 1;
+  for (const d of dims) count *= d;
+  if (count > maxElements) throw new V2RequestError(`input "${name}" has shape [${dims.join(", ")}]: ${count} elements is more than the ${maxElements} allowed`);
+  if (!Array.isArray(data)) throw new V2RequestError(`input "${name}" data must be an array (row-major, flat or nested like the shape)`);
+  const values = flatten(data, dims.length, count, name);
+  if (values.length !== count) {
+    const held = values.length > count ? `more than ${count}` : String(values.length);
+    throw new V2RequestError(`input "${name}" has shape [${dims.join(", ")}] (${count} values) but its data holds ${held}`);
+  }
+  const out = allocate(input.type, count);
+  const requestType = DATATYPE_TYPES[datatype as V2Datatype];
+  for (let i = 0; i < count; i++) setElement(out, input.type, i, checkValue(values[i], datatype as V2Datatype, requestType, input.type, name, i));
+  return { type: input.type, dims, data: out };
+}
+
+/** Output tensors as the protocol's JSON, in the order asked. */
+export function encodeTensors(tensors: TensorMap, names: readonly string[]): V2Tensor[] {
+  return names.map((name) => {
+    const t = tensors[name]!;
+    return { name, datatype: V2_DATATYPE[t.type], shape: t.dims, data: toJsonValues(t) };
   });
 }
 
-function requestedOutputs(requested: unknown, model: V2ModelView): string[] {
-  const producible = model.outputs.map((o) => o.name).filter((name) => PRODUCIBLE_OUTPUTS.includes(name));
-  if (requested === undefined) return producible;
-  if (!Array.isArray(requested)) throw new V2RequestError("\"outputs\" must be an array of {name}");
-  const names = requested.map((output: unknown, index: number) => {
-    if (!isObject(output) || typeof output.name !== "string") throw new V2RequestError(`outputs[${index}] must be an object with a string "name"`);
-    checkParameters(output.parameters, `output "${output.name}" parameters`);
-    if (!producible.includes(output.name)) {
-      throw new V2RequestError(`output "${output.name}" is not served; available outputs are ${producible.join(", ")}`);
+/** Graph tensors in the protocol's metadata terms: datatype names, -1 for every dynamic dimension. */
+export function tensorMetadata(tensor: GraphTensor): { name: string; datatype: string; shape: number[] } {
+  return { name: tensor.name, datatype: V2_DATATYPE[tensor.type], shape: tensor.dims.map((d) => (typeof d === "number" && d >= 0 ? d : -1)) };
+}
+
+function accepts(type: TensorType, datatype: string): boolean {
+  if (type === "bool") return datatype === "BOOL";
+  if (type === "string") return datatype === "BYTES";
+  if (FLOAT_TYPES.includes(type)) return FLOAT_DATATYPES.includes(datatype) || INTEGER_DATATYPES.includes(datatype);
+  return INTEGER_DATATYPES.includes(datatype);
+}
+
+function expected(type: TensorType): string {
+  if (type === "bool") return "BOOL";
+  if (type === "string") return "BYTES";
+  if (FLOAT_TYPES.includes(type)) return `${V2_DATATYPE[type]} (or another float or integer datatype)`;
+  return `${V2_DATATYPE[type]} (or another integer datatype)`;
+}
+
+/** The request's shape if the graph allows it; [n] for an [N, 1] input becomes [n, 1]. */
+function checkShape(input: GraphTensor, shape: unknown): number[] {
+  const graph = input.dims;
+  const shown = `[${graph.map((d) => (typeof d === "number" && d >= 0 ? d : -1)).join(", ")}]`;
+  if (!Array.isArray(shape) || shape.length > 16 || !shape.every((d) => Number.isSafeInteger(d) && d >= 1)) {
+    throw new V2RequestError(`input "${input.name}" shape must be a list of positive integers like ${shown}, got ${preview(shape)}`);
+  }
+  const dims = shape.length + 1 === graph.length && graph[graph.length - 1] === 1 ? [...(shape as number[]), 1] : [...(shape as number[])];
+  if (dims.length !== graph.length) {
+    throw new V2RequestError(`input "${input.name}" has rank ${shape.length} (shape [${shape.join(", ")}]) but the model's is ${shown} (rank ${graph.length})`);
+  }
+  dims.forEach((d, k) => {
+    const fixed = graph[k];
+    if (typeof fixed === "number" && fixed >= 0 && fixed !== d) {
+      throw new V2RequestError(`input "${input.name}" dimension ${k} is ${d} but the model's is fixed at ${fixed} (shape ${shown})`);
     }
-    return output.name;
   });
-  return [...new Set(names)];
+  return dims;
 }
 
-function checkValue(value: unknown, datatype: V2Datatype, name: string, row: number): void {
-  const bad = (what: string) => new V2RequestError(`input "${name}" row ${row}: ${what}`);
+/** Row-major data, flat or nested up to the tensor's rank, as one flat list; stops as soon as it holds too many. */
+function flatten(data: unknown[], rank: number, count: number, name: string): unknown[] {
+  let nested = false;
+  for (const item of data) if (Array.isArray(item)) nested = true;
+  if (!nested) return data;
+  const flat: unknown[] = [];
+  const stack: { items: unknown[]; next: number }[] = [{ items: data, next: 0 }];
+  while (stack.length > 0 && flat.length <= count) {
+    const top = stack[stack.length - 1]!;
+    if (top.next >= top.items.length) {
+      stack.pop();
+      continue;
+    }
+    const item = top.items[top.next++];
+    if (Array.isArray(item)) {
+      if (stack.length >= rank) throw new V2RequestError(`input "${name}" data is nested deeper than its shape (rank ${rank})`);
+      stack.push({ items: item, next: 0 });
+    } else flat.push(item);
+  }
+  return flat;
+}
+
+function checkValue(value: unknown, datatype: V2Datatype, requestType: TensorType, graphType: TensorType, name: string, index: number): number | string | boolean {
+  const bad = (what: string) => new V2RequestError(`input "${name}" element ${index}: ${what}`);
   if (datatype === "BOOL") {
     if (typeof value !== "boolean") throw bad(`BOOL data must be true or false, got ${preview(value)}`);
-    return;
+    return value;
   }
   if (datatype === "BYTES") {
     if (typeof value !== "string") throw bad(`BYTES data must be strings, got ${preview(value)}`);
-    return;
+    return value;
   }
-  if (typeof value !== "number" || !Number.isFinite(value)) throw bad(`${datatype} data must be numbers, got ${preview(value)}`);
-  const range = INTEGER_RANGES[datatype];
-  if (range && (!Number.isInteger(value) || value < range[0] || value > range[1])) {
-    throw bad(`${value} is not a ${datatype} (integers ${range[0]} to ${range[1]})`);
+  if (typeof value !== "number" || !Number.isFinite(value)) throw bad(`${datatype} data must be finite numbers, got ${preview(value)}`);
+  for (const type of [requestType, graphType]) {
+    const range = INTEGER_RANGES[type];
+    if (range && (!Number.isInteger(value) || value < range[0] || value > range[1])) {
+      throw bad(`${value} is not ${type === requestType ? `a ${datatype}` : `an ${V2_DATATYPE[type]} (the model's type)`} value (integers ${range[0]} to ${range[1]})`);
+    }
+    if (type === "float16" && Math.abs(value) > FLOAT16_MAX) throw bad(`${value} is beyond FP16's range (±${FLOAT16_MAX})`);
+    if (type === "float32" && Math.abs(value) > 3.4028234663852886e38) throw bad(`${value} is beyond FP32's range`);
   }
+  return value;
 }
 
-/** Row-major data, flat or nested like the shape, as one flat list (refusing to descend absurdly deep). */
-function flatten(data: unknown[], rows: number, name: string): unknown[] {
-  if (!data.some(Array.isArray)) return data;
-  const flat: unknown[] = [];
-  const walk = (items: unknown[], depth: number) => {
-    if (depth > 8) throw new V2RequestError(`input "${name}" data is nested deeper than its shape`);
-    for (const item of items) {
-      if (Array.isArray(item)) walk(item, depth + 1);
-      else flat.push(item);
-      if (flat.length > rows) return;
-    }
-  };
-  walk(data, 0);
-  return flat;
+function requestedOutputs(requested: unknown, model: V2ModelView): string[] {
+  const names = model.outputs.map((o) => o.name);
+  if (requested === undefined) return names;
+  if (!Array.isArray(requested)) throw new V2RequestError('"outputs" must be an array of {name}');
+  const chosen = new Set<string>();
+  for (let index = 0; index < requested.length; index++) {
+    const output: unknown = requested[index];
+    if (!isObject(output) || typeof output.name !== "string") throw new V2RequestError(`outputs[${index}] must be an object with a string "name"`);
+    checkParameters(output.parameters, `output "${output.name}" parameters`);
+    if (!names.includes(output.name)) throw new V2RequestError(`output ${preview(output.name)} is not an output of the model; outputs are ${names.join(", ")}`);
+    chosen.add(output.name);
+  }
+  return [...chosen];
 }
 
 function checkParameters(parameters: unknown, where: string): void {
@@ -237,7 +273,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+/** A short description of any value, never stringifying a nested one whole (deep nesting would overflow the stack). */
+export function preview(value: unknown): string {
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value === null) return "null";
+  if (typeof value === "object") return "an object";
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return String(value);
 }
