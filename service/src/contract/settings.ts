@@ -54,6 +54,8 @@ export const ENV = {
   podName: "POD_NAME",
   pushgatewayUrl: "PUSHGATEWAY_URL",
   awsRegion: "AWS_REGION",
+  /** Set by Kubernetes in each pod of an Indexed Job: the batch scorer's default shard index. */
+  jobCompletionIndex: "JOB_COMPLETION_INDEX",
 } as const;
 
 /** Where the embedded demo model lives, relative to the repository (and image) root. */
