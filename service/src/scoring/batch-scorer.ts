@@ -11,7 +11,7 @@ import type { FieldProblem } from "../model/request-schema";
 import type { FeatureRecord } from "../model/types";
 import type { Prediction } from "../tasks/task";
 import type { MulticlassPrediction } from "../tasks/multiclass";
-import { MAX_ID_ROWS, predictionId, predictionIdPrefix } from "./ids";
+import { MAX_ID_ROWS, predictionId, predictionIdBytes, predictionIdPrefix } from "./ids";
 import type { ScoringPlan } from "./plan";
 import { recordBuilder, type RecordBuilder } from "./records";
 
@@ -68,9 +68,8 @@ export class BatchScorer {
     const rowIndex = rowIndexes(block);
     const signatureColumns = this.plan.signature.map((c) => block.column(c.name));
     const rejects: Reject[] = (block.malformedRows ?? []).map((m, k) => ({ row: block.rowStart + m.before + k, reason: m.reason, raw: m.text }));
-    const valid: number[] = [];
-    const records: FeatureRecord[] = [];
-    const predictions: Prediction[] = [];
+    const output = new OutputBuilder(this.plan, block.rows);
+    // Slice by slice, so only one slice's records and predictions are alive at a time.
     for (let start = 0; start < block.rows; start += SCORE_SLICE_ROWS) {
       const end = Math.min(block.rows, start + SCORE_SLICE_ROWS);
       const slice: FeatureRecord[] = [];
@@ -84,21 +83,15 @@ export class BatchScorer {
           sliceRows.push(i);
         }
       }
-      const scored = await this.scoreIsolating(slice, sliceRows, rowIndex, rejects);
-      for (let k = 0; k < scored.length; k++) {
-        const entry = scored[k]!;
-        valid.push(entry.at);
-        records.push(entry.record);
-        predictions.push(entry.prediction);
-      }
+      for (const scored of await this.scoreIsolating(slice, sliceRows, rowIndex, rejects)) output.add(scored.at, scored.record, scored.prediction);
     }
     rejects.sort((a, b) => a.row - b.row);
     const malformed = block.malformedRows?.length ?? 0;
     return {
-      output: this.outputColumns(block, valid, records, predictions, rowIndex),
+      output: output.columns(block, this.prefix(block.input), rowIndex),
       rejects: this.rejectColumns(block, rejects),
       read: block.rows + malformed,
-      scored: valid.length,
+      scored: output.rows,
       rejected: rejects.length,
       malformed,
     };
@@ -149,43 +142,6 @@ export class BatchScorer {
     return prefix;
   }
 
-  private outputColumns(block: BlockInput, valid: readonly number[], records: readonly FeatureRecord[], predictions: readonly Prediction[], rowIndex: ArrayLike<number>): ArrayLike<unknown>[] {
-    const n = valid.length;
-    const everyRow = n === block.rows;
-    const prefix = this.prefix(block.input);
-    if (block.rowStart + block.rows + (block.malformedRows?.length ?? 0) > MAX_ID_ROWS) throw new Error(`${block.input} has more than ${MAX_ID_ROWS} rows`);
-    return this.plan.output.map((column) => {
-      const source = column.source;
-      switch (source.kind) {
-        case "cell": {
-          const values = block.column(column.name);
-          if (!values) return new Array(n).fill(null);
-          return everyRow ? values : valid.map((i) => values[i]);
-        }
-        case "record":
-          return records.map((r) => r[column.name] ?? null);
-        case "text": {
-          const values = block.column(column.name);
-          return values ? valid.map((i) => asText(values[i])) : new Array(n).fill(null);
-        }
-        case "probability":
-          return Float64Array.from(predictions, (p) => p.probability!);
-        case "label":
-          return this.plan.task === "multiclass" ? predictions.map((p) => String(p.label)) : Int32Array.from(predictions, (p) => Number(p.label));
-        case "class":
-          return Float64Array.from(predictions, (p) => (p as MulticlassPrediction).probabilities[source.index]!);
-        case "value":
-          return Float64Array.from(predictions, (p) => p.value!);
-        case "predictionId":
-          return valid.map((i) => predictionId(prefix, rowIndex[i]!));
-        case "model":
-          return new Array(n).fill(this.plan.model.name);
-        case "modelVersion":
-          return new Array(n).fill(this.plan.model.version);
-      }
-    });
-  }
-
   private rejectColumns(block: BlockInput, rejects: readonly Reject[]): unknown[][] {
     const inputs = this.plan.inputs.map((c) => block.column(c.name));
     return [
@@ -195,6 +151,98 @@ export class BatchScorer {
       rejects.map((r) => r.raw ?? null),
       ...inputs.map((values) => rejects.map((r) => (r.at === undefined || !values ? null : asText(values[r.at])))),
     ];
+  }
+}
+
+/** The output columns of one block, filled as slices are scored. */
+class OutputBuilder {
+  rows = 0;
+  private readonly valid: Int32Array;
+  private readonly filled: (Float64Array | Int32Array | unknown[] | undefined)[];
+
+  constructor(
+    private readonly plan: ScoringPlan,
+    capacity: number,
+  ) {
+    this.valid = new Int32Array(capacity);
+    this.filled = plan.output.map(({ source }) => {
+      switch (source.kind) {
+        case "probability":
+        case "class":
+        case "value":
+          return new Float64Array(capacity);
+        case "label":
+          return plan.task === "multiclass" ? [] : new Int32Array(capacity);
+        case "record":
+          return [];
+        default:
+          return undefined; // gathered from the block at the end
+      }
+    });
+  }
+
+  add(at: number, record: FeatureRecord, prediction: Prediction): void {
+    const n = this.rows++;
+    this.valid[n] = at;
+    const columns = this.plan.output;
+    for (let k = 0; k < columns.length; k++) {
+      const source = columns[k]!.source;
+      const into = this.filled[k];
+      if (!into) continue;
+      switch (source.kind) {
+        case "probability":
+          (into as Float64Array)[n] = prediction.probability!;
+          break;
+        case "class":
+          (into as Float64Array)[n] = (prediction as MulticlassPrediction).probabilities[source.index]!;
+          break;
+        case "value":
+          (into as Float64Array)[n] = prediction.value!;
+          break;
+        case "label":
+          if (Array.isArray(into)) into.push(String(prediction.label));
+          else (into as Int32Array)[n] = Number(prediction.label);
+          break;
+        case "record":
+          (into as unknown[]).push(record[columns[k]!.name] ?? null);
+      }
+    }
+  }
+
+  columns(block: BlockInput, prefix: string, rowIndex: ArrayLike<number>): ArrayLike<unknown>[] {
+    const n = this.rows;
+    const valid = this.valid.subarray(0, n);
+    const everyRow = n === block.rows;
+    if (block.rowStart + block.rows + (block.malformedRows?.length ?? 0) > MAX_ID_ROWS) throw new Error(`${block.input} has more than ${MAX_ID_ROWS} rows`);
+    const gather = (values: ArrayLike<unknown>, map: (v: unknown) => unknown = (v) => v) => {
+      const out = new Array<unknown>(n);
+      for (let j = 0; j < n; j++) out[j] = map(values[valid[j]!]);
+      return out;
+    };
+    return this.plan.output.map((column, k) => {
+      const into = this.filled[k];
+      if (into) return Array.isArray(into) ? into : into.subarray(0, n);
+      switch (column.source.kind) {
+        case "cell": {
+          const values = block.column(column.name);
+          if (!values) return new Array(n).fill(null);
+          return everyRow ? values : gather(values);
+        }
+        case "text": {
+          const values = block.column(column.name);
+          return values ? gather(values, asText) : new Array(n).fill(null);
+        }
+        case "predictionId": {
+          const rows = Float64Array.from(valid, (i) => rowIndex[i]!);
+          if (this.plan.outputFormat === "parquet") return predictionIdBytes(prefix, rows);
+          return Array.from(rows, (row) => predictionId(prefix, row));
+        }
+        case "model":
+          return new Array(n).fill(this.plan.model.name);
+        default:
+          return new Array(n).fill(this.plan.model.version);
+      }
+    });
   }
 }
 

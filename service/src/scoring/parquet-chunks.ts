@@ -46,6 +46,51 @@ function shiftRowGroup(group: RowGroup, by: number): RowGroup {
   return { ...group, columns, file_offset: shift(group.file_offset) };
 }
 
+/**
+ * A column chunk of an input file, taken over byte for byte (pages, dictionary, statistics): a carried input
+ * column of a row group in which every row was scored needs no decoding and re-encoding to be written again.
+ * `bytes` are the chunk's bytes from its first page; the page index and bloom filter are not carried.
+ */
+export function chunkRange(chunk: ColumnChunk): { start: number; end: number } {
+  const meta = chunk.meta_data!;
+  const start = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
+  return { start, end: start + Number(meta.total_compressed_size) };
+}
+
+/** One row group from parts laid end to end (copied input chunks, then the scorer's encoded columns). */
+export function concatRowGroups(parts: readonly EncodedRowGroup[], rows: number): EncodedRowGroup {
+  const bytes = new Uint8Array(parts.reduce((sum, p) => sum + p.bytes.byteLength, 0));
+  const columns: ColumnChunk[] = [];
+  let at = 0;
+  let uncompressed = 0n;
+  for (const part of parts) {
+    bytes.set(part.bytes, at);
+    for (const chunk of shiftRowGroup(part.rowGroup, at).columns) {
+      columns.push(chunk);
+      uncompressed += chunk.meta_data?.total_uncompressed_size ?? 0n;
+    }
+    at += part.bytes.byteLength;
+  }
+  return { bytes, rowGroup: { columns, num_rows: BigInt(rows), total_byte_size: uncompressed, total_compressed_size: BigInt(at) } };
+}
+
+/** An input column chunk as a part of concatRowGroups: its offsets moved to 0, its indexes dropped. */
+export function copiedChunk(chunk: ColumnChunk, bytes: Uint8Array, rows: number): EncodedRowGroup {
+  const { start } = chunkRange(chunk);
+  const meta = chunk.meta_data!;
+  const { bloom_filter_offset: _bloom, bloom_filter_length: _bloomLength, ...kept } = meta;
+  const moved: ColumnChunk = {
+    file_offset: 0n,
+    meta_data: {
+      ...kept,
+      data_page_offset: meta.data_page_offset - BigInt(start),
+      dictionary_page_offset: meta.dictionary_page_offset === undefined ? undefined : meta.dictionary_page_offset - BigInt(start),
+      index_page_offset: undefined,
+    },
+  };
+  return { bytes, rowGroup: { columns: [moved], num_rows: BigInt(rows), total_byte_size: meta.total_uncompressed_size, total_compressed_size: meta.total_compressed_size } };
+}
+
 /** Where the assembled file's bytes go, in order; a returned promise holds the next append (backpressure). */
 export type ByteSink = (bytes: Uint8Array) => Promise<void>;
 

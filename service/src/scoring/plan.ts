@@ -134,7 +134,8 @@ export function planScoring(model: LoadedModel, options: PlanOptions): ScoringPl
   const kept = (options.keep ?? options.inputs.map((c) => c.name)).map((name) => options.inputs.find((c) => c.name === name)!);
   const bySignature = new Map(signature.map((c) => [c.name, c]));
   const carried = kept.map((column): OutputColumn => {
-    if (column.element) return { name: column.name, element: named(column.name, { ...column.element, repetition_type: "OPTIONAL" }), source: { kind: "cell" } };
+    // The input's own element, repetition included: a chunk copied through keeps its definition levels.
+    if (column.element) return { name: column.name, element: named(column.name, { ...column.element }), source: { kind: "cell" } };
     const spec = bySignature.get(column.name);
     return spec
       ? { name: column.name, element: named(column.name, TYPE_ELEMENTS[spec.type]), source: { kind: "record" } }

@@ -15,10 +15,12 @@ import { createServiceMetrics } from "../metrics/service-metrics";
 import { createPredictor } from "../model/predictor";
 import { createS3Client } from "../registry/s3-artifact-store";
 import { BatchScorer, type BlockInput } from "./batch-scorer";
-import { encodeChunk } from "./encode";
+import { encodeChunk, encodeParquetColumns } from "./encode";
 import { ScoringInputError } from "./errors";
 import { loadPinnedModel } from "./model";
-import type { UnitResult, WorkerMessage, WorkerSetup, WorkUnit } from "./protocol";
+import { chunkRange, concatRowGroups, copiedChunk, type EncodedRowGroup } from "./parquet-chunks";
+import type { ScoringPlan } from "./plan";
+import type { EncodedChunk, UnitResult, WorkerMessage, WorkerSetup, WorkUnit } from "./protocol";
 
 /** The predictor's deadline: a batch job waits for its model however long it takes. */
 const NO_DEADLINE_MS = 2 ** 31 - 1;
@@ -56,9 +58,10 @@ async function runUnit(unit: WorkUnit, scorer: BatchScorer, setup: WorkerSetup, 
   const block = unit.kind === "rowGroup" ? await files.rowGroup(unit) : blockOf(unit);
   const scored = await scorer.score(block);
   const { plan } = setup;
+  const copyThrough = unit.kind === "rowGroup" && plan.outputFormat === "parquet" && scored.rejected === 0 && scored.scored > 0;
   return {
     seq: unit.seq,
-    output: encodeChunk(plan.outputFormat, plan.output, scored.output, scored.scored),
+    output: copyThrough ? await files.copyThrough(unit, plan, scored.output, scored.scored) : encodeChunk(plan.outputFormat, plan.output, scored.output, scored.scored),
     rejects: encodeChunk(plan.rejectsFormat, plan.rejects, scored.rejects, scored.rejected),
     read: scored.read,
     scored: scored.scored,
@@ -99,6 +102,31 @@ class ParquetFiles {
     } catch (error) {
       throw new ScoringInputError(`cannot read row group ${unit.group} of ${unit.input}: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * A row group in which every row was scored: the carried input columns' chunks are copied from the input as
+   * they are (no re-encoding), the scorer's columns encoded and appended after them.
+   */
+  async copyThrough(unit: Extract<WorkUnit, { kind: "rowGroup" }>, plan: ScoringPlan, values: readonly ArrayLike<unknown>[], rows: number): Promise<EncodedChunk> {
+    const { file, metadata } = this.current!;
+    const chunks = metadata.row_groups[unit.group]!.columns;
+    const parts: EncodedRowGroup[] = [];
+    const added: number[] = [];
+    for (let k = 0; k < plan.output.length; k++) {
+      const column = plan.output[k]!;
+      const chunk = column.source.kind === "cell" ? chunks.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === column.name) : undefined;
+      if (column.source.kind !== "cell") added.push(k);
+      else if (chunk) {
+        const { start, end } = chunkRange(chunk);
+        parts.push(copiedChunk(chunk, new Uint8Array(await file.slice(start, end)), rows));
+      } else {
+        // A carried column this file lacks: written as nulls, like any other encoded column.
+        parts.push(encodeParquetColumns([column], [values[k]!]));
+      }
+    }
+    parts.push(encodeParquetColumns(added.map((k) => plan.output[k]!), added.map((k) => values[k]!)));
+    return { format: "parquet", rows, ...concatRowGroups(parts, rows) };
   }
 }
 
