@@ -22,15 +22,15 @@ const FEATURE_SCHEMA: SchemaElement[] = [
 ];
 
 /** Writes `rows` feature rows to `path` (atomically); `flights` defaults to the whole flights file. */
-export async function writeFlightFeatures(path: string, rows: number, flights?: FlightTable): Promise<void> {
+export async function writeFlightFeatures(path: string, rows: number, flights?: FlightTable, rowGroupRows = ROW_GROUP_ROWS): Promise<void> {
   const table = flights ?? (await readFlightTable());
   await mkdir(dirname(path), { recursive: true });
   const temp = `${path}.tmp-${process.pid}`;
   const file = await open(temp, "w");
   try {
     const parquet = new ParquetAssembler(async (bytes) => void (await file.write(bytes)), FEATURE_SCHEMA);
-    for (let start = 0; start < rows; start += ROW_GROUP_ROWS) {
-      const n = Math.min(ROW_GROUP_ROWS, rows - start);
+    for (let start = 0; start < rows; start += rowGroupRows) {
+      const n = Math.min(rowGroupRows, rows - start);
       const hour = new BigInt64Array(n);
       const dayOfWeek = new BigInt64Array(n);
       const dayOfMonth = new BigInt64Array(n);

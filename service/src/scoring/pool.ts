@@ -80,7 +80,8 @@ export class ScoringPool {
 
 function startWorker(setup: WorkerSetup): Promise<Worker> {
   return new Promise((resolve, reject) => {
-    const thread = new Worker(workerScript(), { workerData: setup });
+    // The environment as this thread sees it now (credentials, AWS_REGION), not as the process started.
+    const thread = new Worker(workerScript(), { workerData: setup, env: { ...process.env } });
     const onExit = (code: number) => reject(new Error(`a scoring worker exited with code ${code} while loading the model`));
     thread.once("error", reject);
     thread.once("exit", onExit);
