@@ -12,5 +12,6 @@ export * from "./service-mesh";
 export * from "./inference-service";
 export * from "./canary-release";
 export * from "./drift-monitor";
+export * from "./batch-scoring-job";
 export * from "./model-deployment";
 export * from "./policies";

@@ -3,6 +3,7 @@ import { Construct } from "constructs";
 import { AlertOptions, ModelMonitoringOptions, modelRuleGroups, prometheusRule } from "../alerts";
 import { modelDashboards } from "../dashboards";
 import { Task, Variant } from "../service/src/contract";
+import { BatchScoringJob, BatchScoringJobProps, serviceUrlPeer } from "./batch-scoring-job";
 import { CanaryRelease, RetryPolicy } from "./canary-release";
 import { DriftMonitor, S3CompatibleEndpoint } from "./drift-monitor";
 import { InferenceService, InferenceServiceReplicas } from "./inference-service";
@@ -77,6 +78,13 @@ export interface ModelDeploymentProps {
   readonly task?: Task;
   /** Thresholds and runbook base for this model's alerts and the dashboards that show them. @default monitoring defaults */
   readonly alertOptions?: AlertOptions;
+  /**
+   * Batch scoring of files with this model (a BatchScoringJob with the platform's registry, S3 access and egress).
+   * `modelUri` defaults to the stable variant's alias. @default none
+   */
+  readonly batchScoring?: Omit<BatchScoringJobProps, "name" | "namespace" | "image" | "trackingUri" | "aws" | "s3Endpoint" | "egress" | "modelUri"> & {
+    readonly modelUri?: string;
+  };
 }
 
 const DEFAULT_ALIASES: Record<Variant, string> = { stable: "champion", canary: "challenger", shadow: "shadow" };
@@ -91,6 +99,7 @@ export class ModelDeployment extends Construct {
   readonly release: CanaryRelease;
   readonly drift: DriftMonitor;
   readonly rules: Manifest;
+  readonly batchScoring?: BatchScoringJob;
 
   constructor(scope: Construct, id: string, props: ModelDeploymentProps) {
     super(scope, id);
@@ -160,6 +169,21 @@ export class ModelDeployment extends Construct {
       s3Endpoint: p.s3Endpoint,
       aws: p.aws ? { ...p.aws, roleName: `${props.namePrefix}-${props.model}-drift` } : undefined,
     });
+
+    if (props.batchScoring) {
+      const stableAlias = props.stable?.alias ?? DEFAULT_ALIASES.stable;
+      this.batchScoring = new BatchScoringJob(this, "BatchScoring", {
+        ...props.batchScoring,
+        name: props.model,
+        namespace: p.namespace,
+        image: props.image,
+        modelUri: props.batchScoring.modelUri ?? `models:/${props.model}@${stableAlias}`,
+        trackingUri: p.trackingUri,
+        aws: p.aws ? { ...p.aws, roleName: `${props.namePrefix}-${props.model}-score` } : undefined,
+        s3Endpoint: p.s3Endpoint,
+        egress: [p.registryPeer, p.s3Endpoint ? serviceUrlPeer(p.s3Endpoint.url) : { cidr: "0.0.0.0/0", port: 443 }],
+      });
+    }
 
     // One options object for the rules and the dashboards, so a panel's threshold and runbook link are its rule's.
     const monitoring: ModelMonitoringOptions = { ...props.alertOptions, task: props.task };
