@@ -84,7 +84,13 @@ export async function runScoringJob(config: ScoringJobConfig): Promise<ScoringSu
   const pinned = await pinModel(config.model);
   const tables = await describeInputs(await expandInputs(config.inputs, s3), s3);
   const units = shardUnits(tables, shard);
-  const served = await loadPinnedModel(pinned);
+  // The workers load the model while this thread loads it too and plans: start-up costs one load, not two.
+  const starting = units.length > 0 ? ScoringPool.start(config.workers ?? availableParallelism(), { pinned, s3EndpointUrl: config.s3EndpointUrl }) : undefined;
+  starting?.catch(() => undefined);
+  const served = await loadPinnedModel(pinned).catch(async (error: unknown) => {
+    await starting?.then((p) => p.close(), () => undefined);
+    throw error;
+  });
   const { model } = served;
   log(`model ${model.identity.name} version ${model.identity.version} (${model.task.task}) from ${pinned.uri}`);
   const counts: Counts = { read: 0, scored: 0, rejected: 0, unparsable: 0 };
@@ -132,7 +138,8 @@ export async function runScoringJob(config: ScoringJobConfig): Promise<ScoringSu
     ];
     output = new TableOutput(config.output, format, plan.output, s3, keyValues);
     rejects = new TableOutput(rejectsUri, rejectsFormat, plan.rejects, s3);
-    pool = await ScoringPool.start(config.workers ?? availableParallelism(), { pinned, plan, s3EndpointUrl: config.s3EndpointUrl });
+    pool = await starting!;
+    pool.plan(plan);
     log(`shard ${shard.index} of ${shard.count}: ${units.length} unit(s) on ${pool.size} worker(s)`);
     const total = units.every((u) => u.kind === "rowGroup") ? units.reduce((sum, u) => sum + (u.kind === "rowGroup" ? u.rows : 0), 0) : undefined;
     if (config.progress) progress = new Progress({ ...config.progress, total, counts: () => counts });
@@ -151,7 +158,7 @@ export async function runScoringJob(config: ScoringJobConfig): Promise<ScoringSu
     throw error instanceof DriftInputError ? new ScoringInputError(error.message, { cause: error }) : error;
   } finally {
     await texts.close();
-    await pool?.close();
+    await (pool ?? (await starting?.catch(() => undefined)))?.close();
   }
 }
 

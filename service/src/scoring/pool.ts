@@ -8,6 +8,7 @@ import { join, relative } from "node:path";
 import { Worker } from "node:worker_threads";
 import { projectRoot } from "../paths";
 import { ScoringInputError } from "./errors";
+import type { ScoringPlan } from "./plan";
 import type { UnitResult, WorkerMessage, WorkerSetup, WorkUnit } from "./protocol";
 
 interface Pending {
@@ -39,6 +40,11 @@ export class ScoringPool {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** What every worker scores by; sent before the first unit. */
+  plan(plan: ScoringPlan): void {
+    for (const w of this.workers) w.thread.postMessage({ kind: "plan", plan });
   }
 
   submit(unit: WorkUnit, transfer: ArrayBuffer[] = []): Promise<UnitResult> {

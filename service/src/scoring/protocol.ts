@@ -8,10 +8,15 @@ import type { MalformedRow } from "../drift/readers/batch";
 import type { PinnedModel } from "./model";
 import type { OutputFormat, ScoringPlan } from "./plan";
 
+/** workerData: what a worker loads while the main thread plans (the plan follows as the first message). */
 export interface WorkerSetup {
   readonly pinned: PinnedModel;
-  readonly plan: ScoringPlan;
   readonly s3EndpointUrl?: string;
+}
+
+export interface PlanMessage {
+  readonly kind: "plan";
+  readonly plan: ScoringPlan;
 }
 
 export type WorkUnit =

@@ -1,6 +1,6 @@
 /**
  * One scoring worker thread: loads the pinned version with the service's ModelManager (its own session, one
- * ORT thread), then takes work units one at a time: reads its Parquet row group itself or takes parsed
+ * ORT thread) while the main thread plans, takes the plan, then work units one at a time: reads its Parquet row group itself or takes parsed
  * columns, scores them (BatchScorer), encodes the scored rows and the rejects in the output formats, and hands
  * the bytes back. Blocks of one unit never interleave, so a worker holds one unit's rows at a time.
  */
@@ -12,6 +12,7 @@ import { DriftInputError } from "../drift/errors";
 import { openParquetBuffer, parseTableUri } from "../drift/readers";
 import { readParquetRowGroup } from "../drift/readers/parquet";
 import { createServiceMetrics } from "../metrics/service-metrics";
+import type { LoadedModel } from "../model/model-manager";
 import { createPredictor } from "../model/predictor";
 import { createS3Client } from "../registry/s3-artifact-store";
 import { BatchScorer, type BlockInput } from "./batch-scorer";
@@ -20,7 +21,7 @@ import { ScoringInputError } from "./errors";
 import { loadPinnedModel } from "./model";
 import { chunkRange, concatRowGroups, copiedChunk, type EncodedRowGroup } from "./parquet-chunks";
 import type { ScoringPlan } from "./plan";
-import type { EncodedChunk, UnitResult, WorkerMessage, WorkerSetup, WorkUnit } from "./protocol";
+import type { EncodedChunk, PlanMessage, UnitResult, WorkerMessage, WorkerSetup, WorkUnit } from "./protocol";
 
 /** The predictor's deadline: a batch job waits for its model however long it takes. */
 const NO_DEADLINE_MS = 2 ** 31 - 1;
@@ -29,21 +30,28 @@ async function main(): Promise<void> {
   const port = parentPort!;
   const setup = workerData as WorkerSetup;
   const post = (message: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
-  let scorer: BatchScorer;
+  let loaded: LoadedModel;
   try {
-    const { model } = await loadPinnedModel(setup.pinned);
-    const predictor = createPredictor({ variant: "stable", metrics: createServiceMetrics(new Registry()), requestTimeoutMs: NO_DEADLINE_MS });
-    scorer = new BatchScorer(model, predictor, setup.plan);
+    loaded = (await loadPinnedModel(setup.pinned)).model;
   } catch (error) {
     post({ kind: "failed", error: (error as Error).message, input: error instanceof ScoringInputError });
     return;
   }
+  const predictor = createPredictor({ variant: "stable", metrics: createServiceMetrics(new Registry()), requestTimeoutMs: NO_DEADLINE_MS });
   const files = new ParquetFiles(setup.s3EndpointUrl);
+  let scorer: BatchScorer | undefined;
+  let plan: ScoringPlan | undefined;
   let queue = Promise.resolve();
-  port.on("message", (unit: WorkUnit) => {
+  port.on("message", (message: PlanMessage | WorkUnit) => {
+    if (message.kind === "plan") {
+      plan = message.plan;
+      scorer = new BatchScorer(loaded, predictor, plan);
+      return;
+    }
+    const unit = message;
     queue = queue.then(async () => {
       try {
-        const result = await runUnit(unit, scorer, setup, files);
+        const result = await runUnit(unit, scorer!, plan!, files);
         post({ kind: "done", ...result }, [result.output, result.rejects].flatMap((c) => (c ? [c.bytes.buffer as ArrayBuffer] : [])));
       } catch (error) {
         const input = error instanceof ScoringInputError || error instanceof DriftInputError;
@@ -54,10 +62,9 @@ async function main(): Promise<void> {
   post({ kind: "ready" });
 }
 
-async function runUnit(unit: WorkUnit, scorer: BatchScorer, setup: WorkerSetup, files: ParquetFiles): Promise<UnitResult> {
+async function runUnit(unit: WorkUnit, scorer: BatchScorer, plan: ScoringPlan, files: ParquetFiles): Promise<UnitResult> {
   const block = unit.kind === "rowGroup" ? await files.rowGroup(unit) : blockOf(unit);
   const scored = await scorer.score(block);
-  const { plan } = setup;
   const copyThrough = unit.kind === "rowGroup" && plan.outputFormat === "parquet" && scored.rejected === 0 && scored.scored > 0;
   return {
     seq: unit.seq,
