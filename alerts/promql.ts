@@ -5,7 +5,9 @@
  */
 import {
   DCGM_METRICS,
+  DRIFT_COLUMN_LABEL,
   DRIFT_JOB_NAME,
+  DRIFT_METHOD_LABEL,
   FEEDBACK_OUTCOMES,
   METRICS,
   MODEL_LABELS,
@@ -34,8 +36,8 @@ export const LABEL = {
   route: "route",
   method: "method",
   statusCode: "status_code",
-  column: "column",
-  driftMethod: "method",
+  column: DRIFT_COLUMN_LABEL,
+  driftMethod: DRIFT_METHOD_LABEL,
   dataset: "dataset",
   le: "le",
   /** prediction_class_total: the predicted class. */
