@@ -109,6 +109,7 @@ export const histogramSum = (histogram: string) => `${histogram}_sum`;
 const by = (labels: readonly string[]) => `by (${labels.join(", ")})`;
 export const sumBy = (labels: readonly string[], expr: string) => `sum ${by(labels)} (${expr})`;
 export const maxBy = (labels: readonly string[], expr: string) => `max ${by(labels)} (${expr})`;
+export const minBy = (labels: readonly string[], expr: string) => `min ${by(labels)} (${expr})`;
 
 /**
  * Which series a query covers and how it aggregates: an alert uses `model="flight-delay"` and keeps

@@ -44,7 +44,7 @@ describe("feature windows", () => {
     features: [
       { name: "x", kind: "numeric", points: points([1, 2, 3]) },
       // Binned for 100-value windows: a and b get bins, z (expected 10) is the smallest and goes to `other`.
-      { name: "c", ...binCategories(new Map([["a", 60], ["b", 30], ["z", 10]]), 100), name: "c" },
+      { ...binCategories(new Map([["a", 60], ["b", 30], ["z", 10]]), 100), name: "c" },
     ],
   };
 
@@ -64,7 +64,7 @@ describe("feature windows", () => {
     const windows = new FeatureWindows(reference, 3);
     for (const c of ["a", "a", "never-seen", "b", undefined]) windows.append({ x: 1, c });
     const [, cat] = windows.take() ?? [];
-    const bins = (reference.features[1] as { bins: string[] }).bins;
+    const bins = (reference.features[1] as { readonly bins: readonly string[] }).bins;
     // The window holds never-seen, b and a missing value: one `other` (never-seen, where z is pooled too) and one b.
     expect(Object.fromEntries(bins.map((b, i) => [b, (cat as { counts: Int32Array }).counts[i]]))).toEqual({ a: 0, b: 1, [OTHER_BIN]: 1 });
   });
@@ -75,13 +75,13 @@ describe("evaluation", () => {
     const rng = fc.sample(fc.double({ min: 0, max: 1, noNaN: true }), { numRuns: 1300, seed: 7 });
     const ref = rng.slice(0, 1000);
     const cats = new Map([["a", 500], ["b", 300], ["c", 200]]);
-    const reference: OnlineReference = { source: "t", rows: 1000, features: [{ name: "x", kind: "numeric", points: points(ref) }, { name: "c", ...binCategories(cats, 300), name: "c" }] };
+    const reference: OnlineReference = { source: "t", rows: 1000, features: [{ name: "x", kind: "numeric", points: points(ref) }, { ...binCategories(cats, 300), name: "c" }] };
     const values = Float64Array.from(rng.slice(1000));
     const counts = Int32Array.from([140, 100, 60]);
     const threshold = featureThreshold(10_000, 2);
     const [ks, chi] = evaluateWindow(reference.features, [{ kind: "numeric", values }, { kind: "categorical", counts }], threshold);
     expect(ks).toEqual({ feature: "x", method: "ks", ...pick(ksTest(points(ref), points([...values]))), threshold, drifted: false, values: 300 });
-    const { bins, counts: referenceCounts } = reference.features[1] as { bins: string[]; counts: number[] };
+    const { bins, counts: referenceCounts } = reference.features[1] as { readonly bins: readonly string[]; readonly counts: readonly number[] };
     expect(bins).toEqual(["a", "b", OTHER_BIN]);
     const goodness = chiSquareTest(new Map(bins.map((b, i) => [b, referenceCounts[i]!])), new Map(bins.map((b, i) => [b, counts[i]!]))).statistic;
     expect(chi!.statistic).toBeCloseTo((goodness * 1000) / 1300, 12);
