@@ -5,7 +5,9 @@
  */
 import {
   DCGM_METRICS,
+  DRIFT_COLUMN_LABEL,
   DRIFT_JOB_NAME,
+  DRIFT_METHOD_LABEL,
   FEEDBACK_OUTCOMES,
   METRICS,
   MODEL_LABELS,
@@ -34,8 +36,8 @@ export const LABEL = {
   route: "route",
   method: "method",
   statusCode: "status_code",
-  column: "column",
-  driftMethod: "method",
+  column: DRIFT_COLUMN_LABEL,
+  driftMethod: DRIFT_METHOD_LABEL,
   dataset: "dataset",
   le: "le",
   /** prediction_class_total: the predicted class. */
@@ -107,6 +109,7 @@ export const histogramSum = (histogram: string) => `${histogram}_sum`;
 const by = (labels: readonly string[]) => `by (${labels.join(", ")})`;
 export const sumBy = (labels: readonly string[], expr: string) => `sum ${by(labels)} (${expr})`;
 export const maxBy = (labels: readonly string[], expr: string) => `max ${by(labels)} (${expr})`;
+export const minBy = (labels: readonly string[], expr: string) => `min ${by(labels)} (${expr})`;
 
 /**
  * Which series a query covers and how it aggregates: an alert uses `model="flight-delay"` and keeps

@@ -84,7 +84,7 @@ export function modelAlertGroups(model: string, options: ModelMonitoringOptions 
   return [
     { name: "service", alerts: serviceAlerts(model, t) },
     { name: "quality", alerts: qualityAlerts(model, task, t) },
-    { name: "drift", alerts: driftAlerts(model, t) },
+    { name: "drift", alerts: driftAlerts(model, t, task) },
     { name: "canary", alerts: canaryAlerts(model, t) },
   ];
 }

@@ -23,6 +23,7 @@ export * from "./inference-service";
 export * from "./canary-release";
 export * from "./drift-monitor";
 export * from "./promotion-job";
+export * from "./batch-scoring-job";
 export * from "./model-deployment";
 export * from "./ci-roles";
 export * from "./ci-cluster-access";

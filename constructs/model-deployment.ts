@@ -3,6 +3,7 @@ import { Construct } from "constructs";
 import { AlertOptions, ModelMonitoringOptions, modelRuleGroups, prometheusRule } from "../alerts";
 import { modelDashboards } from "../dashboards";
 import { Task, Variant, VARIANT_ALIASES } from "../service/src/contract";
+import { BatchScoringJob, BatchScoringJobProps, serviceUrlPeer } from "./batch-scoring-job";
 import { CanaryRelease, RetryPolicy } from "./canary-release";
 import { DriftMonitor, S3CompatibleEndpoint } from "./drift-monitor";
 import { InferenceService, InferenceServiceReplicas } from "./inference-service";
@@ -86,6 +87,13 @@ export interface ModelDeploymentProps {
    * @default none (promote by hand with `npm run promote`)
    */
   readonly promotion?: ModelPromotion;
+  /**
+   * Batch scoring of files with this model (a BatchScoringJob with the platform's registry, S3 access and egress).
+   * `modelUri` defaults to the stable variant's alias. @default none
+   */
+  readonly batchScoring?: Omit<BatchScoringJobProps, "name" | "namespace" | "image" | "trackingUri" | "aws" | "s3Endpoint" | "egress" | "modelUri"> & {
+    readonly modelUri?: string;
+  };
 }
 
 /** PromotionJob settings a deployment does not derive from the platform. */
@@ -108,6 +116,7 @@ export class ModelDeployment extends Construct {
   readonly drift: DriftMonitor;
   readonly rules: Manifest;
   readonly promotion?: PromotionJob;
+  readonly batchScoring?: BatchScoringJob;
 
   constructor(scope: Construct, id: string, props: ModelDeploymentProps) {
     super(scope, id);
@@ -178,6 +187,21 @@ export class ModelDeployment extends Construct {
       s3Endpoint: p.s3Endpoint,
       aws: p.aws ? { ...p.aws, roleName: `${props.namePrefix}-${props.model}-drift` } : undefined,
     });
+
+    if (props.batchScoring) {
+      const stableAlias = props.stable?.alias ?? DEFAULT_ALIASES.stable;
+      this.batchScoring = new BatchScoringJob(this, "BatchScoring", {
+        ...props.batchScoring,
+        name: props.model,
+        namespace: p.namespace,
+        image: props.image,
+        modelUri: props.batchScoring.modelUri ?? `models:/${props.model}@${stableAlias}`,
+        trackingUri: p.trackingUri,
+        aws: p.aws ? { ...p.aws, roleName: `${props.namePrefix}-${props.model}-score` } : undefined,
+        s3Endpoint: p.s3Endpoint,
+        egress: [p.registryPeer, p.s3Endpoint ? serviceUrlPeer(p.s3Endpoint.url) : { cidr: "0.0.0.0/0", port: 443 }],
+      });
+    }
 
     // One options object for the rules and the dashboards, so a panel's threshold and runbook link are its rule's.
     const monitoring: ModelMonitoringOptions = { ...props.alertOptions, task: props.task };

@@ -1,12 +1,13 @@
 /**
- * "<model> drift": what the drift CronJob found (pushed to the Pushgateway) and whether it still runs. The
+ * "<model> drift": what the drift CronJob found (pushed to the Pushgateway) and whether it still runs, and
+ * between its runs what the service's online drift finds in live traffic (a row per model task with features). The
  * per-feature score is the test's statistic as pushed: a p-value for KS / chi-squared (drift below 0.05),
  * a distance for Wasserstein / Jensen-Shannon (drift at 0.1 and above); the method label says which.
  */
 import * as common from "@grafana/grafana-foundation-sdk/common";
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
-import { LABEL, METRICS, driftMatchers, eq, maxBy, oneOf, selector, sumBy } from "../alerts/promql";
+import { LABEL, METRICS, driftMatchers, eq, maxBy, minBy, oneOf, selector, sumBy } from "../alerts/promql";
 import { DRIFT_COLUMNS } from "../service/src/contract";
 import type { ModelDashboardContext } from "./context";
 import { DashboardLayout, YES_NO_MAPPINGS, datasourceVariable, labelVariable, newDashboard, runbookLink } from "./panels";
@@ -24,7 +25,7 @@ export function driftDashboard(ctx: ModelDashboardContext, uid: string): dashboa
   const builder = newDashboard({
     uid,
     title: `${model} drift`,
-    description: `Data drift of ${model}: results of the drift CronJob (recent requests vs training reference). Runbook: ${runbookUrl}`,
+    description: `Data drift of ${model}: results of the drift CronJob (recent requests vs training reference), and online drift in the service. Runbook: ${runbookUrl}`,
     tags: ["modelport", "drift", model],
   })
     .time({ from: "now-7d", to: "now" })
@@ -114,6 +115,8 @@ export function driftDashboard(ctx: ModelDashboardContext, uid: string): dashboa
       unit: "short",
     });
 
+  if (ctx.task !== "tensor") onlineDriftRow(ctx, layout);
+
   layout
     .row("History")
     .timeseries({
@@ -133,4 +136,68 @@ export function driftDashboard(ctx: ModelDashboardContext, uid: string): dashboa
       stack: true,
     });
   return builder.build();
+}
+
+/** The service's online drift: exported by every replica, per variant, version and feature (tensor models have none). */
+function onlineDriftRow(ctx: ModelDashboardContext, layout: DashboardLayout): void {
+  const online = ctx.alert("OnlineFeatureDrift");
+  const live = (metric: string) => selector(metric, [eq(LABEL.model, MODEL_VARIABLE)]);
+  const liveFeature = [LABEL.variant, LABEL.version, LABEL.column];
+  layout
+    .row("Online drift (in the service)")
+    .table({
+      title: "Features in the last tested window",
+      description:
+        "Each replica tests every full window of recent requests (ONLINE_DRIFT_WINDOW values per feature) against the serving version's reference sample: " +
+        "KS for numeric features, chi-squared for categorical ones. A feature drifts when its p-value is under its threshold, 1 / (ONLINE_DRIFT_FALSE_ALARM_WINDOWS x features), " +
+        `so traffic like the reference alarms about once in ONLINE_DRIFT_FALSE_ALARM_WINDOWS windows per replica. ${online.name} fires for each drifted one (lowest p-value over the replicas).`,
+      queries: [
+        { expr: minBy([...liveFeature, LABEL.driftMethod], live(METRICS.onlineDriftPValue)), legend: "p-value", instant: true, format: prometheus.PromQueryFormat.Table },
+        { expr: maxBy([...liveFeature, LABEL.driftMethod], live(METRICS.onlineDriftThreshold)), legend: "threshold", instant: true, format: prometheus.PromQueryFormat.Table },
+        { expr: maxBy(liveFeature, live(METRICS.onlineDriftDrifted)), legend: "drifted", instant: true, format: prometheus.PromQueryFormat.Table },
+      ],
+      sortBy: "Value #C",
+      alert: online,
+    })
+    .timeseries({
+      title: "p-value per feature, and its threshold",
+      description: "The last tested window's p-value per feature (lowest over the replicas), dashed: the threshold it drifts under. Log scale: healthy traffic moves between 1 and ~0.01; drift plunges by orders of magnitude.",
+      queries: [
+        { expr: minBy(liveFeature, live(METRICS.onlineDriftPValue)), legend: "{{column}} ({{variant}} v{{version}})" },
+        { expr: maxBy([LABEL.variant, LABEL.version], live(METRICS.onlineDriftThreshold)), legend: "threshold ({{variant}} v{{version}})" },
+      ],
+      unit: "short",
+      alert: online,
+    })
+    .stat({
+      title: "Windows tested (1 h)",
+      description: "Windows of recent requests tested in the last hour, over the replicas. None: no traffic, ONLINE_DRIFT_WINDOW=0, or a version without reference.csv.",
+      queries: [{ expr: maxBy([LABEL.model], sumBy([LABEL.model, LABEL.column], `increase(${live(METRICS.onlineDriftWindowsTotal)}[1h])`)), legend: "windows", instant: true }],
+      steps: [],
+      graph: false,
+    })
+    .stat({
+      title: "Features drifting now",
+      description: `Features whose last tested window drifted, on any replica. ${online.name} fires for each.`,
+      queries: [{ expr: `count(${maxBy(liveFeature, live(METRICS.onlineDriftDrifted))} == 1) or vector(0)`, legend: "features", instant: true }],
+      steps: [{ value: 1, color: "red" }],
+      graph: false,
+      alert: online,
+    })
+    .stat({
+      title: "Last online drift",
+      description: "When a feature last drifted in live traffic (any replica, the versions serving now). Never: no drift since these versions loaded.",
+      queries: [{ expr: `${maxBy([LABEL.model], live(METRICS.onlineDriftLastDriftTimestampSeconds))} * 1000`, legend: "last drift", instant: true }],
+      unit: "dateTimeFromNow",
+      mappings: [{ type: dashboard.MappingType.ValueToText, options: { "0": { text: "Never", color: "green", index: 0 } } }],
+      steps: [],
+      graph: false,
+    })
+    .timeseries({
+      title: "Drifted windows per feature (1 h)",
+      description: "Windows in which each feature drifted, per hour: isolated ones at the expected false-alarm rate are noise; a run of them is a shift.",
+      queries: [{ expr: sumBy([LABEL.column], `increase(${live(METRICS.onlineDriftDriftedWindowsTotal)}[1h])`), legend: "{{column}}" }],
+      unit: "short",
+      stack: true,
+    });
 }

@@ -1,16 +1,24 @@
-/** What the drift job found (pushed to the Pushgateway by the CronJob) and whether it still runs. */
-import { LABEL, METRICS, driftMatchers, eq, maxBy, selector } from "../promql";
+/**
+ * What the drift job found (pushed to the Pushgateway by the CronJob) and whether it still runs, and what the
+ * service's online drift finds in live traffic between two runs.
+ */
+import { LABEL, METRICS, driftMatchers, eq, maxBy, minBy, selector } from "../promql";
+import type { Task } from "../../service/src/contract";
 import type { AlertDefinition, ModelAlertThresholds } from "../types";
 import { label, value } from "./templates";
 
-export function driftAlerts(model: string, t: ModelAlertThresholds): AlertDefinition[] {
+/** `task`: a tensor model has no features (its inputs are tensors), so no online drift alert. */
+export function driftAlerts(model: string, t: ModelAlertThresholds, task: Task = "binary"): AlertDefinition[] {
   // Pushed series carry the Pushgateway's namespace/pod when scraped in Kubernetes: keep only model (and column).
   const pushed = driftMatchers([eq(LABEL.model, model)]);
   const byModel = [LABEL.model];
   const byColumn = [LABEL.model, LABEL.column];
   const lastRun = selector(METRICS.driftLastRunTimestampSeconds, pushed);
   const staleSeconds = t.driftStaleHours * 3600;
-  return [
+  // Online drift is exported by each replica: per environment, variant, version and feature.
+  const live = [eq(LABEL.model, model)];
+  const byLiveFeature = [LABEL.namespace, LABEL.model, LABEL.variant, LABEL.version, LABEL.column];
+  const alerts: AlertDefinition[] = [
     {
       name: "DataDriftDetected",
       severity: "ticket",
@@ -52,6 +60,30 @@ export function driftAlerts(model: string, t: ModelAlertThresholds): AlertDefini
       ],
     },
     {
+      name: "OnlineFeatureDrift",
+      severity: "ticket",
+      expr:
+        `${minBy([...byLiveFeature, LABEL.driftMethod], selector(METRICS.onlineDriftPValue, live))}\n` +
+        `and on (${byLiveFeature.join(", ")})\n${maxBy(byLiveFeature, selector(METRICS.onlineDriftDrifted, live))} == 1`,
+      for: "0m",
+      summary: `${label(LABEL.model)} (${label(LABEL.variant)}): feature ${label(LABEL.column)} drifted in live traffic (${label(LABEL.driftMethod)} p-value ${value.precise})`,
+      description:
+        `The last window of recent requests to version ${label(LABEL.version)} of ${label(LABEL.model)} (${label(LABEL.variant)}) tested against the version's ` +
+        `reference sample: feature ${label(LABEL.column)} has ${label(LABEL.driftMethod)} p-value ${value.precise}, under its calibrated threshold.`,
+      meaning:
+        "The service tests each full window of recent requests (ONLINE_DRIFT_WINDOW values per feature) against the reference sample shipped " +
+        "with the version: KS for numeric features, chi-squared for categorical ones, each at 1 / (ONLINE_DRIFT_FALSE_ALARM_WINDOWS x features), " +
+        "so traffic like the reference alarms about once per ONLINE_DRIFT_FALSE_ALARM_WINDOWS windows per replica. A real alarm means the inputs " +
+        "of the last window did not come from the training distribution: an upstream change (units, encoding, a broken feature) shows as a " +
+        "sudden very small p-value on one feature; a seasonal move as p-values sinking over many windows on several. It clears when a later " +
+        "window no longer drifts.",
+      firstSteps: [
+        "Drift dashboard, row 'Online drift': which feature, since when (last drift time), how small the p-value is against its threshold line.",
+        "One feature, sudden: ask its upstream owner what changed (deploy, unit, encoding); compare the service's logged features with the reference.",
+        "Several features, gradual: confirm with the drift job's next run (FeatureDrift, report.html), then plan a retrain on recent data.",
+      ],
+    },
+    {
       name: "DriftJobStale",
       severity: "ticket",
       expr:
@@ -73,4 +105,5 @@ export function driftAlerts(model: string, t: ModelAlertThresholds): AlertDefini
       ],
     },
   ];
+  return task === "tensor" ? alerts.filter((a) => a.name !== "OnlineFeatureDrift") : alerts;
 }

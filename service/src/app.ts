@@ -17,6 +17,7 @@ import { batcherMetrics } from "./model/batcher";
 import { servingScorerFactory } from "./model/serving-scorer";
 import { createPredictor } from "./model/predictor";
 import { createShadow } from "./model/shadow";
+import { OnlineDrift } from "./online-drift/monitor";
 import { predictionLogPlugin } from "./prediction-log/plugin";
 import type { CostMatrix } from "./prediction-log/feedback";
 import { DEFAULT_RETENTION } from "./prediction-log/schema";
@@ -38,6 +39,8 @@ export interface AppOverrides {
 export interface ModelportApp extends FastifyInstance {
   readonly models: ModelManager;
   readonly metricsRegistry: Registry;
+  /** The serving version's features against its reference (undefined with ONLINE_DRIFT_WINDOW=0). */
+  readonly onlineDrift?: OnlineDrift;
   /** Readiness turns 503 at once; the caller then closes the app (in-flight requests finish). */
   beginShutdown(): void;
 }
@@ -97,8 +100,15 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
   const loadedVersion = (model: string, version: string) =>
     [models.current, shadowModels?.current].find((m) => m?.identity.name === model && m.identity.version === version);
 
+  // Online drift of the serving version's inputs: fed by the predictor, tested off the request path.
+  const onlineDrift =
+    config.onlineDrift.window > 0
+      ? new OnlineDrift({ settings: config.onlineDrift, variant: config.model.variant, registry, current: () => models.current, log: app.log.child({ component: "online-drift" }) })
+      : undefined;
+
   app.decorate("models", models);
   app.decorate("metricsRegistry", registry);
+  app.decorate("onlineDrift", onlineDrift);
   app.decorate("beginShutdown", () => {
     shuttingDown = true;
   });
@@ -111,9 +121,10 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
   app.addHook("onReady", async () => {
     models.start();
     shadowModels?.start();
+    onlineDrift?.start();
   });
   app.addHook("onClose", async () => {
-    await Promise.all([models.stop(), shadowModels?.stop()]);
+    await Promise.all([models.stop(), shadowModels?.stop(), onlineDrift?.stop()]);
   });
 
   await app.register(httpProtectionPlugin, { bodyLimitBytes: config.limits.bodyLimitBytes });
@@ -143,7 +154,13 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
   // /predict, /predict/batch and V2 infer score through one predictor (deadline, fallback, task metrics, log) and
   // hand their work to the shadow after responding. With logging off no entry is even built for it.
   const recordPrediction = app.predictionLog.status().enabled ? (entry: PredictionLogEntry) => app.predictionLog.record(entry) : undefined;
-  const predictor = createPredictor({ variant: config.model.variant, metrics, requestTimeoutMs: config.inference.requestTimeoutMs, recordPrediction });
+  const predictor = createPredictor({
+    variant: config.model.variant,
+    metrics,
+    requestTimeoutMs: config.inference.requestTimeoutMs,
+    recordPrediction,
+    observeRecords: onlineDrift?.observe,
+  });
   const afterResponse =
     shadow && shadowModels
       ? createShadow({

@@ -8,6 +8,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { EMBEDDED_MODEL_DIR, ENV, HTTP_KEEP_ALIVE_TIMEOUT_MS, SERVICE_PORT, VARIANTS, type Variant } from "./contract";
 import { projectRoot } from "./paths";
+import { DEFAULT_ONLINE_DRIFT, type OnlineDriftSettings } from "./online-drift/settings";
 import { parseModelUri } from "./registry/model-uri";
 import { DEFAULT_DOWNLOAD_LIMITS, type DownloadLimits } from "./registry/transfer";
 
@@ -73,6 +74,8 @@ export interface ServiceConfig {
   };
   /** Run metric (or metrics.json key) read as the registered baseline hit rate. */
   readonly baselineMetric: string;
+  /** Online drift of the serving version's features (window 0: off). */
+  readonly onlineDrift: OnlineDriftSettings;
   readonly shutdownGraceMs: number;
   /** Time between readiness turning 503 and closing the listener, so load balancers stop routing here first. */
   readonly shutdownDelayMs: number;
@@ -181,6 +184,11 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       perUnitError: read.number(ENV.costPerUnitError, 1, 0, 1e9),
     },
     baselineMetric: read.string(ENV.baselineMetric) ?? "accuracy",
+    onlineDrift: {
+      window: read.int(ENV.onlineDriftWindow, DEFAULT_ONLINE_DRIFT.window, 0, 100_000),
+      falseAlarmWindows: read.number(ENV.onlineDriftFalseAlarmWindows, DEFAULT_ONLINE_DRIFT.falseAlarmWindows, 1, 1e12),
+      intervalMs: read.number(ENV.onlineDriftIntervalSeconds, DEFAULT_ONLINE_DRIFT.intervalMs / 1000, 0.01, 3600) * 1000,
+    },
     shutdownGraceMs: read.number(ENV.shutdownGraceSeconds, 25, 0, 3600) * 1000,
     shutdownDelayMs: read.number(ENV.shutdownDelaySeconds, 0, 0, 3600) * 1000,
     replica: read.string(ENV.podName) ?? hostname(),

@@ -63,6 +63,38 @@ describe("CSV reader", () => {
   });
 });
 
+describe("CSV reader: rows it cannot read", () => {
+  it("reports each row with too many fields (line, text, place among the parsed rows) under any chunking", async () => {
+    const text = 'a,b\n1,2\n3,4,5\n"x\ny",6\n7,8,"9,9"\n10,11\n';
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(), { maxLength: 5 }), async (cuts) => {
+        const batches: ColumnBatch[] = [];
+        for await (const batch of readCsv(chunked(text, cuts), 2)) batches.push(batch);
+        const malformed = batches.flatMap((b, k) => (b.malformedRows ?? []).map((m) => ({ ...m, batch: k })));
+        expect(malformed.map(({ line, text, reason }) => ({ line, text, reason }))).toEqual([
+          { line: 3, text: "3,4,5", reason: "line 3 has 3 fields, the header has 2" },
+          { line: 6, text: '7,8,"9,9"', reason: "line 6 has 3 fields, the header has 2" },
+        ]);
+        // Rows + malformed rows fill each batch: no batch grows past its size with unparsable rows.
+        expect(batches.every((b) => b.rows + b.malformed <= 2)).toBe(true);
+        const { out } = await collect(readCsv(chunked(text, cuts)), ["a", "b"]);
+        expect(out.a).toEqual(["1", "x\ny", "10"]);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("fails on a quote that is never closed, or that swallows more than the field limit, naming line and column", async () => {
+    const drain = async (text: string, maxFieldLength?: number) => {
+      for await (const _ of readCsv(chunked(text, [7]), { maxFieldLength })) void _;
+    };
+    await expect(drain('a,b\n1,2\n3,"4\n5,6\n')).rejects.toThrow('line 3: the quoted field of column "b" that opens there is never closed');
+    await expect(drain('a,b\n"1' + "x".repeat(100) + "\n", 50)).rejects.toThrow('line 2: the quoted field of column "a" that opens there runs past 50 characters');
+    // A closing quote at the very end of the file closes the field.
+    await expect(drain('a,b\n1,"2"')).resolves.toBeUndefined();
+  });
+});
+
 describe("NDJSON reader", () => {
   it("reads top-level and nested `features` keys; counts lines that are not JSON objects", async () => {
     const text = ['{"x": 1, "features": {"y": "a"}}', "not json", "[1,2]", "", '{"x": 2.5, "y": "b"}'].join("\n");

@@ -121,6 +121,9 @@ describe("monitoring end to end", () => {
             [ENV.predictionLogUrl]: logUrl,
             [ENV.predictionLogSpillDir]: join(projectRoot(), ".tmp", `e2e-spill-${variant}-${process.pid}`),
             [ENV.logLevel]: "warn",
+            // Small online-drift windows, so the few requests below fill some and its panels have data.
+            [ENV.onlineDriftWindow]: "20",
+            [ENV.onlineDriftIntervalSeconds]: "0.5",
           },
         }),
       );

@@ -393,6 +393,41 @@ export const RULE_CASES: RuleCase[] = [
     evalTime: "2m",
     expected: [],
   },
+  // --- OnlineFeatureDrift --------------------------------------------------------------------------------------
+  {
+    name: "fires for a feature the service found drifted in live traffic, with the lowest p-value of the replicas",
+    alert: "OnlineFeatureDrift",
+    series: [
+      series(METRICS.onlineDriftPValue, { ...stableV3, column: "distance", method: "ks" }, "2e-9x5"),
+      series(METRICS.onlineDriftDrifted, { ...stableV3, column: "distance" }, "1x5"),
+      // A second replica of the same version still sees the distance at p = 0.2 (not drifted yet): the feature alarms once.
+      series(METRICS.onlineDriftPValue, { ...stableV3, instance: "10.0.0.3:8080", pod: "flight-delay-stable-2", column: "distance", method: "ks" }, "0.2x5"),
+      series(METRICS.onlineDriftDrifted, { ...stableV3, instance: "10.0.0.3:8080", pod: "flight-delay-stable-2", column: "distance" }, "0x5"),
+      series(METRICS.onlineDriftPValue, { ...stableV3, column: "origin", method: "chisquare" }, "0.4x5"),
+      series(METRICS.onlineDriftDrifted, { ...stableV3, column: "origin" }, "0x5"),
+    ],
+    evalTime: "2m",
+    expected: [
+      {
+        labels: { severity: "ticket", namespace: "prod", model: MODEL, variant: "stable", version: "3", column: "distance", method: "ks" },
+        summary: "flight-delay (stable): feature distance drifted in live traffic (ks p-value 2e-09)",
+        description:
+          "The last window of recent requests to version 3 of flight-delay (stable) tested against the version's reference sample: feature distance has ks p-value 2e-09, under its calibrated threshold.",
+      },
+    ],
+  },
+  {
+    name: "stays silent while the last windows did not drift (and for another model)",
+    alert: "OnlineFeatureDrift",
+    series: [
+      series(METRICS.onlineDriftPValue, { ...stableV3, column: "distance", method: "ks" }, "0.03x5"),
+      series(METRICS.onlineDriftDrifted, { ...stableV3, column: "distance" }, "0x5"),
+      series(METRICS.onlineDriftPValue, { ...stableV3, model: "other-model", column: "distance", method: "ks" }, "1e-9x5"),
+      series(METRICS.onlineDriftDrifted, { ...stableV3, model: "other-model", column: "distance" }, "1x5"),
+    ],
+    evalTime: "2m",
+    expected: [],
+  },
   // --- DriftJobStale -------------------------------------------------------------------------------------------
   {
     name: "fires when the last run is older than 26 hours",

@@ -113,6 +113,24 @@ export const METRICS = {
   /** Gauge {model,dataset}: dataset is reference or current. */
   driftRows: "drift_rows",
   driftLastRunTimestampSeconds: "drift_last_run_timestamp_seconds",
+
+  // --- online drift (in the service: recent requests of a version vs its reference sample, per feature) --------------
+  /** Gauge {model,version,variant,column,method}: the last tested window's statistic (KS D, two-sample chi-squared). */
+  onlineDriftStatistic: "online_drift_statistic",
+  /** Gauge {model,version,variant,column,method}: its p-value. */
+  onlineDriftPValue: "online_drift_p_value",
+  /** Gauge {model,version,variant,column,method}: the p-value under which the feature drifts (1 / (ONLINE_DRIFT_FALSE_ALARM_WINDOWS x features)). */
+  onlineDriftThreshold: "online_drift_threshold",
+  /** Gauge {model,version,variant,column}: 1 when the last tested window drifted, else 0. */
+  onlineDriftDrifted: "online_drift_drifted",
+  /** Counter {model,version,variant,column}: windows tested. */
+  onlineDriftWindowsTotal: "online_drift_windows_total",
+  /** Counter {model,version,variant,column}: tested windows that drifted. */
+  onlineDriftDriftedWindowsTotal: "online_drift_drifted_windows_total",
+  /** Gauge {model,version,variant,column}: when the feature last drifted (0: not since the version loaded). */
+  onlineDriftLastDriftTimestampSeconds: "online_drift_last_drift_timestamp_seconds",
+  /** Gauge {model,version,variant}: when the last window was tested. */
+  onlineDriftLastEvaluationTimestampSeconds: "online_drift_last_evaluation_timestamp_seconds",
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
@@ -157,6 +175,11 @@ export type FallbackReason = (typeof FALLBACK_REASONS)[number];
  */
 export const RELOAD_RESULTS = ["success", "failure", "superseded"] as const;
 export type ReloadResult = (typeof RELOAD_RESULTS)[number];
+
+/** Label naming the feature of a drift series, batch and online alike. */
+export const DRIFT_COLUMN_LABEL = "column";
+/** Label naming the test of a drift series (ks, chisquare, ...). */
+export const DRIFT_METHOD_LABEL = "method";
 
 /** Pushgateway job name of the drift CronJob. */
 export const DRIFT_JOB_NAME = "drift";

@@ -69,12 +69,20 @@ export const ENV = {
   /** Regression: cost of one unit of absolute error (version tag cost_per_unit_error overrides it). */
   costPerUnitError: "COST_PER_UNIT_ERROR",
   baselineMetric: "BASELINE_METRIC",
+  /** Values per feature in an online drift window; 0 turns online drift off. */
+  onlineDriftWindow: "ONLINE_DRIFT_WINDOW",
+  /** Expected windows between two false alarms of online drift on traffic that has not drifted. */
+  onlineDriftFalseAlarmWindows: "ONLINE_DRIFT_FALSE_ALARM_WINDOWS",
+  /** Shortest time between two online drift evaluations. */
+  onlineDriftIntervalSeconds: "ONLINE_DRIFT_INTERVAL_SECONDS",
   podName: "POD_NAME",
   pushgatewayUrl: "PUSHGATEWAY_URL",
   awsRegion: "AWS_REGION",
   /** The AWS SDK's standard endpoint settings (S3-specific first), e.g. an S3-compatible server; path-style then. */
   awsEndpointUrlS3: "AWS_ENDPOINT_URL_S3",
   awsEndpointUrl: "AWS_ENDPOINT_URL",
+  /** Set by Kubernetes in each pod of an Indexed Job: the batch scorer's default shard index. */
+  jobCompletionIndex: "JOB_COMPLETION_INDEX",
 } as const;
 
 /**

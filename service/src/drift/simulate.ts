@@ -1,6 +1,6 @@
 /**
  * npm run simulate -- --drift true|false [--url http://127.0.0.1:8080] [--requests N] [--duration 30s]
- *                     [--concurrency 8] [--feedback] [--seed 1] [--months 5,6]
+ *                     [--concurrency 8] [--feedback] [--seed 1] [--months 5,6] [--scale distance=1.25]
  *
  * Realistic traffic for a running service: real flights (vega-datasets flights-3m) drawn at random, one
  * POST /predict per flight with the model's request record. `--drift false` draws from the months the model was
@@ -10,6 +10,8 @@
  * in training). Neither month reaches dataset drift at the default 50% share: real seasonal drift in this data
  * is mild, so alerting on it needs per-column thresholds or a lower share (--drift-share). With
  * `--feedback` the flight's real outcome goes to POST /feedback as ground truth, so target drift shows up too.
+ * `--scale <feature>=<factor>` multiplies a numeric feature of every request (an upstream unit or pipeline
+ * change: the shift the online drift detector must catch within a few windows).
  * Prints a summary (sent, ok, errors by status, requests per second) as one JSON line; exit code 0 when at least
  * one prediction succeeded, 1 when none did, 2 for bad arguments.
  */
@@ -37,6 +39,8 @@ export interface SimulateOptions {
   readonly feedback: boolean;
   readonly seed: number;
   readonly timeoutMs?: number;
+  /** Numeric features multiplied by a factor in every request. */
+  readonly scale?: Readonly<Record<string, number>>;
 }
 
 export interface SimulateSummary {
@@ -63,6 +67,7 @@ export const USAGE = `Usage: npm run simulate -- --drift true|false [options]
   --concurrency <n>     requests in flight. Default: 8
   --feedback            send each flight's real outcome (delayed > 15 min) to ${ROUTES.feedback}
   --seed <n>            random seed for drawing flights. Default: 1
+  --scale <f>=<x>       multiply numeric feature f of every request by x (repeatable), e.g. distance=1.25
 `;
 
 function positiveInteger(value: string, flag: string): number {
@@ -85,6 +90,7 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions | "h
         concurrency: { type: "string", default: "8" },
         feedback: { type: "boolean", default: false },
         seed: { type: "string", default: "1" },
+        scale: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -114,9 +120,16 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions | "h
   }
   const requests = values.requests === undefined ? undefined : positiveInteger(values.requests, "--requests");
   const durationMs = values.duration === undefined ? (requests === undefined ? 30_000 : undefined) : parseDuration(values.duration, "--duration");
+  const scale: Record<string, number> = {};
+  for (const pair of values.scale ?? []) {
+    const [feature, factor] = pair.split("=");
+    if (!feature || !(Number(factor) > 0)) throw new DriftInputError(`--scale ${pair}: expected <feature>=<positive factor>, e.g. distance=1.25`);
+    scale[feature] = Number(factor);
+  }
   return {
     url: url.href.replace(/\/+$/, ""),
     months,
+    scale,
     requests,
     durationMs,
     concurrency: positiveInteger(values.concurrency!, "--concurrency"),
@@ -162,7 +175,7 @@ export async function simulate(options: SimulateOptions, flights?: FlightTable):
       sent++;
       const flight = flightAt(table, Math.floor(next() * table.length));
       try {
-        const response = await post(options.url + ROUTES.predict, flightFeatures(flight), timeoutMs);
+        const response = await post(options.url + ROUTES.predict, scaled(flightFeatures(flight), options.scale), timeoutMs);
         const body = (await response.json().catch(() => undefined)) as { prediction_id?: string } | undefined;
         if (!response.ok) {
           countError(String(response.status));
@@ -193,6 +206,12 @@ export async function simulate(options: SimulateOptions, flights?: FlightTable):
     feedbackSent,
     feedbackByStatus,
   };
+}
+
+function scaled(features: Record<string, unknown>, scale: Readonly<Record<string, number>> = {}): Record<string, unknown> {
+  const out = { ...features };
+  for (const [feature, factor] of Object.entries(scale)) if (typeof out[feature] === "number") out[feature] = (out[feature] as number) * factor;
+  return out;
 }
 
 function post(url: string, body: unknown, timeoutMs: number): Promise<Response> {

@@ -19,6 +19,8 @@ export interface PredictorOptions {
   readonly requestTimeoutMs: number;
   /** Hands each answered prediction to the prediction log (must not block or throw). */
   readonly recordPrediction?: (entry: PredictionLogEntry) => void;
+  /** Sees every validated record scored with a version, before it is scored (online drift; must not block or throw). */
+  readonly observeRecords?: (model: LoadedModel, records: readonly FeatureRecord[]) => void;
 }
 
 export interface InferResult {
@@ -92,6 +94,7 @@ export function createPredictor(options: PredictorOptions): Predictor {
 
   return {
     async records(model, records, receivedAt) {
+      options.observeRecords?.(model, records);
       const s = seriesFor(model);
       const started = performance.now();
       let predictions: Prediction[];
@@ -106,6 +109,7 @@ export function createPredictor(options: PredictorOptions): Predictor {
     },
 
     async tensors(model, request, outputs, receivedAt, records) {
+      if (records) options.observeRecords?.(model, records);
       const s = seriesFor(model);
       const started = performance.now();
       let result: InferResult;

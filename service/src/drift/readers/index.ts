@@ -54,6 +54,8 @@ export interface OpenTableOptions {
   readonly s3Client?: () => S3Client;
   /** What the table is, for error messages: "reference", "current". */
   readonly role: string;
+  /** Rows per batch of the text formats. @default BATCH_ROWS */
+  readonly batchRows?: number;
 }
 
 /** Streams the table's batches; any failure to open or parse becomes a DriftInputError naming the table. */
@@ -67,19 +69,28 @@ export async function* openTable(uri: string, options: OpenTableOptions): AsyncG
       if (!info.isFile()) throw new Error("not a regular file");
     }
     if (location.format === "parquet") {
-      const file = location.path ? await asyncBufferFromFile(location.path) : await s3AsyncBuffer(location, options);
-      yield* readParquet(file, options.columns);
+      yield* readParquet(await openParquetBuffer(location, options), options.columns);
       return;
     }
     let bytes: AsyncIterable<Buffer> = location.path ? createReadStream(location.path, { highWaterMark: 1 << 20 }) : await s3Stream(location, options);
     if (location.gzip) bytes = Readable.from(bytes).pipe(createGunzip());
-    yield* location.format === "csv" ? readCsv(bytes) : readNdjson(bytes, options.columns);
+    yield* location.format === "csv" ? readCsv(bytes, { batchRows: options.batchRows }) : readNdjson(bytes, options.columns, options.batchRows);
   } catch (error) {
     throw describe(error);
   }
 }
 
-function client(options: OpenTableOptions, uri: string): S3Client {
+/** Random access to a Parquet table (a local file, or an S3 object read by ranged GETs), for reading row groups. */
+export async function openParquetBuffer(location: TableLocation, options: Pick<OpenTableOptions, "s3Client">): Promise<AsyncBuffer> {
+  if (location.path) {
+    const info = await stat(location.path);
+    if (!info.isFile()) throw new Error("not a regular file");
+    return asyncBufferFromFile(location.path);
+  }
+  return s3AsyncBuffer(location, options);
+}
+
+function client(options: Pick<OpenTableOptions, "s3Client">, uri: string): S3Client {
   if (!options.s3Client) throw new DriftInputError(`${uri}: no S3 client configured`);
   return options.s3Client();
 }
@@ -91,7 +102,7 @@ async function s3Stream(location: TableLocation, options: OpenTableOptions): Pro
 }
 
 /** Random access to an S3 object for Parquet: HEAD for the size, then ranged GETs (cached, coalesced by hyparquet). */
-async function s3AsyncBuffer(location: TableLocation, options: OpenTableOptions): Promise<AsyncBuffer> {
+async function s3AsyncBuffer(location: TableLocation, options: Pick<OpenTableOptions, "s3Client">): Promise<AsyncBuffer> {
   return s3ObjectBuffer(client(options, location.uri), location.s3!.bucket, location.s3!.key);
 }
 

@@ -3,36 +3,54 @@
  * and only the columns asked for: memory follows the file's row-group size, not its length. Works over any
  * random-access byte source (a local file, or S3 with ranged GETs).
  */
-import { parquetMetadataAsync, parquetRead, type AsyncBuffer } from "hyparquet";
+import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import type { ColumnBatch } from "./batch";
 
 /** `wanted` undefined: every top-level column. */
 export async function* readParquet(file: AsyncBuffer, wanted?: readonly string[]): AsyncGenerator<ColumnBatch> {
   const metadata = await parquetMetadataAsync(file);
-  const present = new Set(metadata.schema.slice(1).map((element) => element.name));
-  const columns = wanted ? wanted.filter((name) => present.has(name)) : [...present];
+  for (let group = 0; group < metadata.row_groups.length; group++) yield await readParquetRowGroup(file, metadata, group, wanted);
+}
+
+/** Top-level column names of a file's schema. */
+export function parquetColumnNames(metadata: FileMetaData): string[] {
+  return metadata.schema.slice(1).map((element) => element.name);
+}
+
+/** First row (in the file) of each row group. */
+export function rowGroupStarts(metadata: FileMetaData): number[] {
+  const starts: number[] = [];
   let rowStart = 0;
   for (const group of metadata.row_groups) {
-    const rowEnd = rowStart + Number(group.num_rows);
-    const values = new Map<string, ArrayLike<unknown>>();
-    if (columns.length > 0) {
-      await parquetRead({
-        file,
-        metadata,
-        columns,
-        rowStart,
-        rowEnd,
-        compressors,
-        onChunk: (chunk) => {
-          // A chunk can start before rowStart (page granularity): keep exactly this row group's rows.
-          const data = chunk.columnData as ArrayLike<unknown> & { slice(start: number, end: number): ArrayLike<unknown> };
-          const offset = rowStart - chunk.rowStart;
-          values.set(chunk.columnName, offset === 0 && data.length === rowEnd - rowStart ? data : data.slice(offset, offset + rowEnd - rowStart));
-        },
-      });
-    }
-    yield { rows: rowEnd - rowStart, malformed: 0, names: [...present], column: (name) => values.get(name) };
-    rowStart = rowEnd;
+    starts.push(rowStart);
+    rowStart += Number(group.num_rows);
   }
+  return starts;
+}
+
+/** One row group's rows (the columns asked for that the file has), so callers can split a file by row group. */
+export async function readParquetRowGroup(file: AsyncBuffer, metadata: FileMetaData, group: number, wanted?: readonly string[]): Promise<ColumnBatch> {
+  const present = parquetColumnNames(metadata);
+  const columns = wanted ? wanted.filter((name) => present.includes(name)) : present;
+  const rowStart = rowGroupStarts(metadata)[group]!;
+  const rowEnd = rowStart + Number(metadata.row_groups[group]!.num_rows);
+  const values = new Map<string, ArrayLike<unknown>>();
+  if (columns.length > 0 && rowEnd > rowStart) {
+    await parquetRead({
+      file,
+      metadata,
+      columns,
+      rowStart,
+      rowEnd,
+      compressors,
+      onChunk: (chunk) => {
+        // A chunk can start before rowStart (page granularity): keep exactly this row group's rows.
+        const data = chunk.columnData as ArrayLike<unknown> & { slice(start: number, end: number): ArrayLike<unknown> };
+        const offset = rowStart - chunk.rowStart;
+        values.set(chunk.columnName, offset === 0 && data.length === rowEnd - rowStart ? data : data.slice(offset, offset + rowEnd - rowStart));
+      },
+    });
+  }
+  return { rows: rowEnd - rowStart, malformed: 0, names: present, column: (name) => values.get(name) };
 }
