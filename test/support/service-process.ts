@@ -13,6 +13,8 @@ import { freePort, waitFor } from "./net";
 export interface RunningService {
   readonly url: string;
   readonly port: number;
+  /** The Open Inference Protocol over gRPC (GRPC_PORT), `127.0.0.1:<port>`. */
+  readonly grpcAddress: string;
   readonly process: ChildProcess;
   /** Everything the process wrote so far (JSON log lines and stderr). */
   output(): string;
@@ -32,10 +34,18 @@ export interface StartServiceOptions {
 
 export async function startService(options: StartServiceOptions = {}): Promise<RunningService> {
   const port = await freePort();
+  const grpcPort = await freePort();
   const root = options.root ?? projectRoot();
   const child = spawn(process.execPath, [join(root, "dist", "service", "src", "server.js")], {
     cwd: root,
-    env: { ...process.env, [ENV.port]: String(port), [ENV.host]: "127.0.0.1", [ENV.modelCacheDir]: mkdtempSync(join(tmpdir(), "model-cache-")), ...options.env },
+    env: {
+      ...process.env,
+      [ENV.port]: String(port),
+      [ENV.grpcPort]: String(grpcPort),
+      [ENV.host]: "127.0.0.1",
+      [ENV.modelCacheDir]: mkdtempSync(join(tmpdir(), "model-cache-")),
+      ...options.env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -64,6 +74,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   return {
     url,
     port,
+    grpcAddress: `127.0.0.1:${options.env?.[ENV.grpcPort] ?? grpcPort}`,
     process: child,
     output: () => output,
     exited,
