@@ -6,7 +6,7 @@ import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disrup
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
-import { ENV, ROUTES, SERVICE_PORT, SERVICE_PORT_NAME, Variant, VARIANTS } from "../service/src/contract";
+import { ENV, GRPC_PORT, GRPC_PORT_NAME, ROUTES, SERVICE_PORT, SERVICE_PORT_NAME, Variant, VARIANTS } from "../service/src/contract";
 import { GPU_NODE_LABEL, GPU_RESOURCE, gpuToleration } from "./gpu-node-pool";
 import { IrsaConfig, IrsaRole, PolicyStatement } from "./irsa-role";
 import {
@@ -67,7 +67,11 @@ export interface InferenceServiceProps {
   readonly targetCpuUtilization?: number;
   /** @default 500m/512Mi requests, 2 CPU/1Gi limits */
   readonly resources?: ContainerResources;
-  /** GPUs per pod; the pod then tolerates the GPU taint and selects GPU nodes. @default 0 */
+  /**
+   * GPUs per pod; the pod then tolerates the GPU taint, selects GPU nodes and runs the graph on CUDA
+   * (EXECUTION_PROVIDER=cuda unless `env` says otherwise: a pod whose GPU cannot be used stays unready). Give it
+   * the GPU image (service/Dockerfile.gpu). @default 0
+   */
   readonly gpus?: number;
   /** IRSA on EKS: the service account's role. @default no role (non-AWS clusters) */
   readonly irsa?: { readonly config: IrsaConfig; readonly roleName: string; readonly statements?: readonly PolicyStatement[] };
@@ -151,6 +155,8 @@ export class InferenceService extends Construct {
 
     const env = [
       { name: ENV.port, value: String(SERVICE_PORT) },
+      { name: ENV.grpcPort, value: String(GRPC_PORT) },
+      ...(gpus > 0 && props.env?.[ENV.executionProvider] === undefined ? [{ name: ENV.executionProvider, value: "cuda" }] : []),
       { name: ENV.modelUri, value: `models:/${props.model}@${props.registryAlias}` },
       { name: ENV.modelVariant, value: props.variant },
       { name: ENV.mlflowTrackingUri, value: props.trackingUri },
@@ -211,7 +217,10 @@ export class InferenceService extends Construct {
                 workingDir: "/app",
                 command: ["node", "dist/service/src/server.js"],
                 env,
-                port: [{ name: SERVICE_PORT_NAME, containerPort: SERVICE_PORT }],
+                port: [
+                  { name: SERVICE_PORT_NAME, containerPort: SERVICE_PORT },
+                  { name: GRPC_PORT_NAME, containerPort: GRPC_PORT },
+                ],
                 resources: {
                   requests: { ...resources.requests, ...gpuLimits },
                   limits: { ...resources.limits, ...gpuLimits },
@@ -246,6 +255,8 @@ export class InferenceService extends Construct {
         selector,
         port: [
           { name: SERVICE_PORT_NAME, port: SERVICE_PORT, targetPort: port, appProtocol: "http" },
+          // Named and typed grpc so Istio treats it as HTTP/2 (probes stay on the HTTP port).
+          { name: GRPC_PORT_NAME, port: GRPC_PORT, targetPort: String(GRPC_PORT), appProtocol: "grpc" },
           { name: ENVOY_METRICS.portName, port: ENVOY_METRICS.port, targetPort: String(ENVOY_METRICS.port) },
         ],
       },
@@ -290,6 +301,7 @@ export class InferenceService extends Construct {
         policyTypes: ["Ingress", "Egress"],
         ingress: [
           networkPolicyRule({ namespace: net.ingressNamespace, port: SERVICE_PORT }, "from"),
+          networkPolicyRule({ namespace: net.ingressNamespace, port: GRPC_PORT }, "from"),
           networkPolicyRule({ namespace: net.monitoringNamespace, port: ENVOY_METRICS.port }, "from"),
         ],
         egress: [

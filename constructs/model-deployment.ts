@@ -46,9 +46,9 @@ export interface VariantSpec {
   readonly replicas?: InferenceServiceReplicas;
   /** @default InferenceService default */
   readonly resources?: ContainerResources;
-  /** @default 0 */
+  /** GPUs per pod: the variant runs the GPU image on the GPU node pool, on CUDA. @default 0 */
   readonly gpus?: number;
-  /** Image override (e.g. a canary built from another commit). @default the deployment's image */
+  /** Image override (e.g. a canary built from another commit). @default the deployment's image (its GPU image when gpus > 0) */
   readonly image?: string;
 }
 
@@ -57,6 +57,11 @@ export interface ModelDeploymentProps {
   readonly model: string;
   /** Service image. */
   readonly image: string;
+  /**
+   * The GPU build of the same service (service/Dockerfile.gpu), for variants with gpus > 0.
+   * @default `image` with "-gpu" appended to its tag (image must then be pinned by tag, not digest)
+   */
+  readonly gpuImage?: string;
   readonly platform: PlatformEndpoints;
   /** External hosts, e.g. ["flight-delay.models.example.com"]. */
   readonly hosts: readonly string[];
@@ -114,7 +119,7 @@ export class ModelDeployment extends Construct {
         model: props.model,
         variant,
         namespace: p.namespace,
-        image: spec.image ?? props.image,
+        image: spec.image ?? ((spec.gpus ?? 0) > 0 ? gpuImageOf(props) : props.image),
         registryAlias: alias,
         trackingUri: p.trackingUri,
         predictionLog: p.predictionLog,
@@ -173,6 +178,16 @@ export class ModelDeployment extends Construct {
       ),
     });
   }
+}
+
+/** The GPU image: given, or the CPU image's tag with "-gpu" (how service/Dockerfile.gpu builds are tagged). */
+function gpuImageOf(props: ModelDeploymentProps): string {
+  if (props.gpuImage) return props.gpuImage;
+  const image = props.image;
+  if (image.includes("@") || !/:[^/]+$/.test(image)) {
+    throw new Error(`ModelDeployment ${props.model}: a variant asks for GPUs but image "${image}" has no tag to derive the GPU image from; set gpuImage (a service/Dockerfile.gpu build)`);
+  }
+  return `${image}-gpu`;
 }
 
 function variantId(variant: Variant): string {
