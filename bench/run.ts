@@ -9,7 +9,10 @@
  *   3. overload: open-loop traffic at 4x the model's measured capacity (bench/open-loop.ts, also run against the
  *      bare route at the same rate as the generator's own floor): every request answered within its deadline
  *      (fallback or 503);
- *   4. prediction logging to a real PostgreSQL on vs off.
+ *   4. prediction logging to a real PostgreSQL on vs off;
+ *   5. the Open Inference Protocol over REST (JSON, wrk) vs gRPC (typed and raw contents, bench/grpc-load.ts) on
+ *      the demo model and a tensor model (the torch token-embedding fixture), with bare Fastify and bare grpc-js
+ *      floors (bench/protocols.ts).
  * Writes bench-results/<time>.json and (full runs) the tables in BENCHMARKS.md. --quick is a smoke run of every
  * scenario in seconds, for tests.
  */
@@ -24,6 +27,8 @@ import { projectRoot } from "../service/src/paths";
 import { freePort, waitFor } from "../test/support/net";
 import { TestPostgres } from "../test/support/postgres";
 import { startService, type RunningService } from "../test/support/service-process";
+import { frameworkOutputs, TORCH_TOKEN_EMBEDDING_DIR } from "../test/support/fixture-models";
+import { benchProtocols, type ProtocolBench } from "./protocols";
 import { renderMarkdown } from "./report";
 import type { OpenLoopResult } from "./open-loop";
 import { runWrk, type WrkResult } from "./wrk";
@@ -105,6 +110,8 @@ export interface BenchResults {
   readonly heavy: HeavyRow[];
   readonly overload: OverloadRow[];
   readonly logging: LoggingRow[];
+  /** REST vs gRPC (absent from results written before it existed). */
+  readonly protocols?: ProtocolBench;
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
@@ -301,6 +308,23 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     await pg.destroy();
   }
 
+  // 5. REST vs gRPC, same service process, same requests in flight.
+  const protocols = await benchProtocols({
+    models: [
+      { label: "flight-delay (binary, 1 row)", dir: args.demoModel },
+      { label: "torch-token-embedding (tensor, 3 × 7 token ids)", dir: TORCH_TOKEN_EMBEDDING_DIR, inputs: (await frameworkOutputs(TORCH_TOKEN_EMBEDDING_DIR)).cases[0]!.inputs },
+    ],
+    concurrency: args.quick ? 16 : 64,
+    rounds: demoRounds,
+    durationS: demoRoundS,
+    warmUp: !args.quick,
+    outDir: args.outDir,
+    wrk: (url, body, connections, seconds) => wrk(url, body, connections, seconds),
+    startBare,
+    serviceEnv,
+    log,
+  });
+
   const results: BenchResults = {
     startedAt,
     quick: args.quick,
@@ -313,12 +337,13 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
       heavyConnections,
       workers,
       deadlineMs,
-      load: "wrk -t1, closed loop; overload: bench/open-loop.ts, fixed rate",
+      load: "wrk -t1, closed loop; overload: bench/open-loop.ts, fixed rate; gRPC: bench/grpc-load.ts, closed loop over 4 channels",
     },
     comparison,
     heavy,
     overload,
     logging,
+    protocols,
   };
   const file = join(args.outDir, `bench-${startedAt.replace(/[:.]/g, "-")}.json`);
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);

@@ -40,8 +40,19 @@ it("runs every benchmark scenario in --quick mode and writes the results", async
     expect(overload!.withinDeadline).toBeGreaterThan(0);
     expect(floor).toMatchObject({ config: "bare route", rate: overload!.rate });
     expect(results.logging.map((r) => r.name)).toEqual(["logging off", "logging on (PostgreSQL)"]);
+    const protocols = results.protocols!;
+    expect(protocols.rows.map((r) => r.model)).toEqual(["flight-delay (binary, 1 row)", "torch-token-embedding (tensor, 3 × 7 token ids)"]);
+    for (const row of protocols.rows) {
+      for (const side of [row.rest, row.typed, row.raw]) expect(side.rps).toBeGreaterThan(0);
+      expect(row.rest.non2xx + row.rest.socketErrors).toBe(0);
+      expect([row.typed.errors, row.raw.errors]).toEqual([{}, {}]);
+      expect(row.typedRatio).toBeCloseTo(row.typed.rps / row.rest.rps, 6);
+    }
+    expect(protocols.floor.bareGrpc.rps).toBeGreaterThan(0);
     const report = await readFile(markdown, "utf8");
-    for (const heading of ["Service vs bare route", "Heavy model", "Overload with deadlines", "Prediction logging"]) expect(report).toContain(heading);
+    for (const heading of ["Service vs bare route", "Heavy model", "Overload with deadlines", "Prediction logging", "Open Inference Protocol: REST vs gRPC"]) {
+      expect(report).toContain(heading);
+    }
     expect((await readdir(out)).some((f) => /^bench-.*\.json$/.test(f))).toBe(true);
   } finally {
     await rm(out, { recursive: true, force: true });
