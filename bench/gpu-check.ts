@@ -18,14 +18,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { EXECUTION_PROVIDERS, ENV, GRPC_METHODS, HEAVY_MODEL_DIR, ROUTES, type ExecutionProviderName } from "../service/src/contract";
 import { inferenceServiceDefinition } from "../service/src/grpc/proto";
-import { readModelPackage } from "../service/src/model/mlmodel";
-import { readModelContract } from "../service/src/model/model-contract";
-import { readOnnxGraph } from "../service/src/model/onnx-graph";
-import { V2_DATATYPE, toJsonValues } from "../service/src/model/tensors";
-import { warmUpExamples } from "../service/src/model/warm-up";
 import { projectRoot } from "../service/src/paths";
 import { frameworkOutputs, TORCH_TOKEN_EMBEDDING_DIR } from "../test/support/fixture-models";
-import { typedRequest, type JsonTensor } from "../test/support/grpc-client";
+import { modelExampleTensors, typedRequest, type JsonTensor } from "../test/support/grpc-client";
 import { startService, type RunningService } from "../test/support/service-process";
 import { runGrpcLoad, type GrpcLoadResult } from "./grpc-load";
 
@@ -133,8 +128,8 @@ export async function runGpuCheck(args: GpuCheckArgs, log: (line: string) => voi
     {
       label: "flight-delay-heavy (3 x 1024 MLP)",
       dir: args.heavyModel,
-      requests: async () => [await exampleInputs(args.heavyModel)],
-      benchRequest: () => exampleInputs(args.heavyModel, 1),
+      requests: async () => [await modelExampleTensors(args.heavyModel)],
+      benchRequest: () => modelExampleTensors(args.heavyModel, 1),
     },
     {
       label: "torch-token-embedding (tensor)",
@@ -224,20 +219,6 @@ export function renderGpuCheck(r: GpuCheckResults): string {
     "",
   ];
   return lines.join("\n");
-}
-
-/** The model's input example as REST tensors, or its first `rows` rows. */
-async function exampleInputs(dir: string, rows?: number): Promise<JsonTensor[]> {
-  const pkg = await readModelPackage(dir);
-  const contract = readModelContract(pkg, await readOnnxGraph(pkg.onnxPath), {});
-  const { tensors } = warmUpExamples(pkg, contract).tensors;
-  return contract.inputs.map((input) => {
-    const t = tensors[input.name]!;
-    const n = rows === undefined ? t.dims[0]! : Math.min(rows, t.dims[0]!);
-    const perRow = t.data.length / t.dims[0]!;
-    const data = toJsonValues(t).slice(0, n * perRow);
-    return { name: input.name, datatype: V2_DATATYPE[t.type], shape: [n, ...t.dims.slice(1)], data };
-  });
 }
 
 async function restInfer(service: RunningService, inputs: readonly JsonTensor[]): Promise<JsonTensor[]> {

@@ -12,13 +12,8 @@ import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { ENV, GRPC_METHODS } from "../service/src/contract";
 import { inferenceServiceDefinition } from "../service/src/grpc/proto";
-import { readModelPackage } from "../service/src/model/mlmodel";
-import { readModelContract } from "../service/src/model/model-contract";
-import { readOnnxGraph } from "../service/src/model/onnx-graph";
-import { V2_DATATYPE, sliceRows, toJsonValues } from "../service/src/model/tensors";
-import { warmUpExamples } from "../service/src/model/warm-up";
 import { freePort, waitFor } from "../test/support/net";
-import { inferenceClient, rawRequest, responseTensors, typedRequest, type JsonTensor } from "../test/support/grpc-client";
+import { inferenceClient, modelExampleTensors, rawRequest, responseTensors, typedRequest, type JsonTensor } from "../test/support/grpc-client";
 import { startService } from "../test/support/service-process";
 import type { GrpcLoadResult } from "./grpc-load";
 import type { WrkResult } from "./wrk";
@@ -79,7 +74,7 @@ export async function benchProtocols(o: ProtocolBenchOptions): Promise<ProtocolB
   };
   const rows: ProtocolRow[] = [];
   for (const model of o.models) {
-    const inputs = model.inputs ?? (await firstExampleRow(model.dir));
+    const inputs = model.inputs ?? (await modelExampleTensors(model.dir, 1));
     // A deadline far beyond any wait at this concurrency: capacity, not shedding.
     const service = await startService({ env: o.serviceEnv(model.dir, { [ENV.requestTimeoutMs]: "30000" }) });
     try {
@@ -120,7 +115,7 @@ export async function benchProtocols(o: ProtocolBenchOptions): Promise<ProtocolB
   const bare = await o.startBare();
   const bareGrpc = await startBareGrpc();
   try {
-    const inputs = o.models[0]!.inputs ?? (await firstExampleRow(o.models[0]!.dir));
+    const inputs = o.models[0]!.inputs ?? (await modelExampleTensors(o.models[0]!.dir, 1));
     const bareHttp = await o.wrk(`${bare.url}/predict`, { inputs }, o.concurrency, o.durationS);
     const grpc = await grpcLoad(bareGrpc.address, typedRequest("bare", inputs), "bare", o.durationS);
     o.log(`protocols floor c=${o.concurrency}: bare Fastify ${bareHttp.rps.toFixed(0)} req/s, bare grpc-js ${grpc.rps.toFixed(0)} req/s`);
@@ -128,17 +123,6 @@ export async function benchProtocols(o: ProtocolBenchOptions): Promise<ProtocolB
   } finally {
     await Promise.all([bare.stop(), bareGrpc.stop()]);
   }
-}
-
-/** The model's input example, first row, as REST tensors (what the service warmed up with). */
-async function firstExampleRow(dir: string): Promise<JsonTensor[]> {
-  const pkg = await readModelPackage(dir);
-  const contract = readModelContract(pkg, await readOnnxGraph(pkg.onnxPath), {});
-  const { tensors } = warmUpExamples(pkg, contract).tensors;
-  return contract.inputs.map((input) => {
-    const t = contract.batchAxis ? sliceRows(tensors[input.name]!, 0, 1) : tensors[input.name]!;
-    return { name: input.name, datatype: V2_DATATYPE[t.type], shape: t.dims, data: toJsonValues(t) };
-  });
 }
 
 async function servedName(url: string): Promise<string> {

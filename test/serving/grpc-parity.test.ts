@@ -8,11 +8,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import type { ModelportApp } from "../../service/src/app";
 import { EMBEDDED_MODEL_DIR, ENV } from "../../service/src/contract";
-import { V2_DATATYPE, toJsonValues } from "../../service/src/model/tensors";
-import { warmUpExamples } from "../../service/src/model/warm-up";
 import { projectRoot } from "../../service/src/paths";
 import { TORCH_MLP_DIR, TORCH_TOKEN_EMBEDDING_DIR, frameworkOutputs } from "../support/fixture-models";
-import { inferenceClient, rawRequest, responseTensors, typedRequest, type JsonTensor } from "../support/grpc-client";
+import { exampleTensors, inferenceClient, rawRequest, responseTensors, typedRequest, type JsonTensor } from "../support/grpc-client";
 import { assemblePaddleOcrModel, detectionInput, fixtureImage, readPgm, recognitionInput, type PaddleOcrModel } from "../support/paddleocr";
 import { startTestApp } from "../support/service-app";
 
@@ -27,8 +25,7 @@ afterAll(() => rm(workDir, { recursive: true, force: true }));
 /** The version's own input example, as the model manager warmed it up with, as REST tensors. */
 function exampleRequest(app: ModelportApp): JsonTensor[][] {
   const model = app.models.current!;
-  const { tensors } = warmUpExamples(model.package, model.contract).tensors;
-  return [model.contract.inputs.map((input) => ({ name: input.name, datatype: V2_DATATYPE[tensors[input.name]!.type], shape: tensors[input.name]!.dims, data: toJsonValues(tensors[input.name]!) }))];
+  return [exampleTensors(model.package, model.contract)];
 }
 
 async function torchCases(dir: string): Promise<JsonTensor[][]> {

@@ -15,20 +15,12 @@ import { ENV, GRPC_METHODS, METRICS, ROUTES } from "../../service/src/contract";
 import { MicroBatcher } from "../../service/src/model/batcher";
 import type { LoadedModel } from "../../service/src/model/model-manager";
 import { OnnxScorer } from "../../service/src/model/onnx-scorer";
-import { V2_DATATYPE, toJsonValues } from "../../service/src/model/tensors";
-import { warmUpExamples } from "../../service/src/model/warm-up";
 import { V2_DATATYPES } from "../../service/src/v2/codec";
 import { EMBEDDED_MODEL_PATH, metricValue, startTestApp } from "../support/service-app";
-import { inferenceClient, rawRequest, responseParameters, responseTensors, typedRequest, type InferenceClient, type JsonTensor } from "../support/grpc-client";
+import { exampleTensors, inferenceClient, rawRequest, responseParameters, responseTensors, typedRequest, type InferenceClient, type JsonTensor } from "../support/grpc-client";
 
-/** The version's input example as REST tensors (what the model manager warmed it up with). */
-function exampleInputs(model: LoadedModel): JsonTensor[] {
-  const { tensors } = warmUpExamples(model.package, model.contract).tensors;
-  return model.contract.inputs.map((input) => {
-    const t = tensors[input.name]!;
-    return { name: input.name, datatype: V2_DATATYPE[t.type], shape: t.dims, data: toJsonValues(t) };
-  });
-}
+/** The served version's input example as REST tensors (what the model manager warmed it up with). */
+const exampleInputs = (model: LoadedModel) => exampleTensors(model.package, model.contract);
 
 async function served(app: ModelportApp): Promise<{ client: InferenceClient; model: LoadedModel }> {
   const port = await app.grpc.listen("127.0.0.1", 0);

@@ -14,7 +14,11 @@ import {
   type ModelInferResponse,
   type ModelMetadataResponse,
 } from "../../service/src/grpc/proto";
-import { toJsonValues } from "../../service/src/model/tensors";
+import { readModelPackage, type ModelPackage } from "../../service/src/model/mlmodel";
+import { readModelContract, type ModelContract } from "../../service/src/model/model-contract";
+import { readOnnxGraph } from "../../service/src/model/onnx-graph";
+import { V2_DATATYPE, sliceRows, toJsonValues } from "../../service/src/model/tensors";
+import { warmUpExamples } from "../../service/src/model/warm-up";
 
 /** A REST protocol tensor: what /v2/.../infer takes and answers. */
 export interface JsonTensor {
@@ -121,4 +125,23 @@ export function responseParameters(response: ModelInferResponse): Record<string,
     if (choice && p[choice] !== undefined) out[key] = p[choice]!;
   }
   return out;
+}
+
+/**
+ * A version's input example as REST tensors, exactly what the model manager warms it up with (its tensor example,
+ * or its column example through its feeds), or the first `rows` rows of it.
+ */
+export function exampleTensors(pkg: ModelPackage, contract: ModelContract, rows?: number): JsonTensor[] {
+  const { tensors } = warmUpExamples(pkg, contract).tensors;
+  return contract.inputs.map((input) => {
+    const all = tensors[input.name]!;
+    const t = rows !== undefined && contract.batchAxis ? sliceRows(all, 0, Math.min(rows, all.dims[0]!)) : all;
+    return { name: input.name, datatype: V2_DATATYPE[t.type], shape: t.dims, data: toJsonValues(t) };
+  });
+}
+
+/** The input example of a model directory (read as the service reads it) as REST tensors. */
+export async function modelExampleTensors(dir: string, rows?: number): Promise<JsonTensor[]> {
+  const pkg = await readModelPackage(dir);
+  return exampleTensors(pkg, readModelContract(pkg, await readOnnxGraph(pkg.onnxPath), {}), rows);
 }
