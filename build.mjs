@@ -1,7 +1,8 @@
 // Transpiles the TypeScript sources to dist/ with swc (about a second); type checking is `npm run typecheck`.
 // Incremental: a file is rewritten only when its source is newer, so `npm start` after a build is instant.
+// .proto files are copied as they are (service/src/grpc loads its protocol file at run time).
 import { transformFile } from "@swc/core";
-import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,7 +16,7 @@ async function* walk(path) {
   const info = await stat(path).catch(() => undefined);
   if (!info) return;
   if (info.isFile()) {
-    if (path.endsWith(".ts") && !path.endsWith(".d.ts")) yield path;
+    if ((path.endsWith(".ts") && !path.endsWith(".d.ts")) || path.endsWith(".proto")) yield path;
     return;
   }
   for (const entry of await readdir(path)) {
@@ -33,6 +34,13 @@ for (const source of sources) {
       (async () => {
         const [src, out] = await Promise.all([stat(file), stat(target).catch(() => undefined)]);
         if (out && out.mtimeMs >= src.mtimeMs) return;
+        // Protocol files (the gRPC service's .proto) are read at run time beside the code that loads them.
+        if (file.endsWith(".proto")) {
+          await mkdir(dirname(target), { recursive: true });
+          await copyFile(file, target);
+          built++;
+          return;
+        }
         const { code, map } = await transformFile(file, {
           sourceMaps: true,
           jsc: { parser: { syntax: "typescript" }, target: "es2022" },

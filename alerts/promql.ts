@@ -9,6 +9,7 @@ import {
   DRIFT_JOB_NAME,
   DRIFT_METHOD_LABEL,
   FEEDBACK_OUTCOMES,
+  GRPC_METHODS,
   METRICS,
   MODEL_LABELS,
   PREDICTION_OUTCOMES,
@@ -82,8 +83,11 @@ export const SHADOW: Variant = "shadow";
 /** model_reloads_total{result}: see METRICS.modelReloadsTotal. */
 export const RELOAD_FAILURE = "failure";
 
-/** Routes that serve predictions (the denominator of the 5xx ratio; probes and /metrics would dilute it). */
-export const INFERENCE_ROUTES = [ROUTES.predict, ROUTES.predictBatch, ROUTES.v2.infer, ROUTES.v2.inferVersion] as const;
+/**
+ * Routes that serve predictions (the denominator of the 5xx ratio; probes and /metrics would dilute it), gRPC's
+ * ModelInfer included: it is counted in the same request metrics (protocol="grpc", its code as an HTTP status).
+ */
+export const INFERENCE_ROUTES = [ROUTES.predict, ROUTES.predictBatch, ROUTES.v2.infer, ROUTES.v2.inferVersion, GRPC_METHODS.modelInfer] as const;
 
 // --- matchers and selectors ----------------------------------------------------------------------------------------
 

@@ -167,6 +167,23 @@ export function renderMarkdown(r: BenchResults): string {
     );
     for (const w of r.writers) push(`| ${w.sink} | ${w.rows} | ${(w.journalBytes / 2 ** 20).toFixed(0)} | ${w.seconds.toFixed(2)} | ${rps(w.rowsPerSecond)} |`);
   }
+  if (r.onlineDrift && r.onlineDrift.length > 0) {
+    push(
+      "",
+      "## Online drift",
+      "",
+      "Demo model at 64 connections, `ONLINE_DRIFT_WINDOW=0` against the default window, side by side, taking turns",
+      "round after round; the percentage is against online drift off in the same round (median, and every round).",
+      "Windows tested: `online_drift_windows_total` summed over the features after all rounds.",
+      "",
+      "| case | req/s | p50 ms | p99 ms | % of off (median) | all rounds | windows tested (sum over features) |",
+      "|---|---:|---:|---:|---:|---|---:|",
+    );
+    for (const row of r.onlineDrift) {
+      push(`| ${row.name} | ${rps(row.result.rps)} | ${ms(row.result.p50Ms)} | ${ms(row.result.p99Ms)} | ${pct(row.ratio)} | ${row.ratios.map(pct).join(", ")} | ${row.written ?? "n/a"} |`);
+    }
+  }
+  if (r.protocols) renderProtocols(r.protocols, push);
   push(
     "",
     "## Choosing the settings",
@@ -188,4 +205,43 @@ export function renderMarkdown(r: BenchResults): string {
     "",
   );
   return lines.join("\n");
+}
+
+function renderProtocols(p: NonNullable<BenchResults["protocols"]>, push: (...lines: string[]) => void): void {
+  const errors = (e: Readonly<Record<string, number>>) => Object.values(e).reduce((a, b) => a + b, 0);
+  push(
+    "",
+    "## Open Inference Protocol: REST vs gRPC",
+    "",
+    `The same inference request at ${p.floor.concurrency} requests in flight, on one service process: REST`,
+    "(`POST /v2/models/{name}/infer`, JSON, wrk) and gRPC `ModelInfer` with typed contents and with",
+    "`raw_input_contents` (`bench/grpc-load.ts`: closed loop, 4 HTTP/2 connections, one pre-serialized message, answers",
+    "not decoded, as wrk does not parse its JSON). The three alternate over rounds; the row is the round with the",
+    "median typed/REST ratio, the ratio columns the median over rounds. Both protocols answered the same outputs",
+    "before the load (checked). Floors: the bare Fastify route under wrk, and a bare grpc-js server (decodes the",
+    "request, answers a constant) under the gRPC generator: what each transport and generator reach here at all.",
+    "",
+    "| model | REST req/s | REST p99 ms | gRPC typed req/s | typed p99 ms | gRPC raw req/s | raw p99 ms | typed / REST | raw / REST | errors |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  );
+  for (const row of p.rows) {
+    push(
+      `| ${row.model} | ${rps(row.rest.rps)} | ${ms(row.rest.p99Ms)} | ${rps(row.typed.rps)} | ${ms(row.typed.p99Ms)} | ${rps(row.raw.rps)} | ${ms(row.raw.p99Ms)} | ` +
+        `${pct(row.typedRatio)} (${row.typedRatios.map(pct).join(", ")}) | ${pct(row.rawRatio)} (${row.rawRatios.map(pct).join(", ")}) | ` +
+        `${row.rest.non2xx + row.rest.socketErrors + errors(row.typed.errors) + errors(row.raw.errors)} |`,
+    );
+  }
+  const f = p.floor;
+  push(
+    "",
+    `Floors at ${f.concurrency} in flight: bare Fastify ${rps(f.bareHttp.rps)} req/s (p99 ${ms(f.bareHttp.p99Ms)} ms), bare grpc-js ` +
+      `${rps(f.bareGrpc.rps)} req/s (p99 ${ms(f.bareGrpc.p99Ms)} ms). Each side as a share of its own floor (what the model,`,
+    "validation, batching and metrics cost on top of the transport):",
+    "",
+    ...p.rows.map(
+      (row) =>
+        `- ${row.model}: REST ${pct(row.rest.rps / f.bareHttp.rps)} of bare Fastify; gRPC typed ${pct(row.typed.rps / f.bareGrpc.rps)}, ` +
+        `raw ${pct(row.raw.rps / f.bareGrpc.rps)} of bare grpc-js.`,
+    ),
+  );
 }

@@ -14,8 +14,13 @@
  *   4. prediction logging: off vs PostgreSQL (COPY, a real PostgreSQL 15) vs S3 Parquet (s3rver) vs the journal
  *      alone (an unreachable sink) at 64 connections, interleaved rounds with each round's backlog written before
  *      the next, and the rows/s one writer sustains draining a full journal into each sink.
+ *   5. online drift (ONLINE_DRIFT_WINDOW) off vs on at its default window, demo model at 64 connections, interleaved
+ *      rounds, with the windows the service tested during them;
+ *   6. the Open Inference Protocol over REST (JSON, wrk) vs gRPC (typed and raw contents, bench/grpc-load.ts) on
+ *      the demo model and a tensor model (the torch token-embedding fixture), with bare Fastify and bare grpc-js
+ *      floors (bench/protocols.ts).
  * Writes bench-results/<time>.json and (full runs) the tables in BENCHMARKS.md. --quick is a smoke run of every
- * scenario in seconds, for tests. --only demo,heavy,overload,logging runs those sections (overload needs heavy).
+ * scenario in seconds, for tests. --only demo,heavy,overload,logging,online-drift,protocols runs those sections (overload needs heavy).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -24,12 +29,15 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { EMBEDDED_MODEL_DIR, ENV, METRICS, ROUTES } from "../service/src/contract";
 import { readModelPackage } from "../service/src/model/mlmodel";
+import { DEFAULT_ONLINE_DRIFT } from "../service/src/online-drift/settings";
 import { projectRoot } from "../service/src/paths";
 import { freePort, waitFor } from "../test/support/net";
 import { TestPostgres } from "../test/support/postgres";
 import { startS3 } from "../test/support/s3";
 import { startService, type RunningService } from "../test/support/service-process";
 import { measureWriters, type WriterRow } from "./prediction-log-writers";
+import { frameworkOutputs, TORCH_TOKEN_EMBEDDING_DIR } from "../test/support/fixture-models";
+import { benchProtocols, type ProtocolBench } from "./protocols";
 import { renderMarkdown } from "./report";
 import type { OpenLoopResult } from "./open-loop";
 import { v2Body, writeBenchTensorModels } from "./tensor-models";
@@ -46,7 +54,7 @@ export interface BenchArgs {
   readonly only?: ReadonlySet<BenchSection>;
 }
 
-export const BENCH_SECTIONS = ["demo", "heavy", "overload", "logging"] as const;
+export const BENCH_SECTIONS = ["demo", "heavy", "overload", "logging", "online-drift", "protocols"] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 export interface ComparisonRow {
@@ -134,6 +142,10 @@ export interface BenchResults {
   readonly logging: LoggingRow[];
   /** Rows/s one writer sustains draining a full journal into each sink. */
   readonly writers: WriterRow[];
+  /** Online drift off vs on; `written` is the windows tested (online_drift_windows_total summed over features). */
+  readonly onlineDrift?: LoggingRow[];
+  /** REST vs gRPC (absent from results written before it existed). */
+  readonly protocols?: ProtocolBench;
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
@@ -417,8 +429,22 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     }
   }
 
-  /** Interleaved rounds per case; each round's backlog is written before the next round starts. */
-  async function compareLogging(cases: ReadonlyArray<{ name: string; env: Record<string, string>; drains: boolean }>): Promise<LoggingRow[]> {
+  // 5. Online drift off vs on (the default window, evaluated every second as the service does): the request path's
+  // share is the O(1) append per feature; the tests run on a worker thread.
+  const onlineDrift: LoggingRow[] = [];
+  if (section("online-drift")) {
+    const cases = [
+      ["online drift off", { [ENV.onlineDriftWindow]: "0" }],
+      [`online drift on (window ${DEFAULT_ONLINE_DRIFT.window})`, { [ENV.onlineDriftWindow]: String(DEFAULT_ONLINE_DRIFT.window) }],
+    ] as const;
+    onlineDrift.push(...(await compareLogging(cases.map(([name, extra]) => ({ name, env: serviceEnv(args.demoModel, extra), drains: false })), METRICS.onlineDriftWindowsTotal)));
+  }
+
+  /**
+   * Interleaved rounds per case; each round's backlog is written before the next round starts. `counted`: the
+   * counter reported as `written` (default the prediction log's rows written).
+   */
+  async function compareLogging(cases: ReadonlyArray<{ name: string; env: Record<string, string>; drains: boolean }>, counted: string = METRICS.predictionLogWrittenTotal): Promise<LoggingRow[]> {
     const services: RunningService[] = [];
     try {
       for (const c of cases) services.push(await startService({ env: c.env }));
@@ -442,7 +468,7 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
           result: rounds[i]![median.round]!,
           ratio: median.ratio,
           ratios,
-          written: sum(metrics, METRICS.predictionLogWrittenTotal),
+          written: sum(metrics, counted),
           dropped: sum(metrics, METRICS.predictionLogDroppedTotal),
         });
         log(
@@ -456,6 +482,23 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     }
   }
 
+  // 6. REST vs gRPC, same service process, same requests in flight.
+  const protocols = !section("protocols") ? undefined : await benchProtocols({
+    models: [
+      { label: "flight-delay (binary, 1 row)", dir: args.demoModel },
+      { label: "torch-token-embedding (tensor, 3 × 7 token ids)", dir: TORCH_TOKEN_EMBEDDING_DIR, inputs: (await frameworkOutputs(TORCH_TOKEN_EMBEDDING_DIR)).cases[0]!.inputs },
+    ],
+    concurrency: args.quick ? 16 : 64,
+    rounds: demoRounds,
+    durationS: demoRoundS,
+    warmUp: !args.quick,
+    outDir: args.outDir,
+    wrk: (url, body, connections, seconds) => wrk(url, body, connections, seconds),
+    startBare,
+    serviceEnv,
+    log,
+  });
+
   const results: BenchResults = {
     startedAt,
     quick: args.quick,
@@ -468,7 +511,7 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
       heavyConnections,
       workers,
       deadlineMs,
-      load: "wrk -t1, closed loop; overload: bench/open-loop.ts, fixed rate",
+      load: "wrk -t1, closed loop; overload: bench/open-loop.ts, fixed rate; gRPC: bench/grpc-load.ts, closed loop over 4 channels",
     },
     comparison,
     v2,
@@ -477,6 +520,8 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     overload,
     logging,
     writers,
+    onlineDrift,
+    protocols,
   };
   const file = join(args.outDir, `bench-${startedAt.replace(/[:.]/g, "-")}.json`);
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);

@@ -56,6 +56,12 @@ export interface BatchScoringJobProps {
   readonly egress?: readonly NetworkPeer[];
 }
 
+/** The batch scorer as an in-cluster artifact-store consumer (its SeaweedFS identity and credentials Secret suffix). */
+export const BATCH_SCORING_GRANTEE = "batch-scoring";
+/** Where a batch scoring job reads and writes in the platform's bucket on an in-cluster store (its identity's grants). */
+export const BATCH_SCORING_INPUT_PREFIX = "batch-scoring/input/";
+export const BATCH_SCORING_OUTPUT_PREFIX = "batch-scoring/output/";
+
 const CRON = /^(\S+\s+){4}\S+$/;
 const S3_URI = /^s3:\/\/([^/]+)\/(.*)$/;
 const CONTAINER = "score";

@@ -1,7 +1,7 @@
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
-import { SERVICE_PORT, SERVICE_PORT_NAME, VARIANT_HEADER } from "../service/src/contract";
+import { GRPC_PORT, GRPC_PORT_NAME, SERVICE_PORT, SERVICE_PORT_NAME, VARIANT_HEADER } from "../service/src/contract";
 import { VARIANT_LABEL } from "./inference-service";
 import { appLabels, validateDnsLabel } from "./kube";
 import { KubernetesObject } from "./manifest-bundle";
@@ -47,7 +47,8 @@ const DURATION = /^\d+(\.\d+)?(ms|s|m|h)$/;
  * Traffic management for one model: the model's Service (all variants behind it), a DestinationRule with
  * subsets `stable`, `canary` and optionally `shadow`, and a VirtualService that splits traffic by weight,
  * pins a request to a variant with the `x-model-variant` header (test a canary before it takes weight), mirrors
- * a share to the shadow, and applies retries and a timeout.
+ * a share to the shadow, and applies retries and a timeout. gRPC calls (the Open Inference Protocol on the `grpc`
+ * port) are routed the same way, to the same subsets and weights.
  */
 export class CanaryRelease extends Construct {
   readonly host: string;
@@ -85,7 +86,13 @@ export class CanaryRelease extends Construct {
     const selector = { "app.kubernetes.io/name": props.model };
     new ServiceV1(this, "Service", {
       metadata: { name: props.model, namespace: props.namespace, labels: appLabels(props.model, "routing") },
-      spec: { selector, port: [{ name: SERVICE_PORT_NAME, port: SERVICE_PORT, targetPort: String(SERVICE_PORT), appProtocol: "http" }] },
+      spec: {
+        selector,
+        port: [
+          { name: SERVICE_PORT_NAME, port: SERVICE_PORT, targetPort: String(SERVICE_PORT), appProtocol: "http" },
+          { name: GRPC_PORT_NAME, port: GRPC_PORT, targetPort: String(GRPC_PORT), appProtocol: "grpc" },
+        ],
+      },
     });
 
     const subsets = ["stable", ...(hasCanary ? ["canary"] : []), ...(shadow !== undefined ? ["shadow"] : [])];
@@ -153,19 +160,14 @@ interface RouteSpec {
   timeout: string;
 }
 
+/** gRPC requests (HTTP/2 with a content-type of application/grpc, through the gateway or from the mesh). */
+const GRPC_CONTENT_TYPE = { "content-type": { prefix: "application/grpc" } };
+
+/**
+ * The same routes twice: for gRPC first (matched by content type, sent to the gRPC port), then for HTTP. The
+ * HTTP split matches everything, so a gRPC request must meet its own routes before it.
+ */
 function virtualService(r: RouteSpec): KubernetesObject {
-  const destination = (subset: string) => ({ host: r.host, subset, port: { number: SERVICE_PORT } });
-  const resilience = { timeout: r.timeout, retries: r.retries };
-  const pinned = (variant: string) => ({
-    name: `pin-${variant}`,
-    match: [{ headers: { [VARIANT_HEADER]: { exact: variant } } }],
-    route: [{ destination: destination(variant), weight: 100 }],
-    ...resilience,
-  });
-  const weighted = [
-    { destination: destination("stable"), weight: r.weights.stable },
-    ...(r.hasCanary ? [{ destination: destination("canary"), weight: r.weights.canary }] : []),
-  ];
   return {
     apiVersion: "networking.istio.io/v1",
     kind: "VirtualService",
@@ -173,18 +175,36 @@ function virtualService(r: RouteSpec): KubernetesObject {
     spec: {
       hosts: [...r.hosts, r.host],
       gateways: [r.gateway, "mesh"],
-      http: [
-        ...(r.hasCanary ? [pinned("canary")] : []),
-        pinned("stable"),
-        {
-          name: "split",
-          route: weighted,
-          ...(r.shadowPercent !== undefined
-            ? { mirror: destination("shadow"), mirrorPercentage: { value: r.shadowPercent } }
-            : {}),
-          ...resilience,
-        },
-      ],
+      http: [...routes(r, "grpc"), ...routes(r, "http")],
     },
   };
+}
+
+function routes(r: RouteSpec, protocol: "grpc" | "http") {
+  const grpc = protocol === "grpc";
+  const prefix = grpc ? "grpc-" : "";
+  const only = grpc ? GRPC_CONTENT_TYPE : {};
+  const destination = (subset: string) => ({ host: r.host, subset, port: { number: grpc ? GRPC_PORT : SERVICE_PORT } });
+  const resilience = { timeout: r.timeout, retries: r.retries };
+  const pinned = (variant: string) => ({
+    name: `${prefix}pin-${variant}`,
+    match: [{ headers: { ...only, [VARIANT_HEADER]: { exact: variant } } }],
+    route: [{ destination: destination(variant), weight: 100 }],
+    ...resilience,
+  });
+  const weighted = [
+    { destination: destination("stable"), weight: r.weights.stable },
+    ...(r.hasCanary ? [{ destination: destination("canary"), weight: r.weights.canary }] : []),
+  ];
+  return [
+    ...(r.hasCanary ? [pinned("canary")] : []),
+    pinned("stable"),
+    {
+      name: `${prefix}split`,
+      ...(grpc ? { match: [{ headers: only }] } : {}),
+      route: weighted,
+      ...(r.shadowPercent !== undefined ? { mirror: destination("shadow"), mirrorPercentage: { value: r.shadowPercent } } : {}),
+      ...resilience,
+    },
+  ];
 }

@@ -6,7 +6,7 @@ import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disrup
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
-import { ENV, HTTP_KEEP_ALIVE_TIMEOUT_MS, ROUTES, SERVICE_PORT, SERVICE_PORT_NAME, Variant, VARIANTS } from "../service/src/contract";
+import { ENV, GRPC_PORT, GRPC_PORT_NAME, HTTP_KEEP_ALIVE_TIMEOUT_MS, ROUTES, SERVICE_PORT, SERVICE_PORT_NAME, Variant, VARIANTS } from "../service/src/contract";
 import { GPU_NODE_LABEL, GPU_RESOURCE, gpuToleration } from "./gpu-node-pool";
 import { IrsaConfig, IrsaRole, PolicyStatement } from "./irsa-role";
 import { appLabels, ContainerResources, quantityBytes, validateDnsLabel, validateResources } from "./kube";
@@ -95,7 +95,11 @@ export interface InferenceServiceProps {
   readonly targetCpuUtilization?: number;
   /** @default 500m/512Mi requests, 2 CPU/1Gi limits */
   readonly resources?: ContainerResources;
-  /** GPUs per pod; the pod then tolerates the GPU taint and selects GPU nodes. @default 0 */
+  /**
+   * GPUs per pod; the pod then tolerates the GPU taint, selects GPU nodes and runs the graph on CUDA
+   * (EXECUTION_PROVIDER=cuda unless `env` says otherwise: a pod whose GPU cannot be used stays unready). Give it
+   * the GPU image (service/Dockerfile.gpu). @default 0
+   */
   readonly gpus?: number;
   /**
    * IRSA on EKS, only for a service that calls AWS itself (models are served through MLflow's artifact proxy, so
@@ -201,6 +205,8 @@ export class InferenceService extends Construct {
 
     const env: EnvVar[] = [
       { name: ENV.port, value: String(SERVICE_PORT) },
+      { name: ENV.grpcPort, value: String(GRPC_PORT) },
+      ...(gpus > 0 && props.env?.[ENV.executionProvider] === undefined ? [{ name: ENV.executionProvider, value: "cuda" }] : []),
       { name: ENV.modelUri, value: `models:/${props.model}@${props.registryAlias}` },
       { name: ENV.modelVariant, value: props.variant },
       { name: ENV.mlflowTrackingUri, value: props.trackingUri },
@@ -256,7 +262,10 @@ export class InferenceService extends Construct {
                 workingDir: "/app",
                 command: ["node", "dist/service/src/server.js"],
                 env,
-                ports: [{ name: SERVICE_PORT_NAME, containerPort: SERVICE_PORT }],
+                ports: [
+                  { name: SERVICE_PORT_NAME, containerPort: SERVICE_PORT },
+                  { name: GRPC_PORT_NAME, containerPort: GRPC_PORT },
+                ],
                 resources,
                 extendedResources: gpus > 0 ? { [GPU_RESOURCE]: String(gpus) } : undefined,
                 probes: {
@@ -286,6 +295,8 @@ export class InferenceService extends Construct {
         selector,
         port: [
           { name: SERVICE_PORT_NAME, port: SERVICE_PORT, targetPort: port, appProtocol: "http" },
+          // Named and typed grpc so Istio treats it as HTTP/2 (probes stay on the HTTP port).
+          { name: GRPC_PORT_NAME, port: GRPC_PORT, targetPort: String(GRPC_PORT), appProtocol: "grpc" },
           { name: ENVOY_METRICS.portName, port: ENVOY_METRICS.port, targetPort: String(ENVOY_METRICS.port) },
         ],
       },
@@ -349,6 +360,7 @@ export class InferenceService extends Construct {
         policyTypes: ["Ingress", "Egress"],
         ingress: [
           networkPolicyRule({ namespace: net.ingressNamespace, port: SERVICE_PORT }, "from"),
+          networkPolicyRule({ namespace: net.ingressNamespace, port: GRPC_PORT }, "from"),
           networkPolicyRule({ namespace: net.monitoringNamespace, port: ENVOY_METRICS.port }, "from"),
         ],
         egress: [

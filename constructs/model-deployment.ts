@@ -3,12 +3,13 @@ import { Construct } from "constructs";
 import { AlertOptions, ModelMonitoringOptions, modelRuleGroups, prometheusRule } from "../alerts";
 import { modelDashboards } from "../dashboards";
 import { Task, Variant, VARIANT_ALIASES } from "../service/src/contract";
-import { BatchScoringJob, BatchScoringJobProps, serviceUrlPeer } from "./batch-scoring-job";
+import { BATCH_SCORING_INPUT_PREFIX, BATCH_SCORING_OUTPUT_PREFIX, BatchScoringJob, BatchScoringJobProps, serviceUrlPeer } from "./batch-scoring-job";
 import { CanaryRelease, RetryPolicy } from "./canary-release";
 import { DriftMonitor, S3CompatibleEndpoint } from "./drift-monitor";
 import { InferenceService, InferenceServiceReplicas } from "./inference-service";
 import { IrsaConfig } from "./irsa-role";
 import { ContainerResources, validateDnsLabel } from "./kube";
+import { REGISTRY_SECRETS } from "./model-registry";
 import { NetworkPeer } from "./network-peer";
 import type { PostgresCaMount } from "./postgres-server";
 import { dashboardConfigMap } from "./observability";
@@ -49,9 +50,9 @@ export interface VariantSpec {
   readonly replicas?: InferenceServiceReplicas;
   /** @default InferenceService default */
   readonly resources?: ContainerResources;
-  /** @default 0 */
+  /** GPUs per pod: the variant runs the GPU image on the GPU node pool, on CUDA. @default 0 */
   readonly gpus?: number;
-  /** Image override (e.g. a canary built from another commit). @default the deployment's image */
+  /** Image override (e.g. a canary built from another commit). @default the deployment's image (its GPU image when gpus > 0) */
   readonly image?: string;
   /** Prediction-log spill volume (emptyDir size; the log's cap is set a headroom below it). @default InferenceService default ("1Gi") */
   readonly spillVolumeSize?: string;
@@ -62,6 +63,11 @@ export interface ModelDeploymentProps {
   readonly model: string;
   /** Service image. */
   readonly image: string;
+  /**
+   * The GPU build of the same service (service/Dockerfile.gpu), for variants with gpus > 0.
+   * @default `image` with "-gpu" appended to its tag (image must then be pinned by tag, not digest)
+   */
+  readonly gpuImage?: string;
   readonly platform: PlatformEndpoints;
   /** External hosts, e.g. ["flight-delay.models.example.com"]. */
   readonly hosts: readonly string[];
@@ -140,7 +146,7 @@ export class ModelDeployment extends Construct {
         model: props.model,
         variant,
         namespace: p.namespace,
-        image: spec.image ?? props.image,
+        image: spec.image ?? ((spec.gpus ?? 0) > 0 ? gpuImageOf(props) : props.image),
         registryAlias: alias,
         trackingUri: p.trackingUri,
         predictionLog: p.predictionLog,
@@ -189,6 +195,7 @@ export class ModelDeployment extends Construct {
     });
 
     if (props.batchScoring) {
+      if (p.s3Endpoint) checkInClusterScoringUris(props.model, p.reportBucket, props.batchScoring);
       const stableAlias = props.stable?.alias ?? DEFAULT_ALIASES.stable;
       this.batchScoring = new BatchScoringJob(this, "BatchScoring", {
         ...props.batchScoring,
@@ -198,7 +205,8 @@ export class ModelDeployment extends Construct {
         modelUri: props.batchScoring.modelUri ?? `models:/${props.model}@${stableAlias}`,
         trackingUri: p.trackingUri,
         aws: p.aws ? { ...p.aws, roleName: `${props.namePrefix}-${props.model}-score` } : undefined,
-        s3Endpoint: p.s3Endpoint,
+        // Its own identity on an in-cluster store: read the input prefix, write the output prefix, nothing else.
+        s3Endpoint: p.s3Endpoint ? { url: p.s3Endpoint.url, credentialsSecret: REGISTRY_SECRETS.batchScoringArtifactCredentials } : undefined,
         egress: [p.registryPeer, p.s3Endpoint ? serviceUrlPeer(p.s3Endpoint.url) : { cidr: "0.0.0.0/0", port: 443 }],
       });
     }
@@ -230,6 +238,36 @@ export class ModelDeployment extends Construct {
       });
     }
   }
+}
+
+/** The GPU image: given, or the CPU image's tag with "-gpu" (how service/Dockerfile.gpu builds are tagged). */
+function gpuImageOf(props: ModelDeploymentProps): string {
+  if (props.gpuImage) return props.gpuImage;
+  const image = props.image;
+  if (image.includes("@") || !/:[^/]+$/.test(image)) {
+    throw new Error(`ModelDeployment ${props.model}: a variant asks for GPUs but image "${image}" has no tag to derive the GPU image from; set gpuImage (a service/Dockerfile.gpu build)`);
+  }
+  return `${image}-gpu`;
+}
+
+/**
+ * On an in-cluster store (dev) the batch scorer's identity may only read `s3://<bucket>/batch-scoring/input/<file>`
+ * and write under `batch-scoring/output/`: refuse, at synth, URIs it would be denied at run time.
+ */
+function checkInClusterScoringUris(model: string, bucket: string, scoring: { readonly input: string; readonly output: string; readonly rejects?: string }): void {
+  const root = `s3://${bucket}/`;
+  const check = (field: string, uri: string, prefix: string) => {
+    if (!uri.startsWith("s3://")) return;
+    if (!uri.startsWith(root + prefix) || (field === "input" && uri.endsWith("/"))) {
+      throw new Error(
+        `ModelDeployment ${model}: batchScoring.${field} "${uri}" is out of reach of the in-cluster store's batch-scoring identity: ` +
+          `use ${root}${prefix}<file>${field === "input" ? " (a file: the identity may not list the bucket)" : ""}`,
+      );
+    }
+  };
+  check("input", scoring.input, BATCH_SCORING_INPUT_PREFIX);
+  check("output", scoring.output, BATCH_SCORING_OUTPUT_PREFIX);
+  if (scoring.rejects) check("rejects", scoring.rejects, BATCH_SCORING_OUTPUT_PREFIX);
 }
 
 function variantId(variant: Variant): string {

@@ -4,6 +4,7 @@ import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { ArtifactStore } from "./artifact-store";
 import { CloudNativePostgres } from "./cloudnative-postgres";
+import { BATCH_SCORING_GRANTEE, BATCH_SCORING_INPUT_PREFIX, BATCH_SCORING_OUTPUT_PREFIX } from "./batch-scoring-job";
 import { DRIFT_GRANTEE, DRIFT_READ_KEYS, DRIFT_REPORT_KEYS } from "./drift-monitor";
 import { IrsaConfig } from "./irsa-role";
 import { ContainerResources, validateDnsLabel } from "./kube";
@@ -88,6 +89,8 @@ export const REGISTRY_SECRETS = {
   predictionLog: PREDICTION_LOG_SECRET,
   /** AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of the drift job's identity (SeaweedFS only). */
   driftArtifactCredentials: `artifact-store-${DRIFT_GRANTEE}`,
+  /** AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of the batch scorer's identity (SeaweedFS only). */
+  batchScoringArtifactCredentials: `artifact-store-${BATCH_SCORING_GRANTEE}`,
 } as const;
 
 /** Where clients find the registry, derived from configuration alone (model stacks use it without cross-stack outputs). */
@@ -229,6 +232,10 @@ export class ModelRegistry extends Construct {
         const drift = { name: DRIFT_GRANTEE, namespace, namespaceReady: consumerReady };
         this.artifacts.grantRead(drift, DRIFT_READ_KEYS);
         this.artifacts.grantWrite(drift, DRIFT_REPORT_KEYS);
+        // Batch scoring reads its inputs under one prefix and writes under another; nothing else in the bucket.
+        const scoring = { name: BATCH_SCORING_GRANTEE, namespace, namespaceReady: consumerReady };
+        this.artifacts.grantRead(scoring, `${BATCH_SCORING_INPUT_PREFIX}*`);
+        this.artifacts.grantWrite(scoring, `${BATCH_SCORING_OUTPUT_PREFIX}*`);
       }
     }
   }

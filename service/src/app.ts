@@ -25,7 +25,10 @@ import { createModelSource, type ModelSource } from "./registry/model-source";
 import { healthRoutes } from "./routes/health";
 import { modelInfoRoutes } from "./routes/model-info";
 import { predictRoutes } from "./routes/predict";
+import { grpcPlugin } from "./grpc/plugin";
+import type { GrpcInferenceServer } from "./grpc/inference-server";
 import { v2Routes } from "./v2/routes";
+import { createV2Service } from "./v2/service";
 
 export interface AppOverrides {
   /** Where model versions come from. @default the registry or directory named by config.model.uri */
@@ -41,6 +44,8 @@ export interface ModelportApp extends FastifyInstance {
   readonly metricsRegistry: Registry;
   /** The serving version's features against its reference (undefined with ONLINE_DRIFT_WINDOW=0). */
   readonly onlineDrift?: OnlineDrift;
+  /** The Open Inference Protocol over gRPC: bind it with `grpc.listen(host, port)`; closing the app drains it. */
+  readonly grpc: GrpcInferenceServer;
   /** Readiness turns 503 at once; the caller then closes the app (in-flight requests finish). */
   beginShutdown(): void;
 }
@@ -173,13 +178,16 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
         })
       : undefined;
   await app.register(predictRoutes, { models, variant: config.model.variant, metrics, predictor, afterResponse, maxBatchRecords: config.limits.maxBatchRecords });
-  await app.register(v2Routes, {
-    prefix: ROUTES.v2.server,
-    models,
-    ready: () => !shuttingDown,
-    maxBatchRecords: config.limits.maxBatchRecords,
-    predictor,
-    afterResponse,
+  // The protocol's operations once, for REST and gRPC alike.
+  const v2 = createV2Service({ models, ready: () => !shuttingDown, maxBatchRecords: config.limits.maxBatchRecords, predictor, afterResponse });
+  await app.register(v2Routes, { prefix: ROUTES.v2.server, service: v2 });
+  // After the prediction log: its onClose (waiting for gRPC calls in flight) then runs before the log's.
+  await app.register(grpcPlugin, {
+    service: v2,
+    metrics,
+    maxMessageBytes: config.grpc.maxMessageBytes,
+    requestTimeoutMs: config.inference.requestTimeoutMs,
+    drainTimeoutMs: Math.max(1000, config.shutdownGraceMs / 2),
   });
   return app as unknown as ModelportApp;
 }

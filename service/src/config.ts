@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { EMBEDDED_MODEL_DIR, ENV, HTTP_KEEP_ALIVE_TIMEOUT_MS, SERVICE_PORT, VARIANTS, type Variant } from "./contract";
+import { EMBEDDED_MODEL_DIR, ENV, EXECUTION_PROVIDERS, GRPC_PORT, HTTP_KEEP_ALIVE_TIMEOUT_MS, SERVICE_PORT, VARIANTS, type ExecutionProviderName, type Variant } from "./contract";
+import type { ExecutionProviderSettings } from "./model/execution-provider";
 import { projectRoot } from "./paths";
 import { DEFAULT_ONLINE_DRIFT, type OnlineDriftSettings } from "./online-drift/settings";
 import { parseModelUri } from "./registry/model-uri";
@@ -23,6 +24,8 @@ export interface MlflowSettings {
 export interface ServiceConfig {
   readonly port: number;
   readonly host: string;
+  /** Open Inference Protocol over gRPC, on its own port of the same host. */
+  readonly grpc: { readonly port: number; readonly maxMessageBytes: number };
   readonly logLevel: string;
   readonly model: {
     /** models:/name@alias, models:/name/stage, models:/name/version or a local directory. */
@@ -49,6 +52,8 @@ export interface ServiceConfig {
     readonly requestTimeoutMs: number;
     /** Records allowed to wait; beyond it requests get the fallback or 503 at once. */
     readonly maxQueue: number;
+    /** Where ONNX Runtime runs the graph (EXECUTION_PROVIDER*). */
+    readonly executionProvider: ExecutionProviderSettings;
   };
   /** Answer given instead of the model on timeout or overload; undefined = 503 with Retry-After. */
   readonly fallback?: { readonly label: 0 | 1; readonly probability: number };
@@ -138,6 +143,11 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   const config: ServiceConfig = {
     port: read.int(ENV.port, SERVICE_PORT, 0, 65535),
     host: read.string(ENV.host) ?? "0.0.0.0",
+    grpc: {
+      port: read.int(ENV.grpcPort, GRPC_PORT, 0, 65535),
+      // gRPC's own default receive limit; raw tensors are about 4 bytes per float, JSON 10 to 20.
+      maxMessageBytes: read.int(ENV.grpcMaxMessageBytes, 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    },
     logLevel: read.oneOf(ENV.logLevel, ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
     model: {
       uri: modelUri,
@@ -165,6 +175,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       workers: read.int(ENV.inferenceWorkers, 0, 0, Math.max(64, availableParallelism())),
       requestTimeoutMs,
       maxQueue: read.int(ENV.maxQueue, 4096, 1, 1_000_000),
+      executionProvider: executionProvider(read, problems),
     },
     fallback: fallbackLabel === undefined ? undefined : { label: fallbackLabel as 0 | 1, probability: fallbackProbability },
     predictionLog: {
@@ -194,7 +205,64 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     replica: read.string(ENV.podName) ?? hostname(),
   };
   if (problems.length > 0) throw new ConfigError(problems);
+  if (config.grpc.port !== 0 && config.grpc.port === config.port) {
+    throw new ConfigError([`${ENV.grpcPort}=${config.grpc.port} is also ${ENV.port}: gRPC needs a port of its own`]);
+  }
   return config;
+}
+
+/**
+ * Provider options in onnxruntime's own names, and which of them onnxruntime-node 1.30 passes on: its binding
+ * (js/node/src/session_options_helper.cc, ParseExecutionProviders) creates the CUDA and TensorRT options with
+ * their defaults and sets device_id only. An option it would drop is refused here instead of being ignored: a
+ * gpu_mem_limit that silently does nothing is worse than none.
+ */
+const PROVIDER_OPTIONS: Readonly<Record<ExecutionProviderName, { readonly forwarded: readonly string[]; readonly known: readonly string[] }>> = {
+  cpu: { forwarded: [], known: ["use_arena"] },
+  cuda: {
+    forwarded: ["device_id"],
+    known: [
+      "gpu_mem_limit",
+      "arena_extend_strategy",
+      "cudnn_conv_algo_search",
+      "do_copy_in_default_stream",
+      "cudnn_conv_use_max_workspace",
+      "cudnn_conv1d_pad_to_nc1d",
+      "enable_cuda_graph",
+      "use_tf32",
+      "prefer_nhwc",
+      "tunable_op_enable",
+      "tunable_op_tuning_enable",
+    ],
+  },
+  tensorrt: {
+    forwarded: ["device_id"],
+    known: ["trt_max_workspace_size", "trt_fp16_enable", "trt_int8_enable", "trt_engine_cache_enable", "trt_engine_cache_path", "trt_timing_cache_enable"],
+  },
+};
+
+function executionProvider(read: EnvReader, problems: string[]): ExecutionProviderSettings {
+  const name = read.oneOf(ENV.executionProvider, EXECUTION_PROVIDERS, "cpu");
+  let deviceId = read.int(ENV.executionProviderDeviceId, 0, 0, 255);
+  const raw = read.string(ENV.executionProviderOptions);
+  const { forwarded, known } = PROVIDER_OPTIONS[name];
+  for (const pair of raw?.split(",").map((p) => p.trim()).filter(Boolean) ?? []) {
+    const [key = "", value = ""] = pair.split("=", 2).map((p) => p.trim());
+    const where = `${ENV.executionProviderOptions}: ${key}`;
+    if (forwarded.includes(key)) {
+      const id = Number(value);
+      if (!Number.isInteger(id) || id < 0 || id > 255) problems.push(`${where}=${value} is not a device ordinal 0..255`);
+      else if (read.string(ENV.executionProviderDeviceId) !== undefined && id !== deviceId) problems.push(`${where}=${id} contradicts ${ENV.executionProviderDeviceId}=${deviceId}`);
+      else deviceId = id;
+    } else if (known.includes(key)) {
+      problems.push(
+        `${where} is a ${name} provider option that onnxruntime-node 1.30 does not pass to onnxruntime (its binding sets ${forwarded.join(", ") || "no option"} only), so it would be ignored; remove it`,
+      );
+    } else {
+      problems.push(`${where} is not a ${name} provider option (expected key=value pairs; ${name} takes ${forwarded.join(", ") || "none"})`);
+    }
+  }
+  return { name, deviceId };
 }
 
 function downloadLimits(read: EnvReader): DownloadLimits {

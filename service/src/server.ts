@@ -1,7 +1,8 @@
 /**
- * Process entry point: configuration, listen, and a graceful shutdown on SIGTERM/SIGINT — readiness turns 503
- * at once, the listener stays open for SHUTDOWN_DELAY_SECONDS (load balancers stop routing here), in-flight
- * requests finish, the prediction log flushes, and the process exits 0 within SHUTDOWN_GRACE_SECONDS.
+ * Process entry point: configuration, listen (HTTP on PORT, gRPC on GRPC_PORT), and a graceful shutdown on
+ * SIGTERM/SIGINT — readiness turns 503 at once, both listeners stay open for SHUTDOWN_DELAY_SECONDS (load balancers
+ * stop routing here), in-flight requests and gRPC calls finish, the prediction log flushes, and the process exits 0
+ * within SHUTDOWN_GRACE_SECONDS.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildApp } from "./app";
@@ -20,6 +21,8 @@ async function main(): Promise<void> {
   }
   const app = await buildApp(config);
   await app.listen({ port: config.port, host: config.host });
+  const grpcPort = await app.grpc.listen(config.host, config.grpc.port);
+  app.log.info({ port: grpcPort }, "Open Inference Protocol over gRPC listening");
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -1,5 +1,6 @@
 import "cdktf/lib/testing/adapters/jest";
-import { BatchScoringJob, BatchScoringJobProps } from "../../constructs/batch-scoring-job";
+import { BATCH_SCORING_INPUT_PREFIX, BATCH_SCORING_OUTPUT_PREFIX, BatchScoringJob, BatchScoringJobProps } from "../../constructs/batch-scoring-job";
+import { REGISTRY_SECRETS } from "../../constructs/model-registry";
 import { ModelDeployment } from "../../constructs/model-deployment";
 import { ENV } from "../../service/src/contract";
 import { parseScoringArgs } from "../../service/src/scoring/cli";
@@ -108,7 +109,7 @@ describe("BatchScoringJob", () => {
   });
 });
 
-test("ModelDeployment's batchScoring option: the model's stable alias, the platform's registry, S3 and egress", () => {
+describe("ModelDeployment's batchScoring option", () => {
   const platform = {
     namespace: "models",
     trackingUri: "http://mlflow.mlflow.svc.cluster.local:5000",
@@ -122,21 +123,44 @@ test("ModelDeployment's batchScoring option: the model's stable alias, the platf
     databasePeer: NETWORK.database,
     reportBucket: "modelport",
     predictionLog: { secretName: "prediction-log", key: "url" },
-    s3Endpoint: { url: "http://seaweedfs.mlflow.svc.cluster.local:8333", credentialsSecret: "artifact-store-credentials" },
+    s3Endpoint: { url: "http://seaweedfs.mlflow.svc.cluster.local:8333", credentialsSecret: REGISTRY_SECRETS.driftArtifactCredentials },
   };
-  const out = synth((stack) =>
-    new ModelDeployment(stack, "m", {
-      model: "flight-delay",
-      image: base.image,
-      platform,
-      hosts: ["flight-delay.models.example.com"],
-      namePrefix: "modelport-dev",
-      drift: { referenceUri: "s3://modelport/datasets/flight-delay/reference.parquet" },
-      batchScoring: { input: "s3://modelport/flights/", output: "s3://modelport/scored/part-{shard}.parquet", shards: 2, schedule: "0 3 * * *" },
-    }),
-  );
-  const cron = out.named("kubernetes_cron_job_v1", "flight-delay-score");
-  const c = cron.spec.job_template.spec.template.spec.container[0];
-  expect(c.command.slice(2, 4)).toEqual(["--model", "models:/flight-delay@champion"]);
-  expect(out.named("kubernetes_network_policy_v1", "flight-delay-score").spec.egress.map((r: Json) => r.ports[0].port)).toEqual([String(NETWORK.registry.port), "8333", "53", "53"]);
+  const deployment = (batchScoring: { input: string; output: string; rejects?: string; shards?: number; schedule?: string }) =>
+    synth((stack) =>
+      new ModelDeployment(stack, "m", {
+        model: "flight-delay",
+        image: base.image,
+        platform,
+        hosts: ["flight-delay.models.example.com"],
+        namePrefix: "modelport-dev",
+        drift: { referenceUri: "s3://modelport/datasets/flight-delay/reference.parquet" },
+        batchScoring,
+      }),
+    );
+
+  test("the model's stable alias, the platform's registry, S3 and egress, and the scorer's own in-cluster identity", () => {
+    const out = deployment({
+      input: `s3://modelport/${BATCH_SCORING_INPUT_PREFIX}flights.parquet`,
+      output: `s3://modelport/${BATCH_SCORING_OUTPUT_PREFIX}part-{shard}.parquet`,
+      shards: 2,
+      schedule: "0 3 * * *",
+    });
+    const cron = out.named("kubernetes_cron_job_v1", "flight-delay-score");
+    const c = cron.spec.job_template.spec.template.spec.container[0];
+    expect(c.command.slice(2, 4)).toEqual(["--model", "models:/flight-delay@champion"]);
+    expect(out.named("kubernetes_network_policy_v1", "flight-delay-score").spec.egress.map((r: Json) => r.ports[0].port)).toEqual([String(NETWORK.registry.port), "8333", "53", "53"]);
+    // Not the drift job's keys: the identity the registry grants batch-scoring/input read and batch-scoring/output write.
+    const secrets = c.env.filter((e: Json) => e.value_from).map((e: Json) => e.value_from.secret_key_ref.name);
+    expect(new Set(secrets)).toEqual(new Set([REGISTRY_SECRETS.batchScoringArtifactCredentials]));
+  });
+
+  test.each([
+    [{ input: "s3://modelport/flights/x.parquet" }, /batchScoring.input "s3:\/\/modelport\/flights\/x.parquet" is out of reach .* use s3:\/\/modelport\/batch-scoring\/input\/<file>/],
+    [{ input: `s3://modelport/${BATCH_SCORING_INPUT_PREFIX}` }, /a file: the identity may not list the bucket/],
+    [{ output: "s3://modelport/scored/part-{shard}.parquet" }, /batchScoring.output .* use s3:\/\/modelport\/batch-scoring\/output\/<file>/],
+    [{ rejects: `s3://modelport/${BATCH_SCORING_INPUT_PREFIX}rejects.parquet` }, /batchScoring.rejects/],
+  ])("refuses, on an in-cluster store, %p", (override, message) => {
+    const ok = { input: `s3://modelport/${BATCH_SCORING_INPUT_PREFIX}f.parquet`, output: `s3://modelport/${BATCH_SCORING_OUTPUT_PREFIX}out.parquet` };
+    expect(() => deployment({ ...ok, ...override })).toThrow(message);
+  });
 });

@@ -5,7 +5,7 @@ import { VARIANT_LABEL } from "../../constructs/inference-service";
 import { ModelDeployment, ModelDeploymentProps, PlatformEndpoints } from "../../constructs/model-deployment";
 import { isAlertRule, modelRuleGroups } from "../../alerts";
 import { modelDashboards } from "../../dashboards";
-import { ENV, VARIANT_HEADER } from "../../service/src/contract";
+import { ENV, GRPC_PORT, GRPC_PORT_NAME, SERVICE_PORT, VARIANT_HEADER } from "../../service/src/contract";
 import { crdErrors, Json, NETWORK, synth } from "./support/harness";
 
 const canaryBase: CanaryReleaseProps = {
@@ -36,9 +36,32 @@ describe("CanaryRelease", () => {
   });
 
   it("pins a request to the canary with the x-model-variant header, ahead of the split", () => {
-    expect(vs.spec.http[0].match).toEqual([{ headers: { [VARIANT_HEADER]: { exact: "canary" } } }]);
-    expect(vs.spec.http[0].route).toEqual([expect.objectContaining({ weight: 100, destination: expect.objectContaining({ subset: "canary" }) })]);
+    const names = vs.spec.http.map((r: Json) => r.name);
+    expect(names.indexOf("pin-canary")).toBeLessThan(names.indexOf("split"));
+    const pin = vs.spec.http.find((r: Json) => r.name === "pin-canary");
+    expect(pin.match).toEqual([{ headers: { [VARIANT_HEADER]: { exact: "canary" } } }]);
+    expect(pin.route).toEqual([expect.objectContaining({ weight: 100, destination: expect.objectContaining({ subset: "canary" }) })]);
     expect(vs.spec.gateways).toEqual(["istio-ingress/modelport", "mesh"]);
+  });
+
+  it("routes gRPC like HTTP (same pins, weights, mirror, retries) to the grpc port, ahead of the HTTP routes", () => {
+    const names = vs.spec.http.map((r: Json) => r.name);
+    expect(names).toEqual(["grpc-pin-canary", "grpc-pin-stable", "grpc-split", "pin-canary", "pin-stable", "split"]);
+    const grpc = { "content-type": { prefix: "application/grpc" } };
+    for (const [grpcName, httpName] of [["grpc-pin-canary", "pin-canary"], ["grpc-pin-stable", "pin-stable"], ["grpc-split", "split"]]) {
+      const g = vs.spec.http.find((r: Json) => r.name === grpcName);
+      const h = vs.spec.http.find((r: Json) => r.name === httpName);
+      // Every gRPC route matches gRPC only; otherwise it is its HTTP twin on the other port.
+      expect(g.match.every((m: Json) => m.headers["content-type"].prefix === "application/grpc")).toBe(true);
+      const retarget = (route: Json, port: number) => JSON.parse(JSON.stringify(route).replaceAll(`"number":${port}`, '"number":"PORT"'));
+      const { name: _g, match: gm, ...gRest } = g;
+      const { name: _h, match: hm, ...hRest } = h;
+      expect(retarget(gRest, GRPC_PORT)).toEqual(retarget(hRest, SERVICE_PORT));
+      expect(gm).toEqual(hm ? hm.map((m: Json) => ({ headers: { ...grpc, ...m.headers } })) : [{ headers: grpc }]);
+    }
+    expect(vs.spec.http.find((r: Json) => r.name === "grpc-split").mirror).toEqual({ host: expect.any(String), subset: "shadow", port: { number: GRPC_PORT } });
+    const svc = out.named("kubernetes_service_v1", "flight-delay");
+    expect(svc.spec.port.find((p: Json) => p.name === GRPC_PORT_NAME)).toMatchObject({ port: GRPC_PORT, app_protocol: "grpc" });
   });
 
   it("DestinationRule subsets select pods by the variant label, mTLS to them", () => {
@@ -57,9 +80,11 @@ describe("CanaryRelease", () => {
   it("without a canary or shadow: stable only, at 100", () => {
     const only = synth((stack) => new CanaryRelease(stack, "r", { ...canaryBase, weights: undefined, hasCanary: false, shadowPercent: undefined }));
     const [v] = manifests(only, "VirtualService");
-    expect(v.spec.http.map((r: Json) => r.name)).toEqual(["pin-stable", "split"]);
-    expect(v.spec.http[1].route).toEqual([expect.objectContaining({ weight: 100 })]);
-    expect(v.spec.http[1].mirror).toBeUndefined();
+    expect(v.spec.http.map((r: Json) => r.name)).toEqual(["grpc-pin-stable", "grpc-split", "pin-stable", "split"]);
+    for (const split of [v.spec.http[1], v.spec.http[3]]) {
+      expect(split.route).toEqual([expect.objectContaining({ weight: 100 })]);
+      expect(split.mirror).toBeUndefined();
+    }
   });
 
   it.each([
@@ -232,6 +257,19 @@ describe("ModelDeployment", () => {
 
   it("rejects a task the contract does not know", () => {
     expect(() => synth((stack) => new ModelDeployment(stack, "m", { ...deploymentBase, task: "ranking" as never }))).toThrow(/task "ranking" must be one of binary, multiclass, regression, tensor/);
+  });
+
+  it("runs variants that ask for GPUs on the GPU image: the tag's -gpu build, or gpuImage", () => {
+    const images = (props: Partial<ModelDeploymentProps>) =>
+      Object.fromEntries(
+        synth((stack) => new ModelDeployment(stack, "m", { ...deploymentBase, ...props }))
+          .resources("kubernetes_deployment_v1")
+          .map((d) => [d.metadata.name, d.spec.template.spec.container[0].image]),
+      );
+    const gpuCanary = { canary: { weight: 10, gpus: 1 } };
+    expect(images(gpuCanary)).toEqual({ "flight-delay-stable": deploymentBase.image, "flight-delay-canary": `${deploymentBase.image}-gpu` });
+    expect(images({ ...gpuCanary, gpuImage: "registry.example/gpu@sha256:abc" })["flight-delay-canary"]).toBe("registry.example/gpu@sha256:abc");
+    expect(() => images({ ...gpuCanary, image: "registry.example/svc@sha256:abc" })).toThrow(/has no tag to derive the GPU image from; set gpuImage/);
   });
 
   it("rejects two variants serving the same alias", () => {

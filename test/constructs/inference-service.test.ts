@@ -1,7 +1,7 @@
 import "cdktf/lib/testing/adapters/jest";
 import { CONNECTION_HEADROOM, InferenceService, InferenceServiceProps, ENVOY_METRICS, VARIANT_LABEL, WRITABLE_DIRS, spillCapBytes } from "../../constructs/inference-service";
 import { GPU_NODE_LABEL, GPU_RESOURCE, GPU_TAINT } from "../../constructs/gpu-node-pool";
-import { ENV, HTTP_KEEP_ALIVE_TIMEOUT_MS, ROUTES, SERVICE_PORT } from "../../service/src/contract";
+import { ENV, GRPC_PORT, GRPC_PORT_NAME, HTTP_KEEP_ALIVE_TIMEOUT_MS, ROUTES, SERVICE_PORT } from "../../service/src/contract";
 import { loadConfig } from "../../service/src/config";
 import { crdErrors, Json, NETWORK, synth } from "./support/harness";
 
@@ -132,6 +132,7 @@ describe("InferenceService", () => {
     const nsOf = (rule: Json, dir: string) => rule[dir][0].namespace_selector?.match_labels["kubernetes.io/metadata.name"];
     expect(np.ingress.map((r: Json) => [nsOf(r, "from"), r.ports[0].port])).toEqual([
       ["istio-ingress", String(SERVICE_PORT)],
+      ["istio-ingress", String(GRPC_PORT)],
       ["monitoring", String(ENVOY_METRICS.port)],
     ]);
     expect(np.egress.map((r: Json) => [nsOf(r, "to"), r.ports[0].port, r.ports[0].protocol])).toEqual([
@@ -141,6 +142,26 @@ describe("InferenceService", () => {
       ["kube-system", "53", "TCP"],
       ["istio-system", "15012", "TCP"],
     ]);
+  });
+
+  it("exposes the Open Inference Protocol's gRPC port named and typed grpc (Istio routes it as HTTP/2); probes stay on HTTP", () => {
+    expect(c.port).toEqual([
+      { name: "http", container_port: SERVICE_PORT },
+      { name: GRPC_PORT_NAME, container_port: GRPC_PORT },
+    ]);
+    expect(envOf(c)[ENV.grpcPort]).toBe(String(GRPC_PORT));
+    const svc = out.named("kubernetes_service_v1", "flight-delay-stable");
+    expect(svc.spec.port.find((p: Json) => p.name === GRPC_PORT_NAME)).toMatchObject({ port: GRPC_PORT, target_port: String(GRPC_PORT), app_protocol: "grpc" });
+    for (const probe of [c.liveness_probe, c.readiness_probe, c.startup_probe]) expect(probe.http_get.port).toBe(String(SERVICE_PORT));
+    expect(envOf(c)[ENV.executionProvider]).toBeUndefined();
+  });
+
+  it("with a GPU: runs on CUDA (a pod whose GPU cannot be used stays unready) unless env says otherwise", () => {
+    const env = envOf(container(synth((stack) => new InferenceService(stack, "svc", { ...base, gpus: 1 })).named("kubernetes_deployment_v1", "flight-delay-stable")));
+    expect(env[ENV.executionProvider]).toBe("cuda");
+    const trt = synth((stack) => new InferenceService(stack, "svc", { ...base, gpus: 1, env: { [ENV.executionProvider]: "tensorrt" } }));
+    const trtEnv = container(trt.named("kubernetes_deployment_v1", "flight-delay-stable")).env.filter((e: Json) => e.name === ENV.executionProvider);
+    expect(trtEnv).toEqual([expect.objectContaining({ value: "tensorrt" })]);
   });
 
   it("with a GPU: requests nvidia.com/gpu and tolerates exactly the taint the GPU pool sets", () => {

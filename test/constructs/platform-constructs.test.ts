@@ -249,6 +249,8 @@ describe("ModelRegistry", () => {
     expect(config.identities.map((i: Json) => [i.name, i.actions])).toEqual([
       ["mlflow.mlflow", ["List:modelport", "Read:modelport/artifacts/*", "Write:modelport"]],
       ["models.drift", ["Read:modelport/datasets/*", "Write:modelport/drift-reports/*"]],
+      // The batch scorer's own identity: its input prefix to read, its output prefix to write, nothing else.
+      ["models.batch-scoring", ["Read:modelport/batch-scoring/input/*", "Write:modelport/batch-scoring/output/*"]],
     ]);
     expect(dev.named("kubernetes_secret_v1", "artifact-store-drift").metadata.namespace).toBe("models");
   });

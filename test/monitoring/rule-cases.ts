@@ -3,7 +3,7 @@
  * them, the moment of evaluation, and the exact alerts (labels and rendered annotations) expected then. Each
  * alert has at least one case where it fires and one close call where it must stay silent.
  */
-import { DCGM_METRICS, DRIFT_JOB_NAME, METRICS, ROUTES } from "../../service/src/contract";
+import { DCGM_METRICS, DRIFT_JOB_NAME, GRPC_METHODS, METRICS, ROUTES } from "../../service/src/contract";
 
 export const MODEL = "flight-delay";
 
@@ -152,6 +152,24 @@ export const RULE_CASES: RuleCase[] = [
     name: "fires when 10% of inference requests fail",
     alert: "HighErrorRate",
     series: [...http(stablePod, { ok: 540, errors: 60 }, 20), loaded(stable, "1x20")],
+    evalTime: "15m",
+    expected: [
+      {
+        labels: { severity: "ticket", namespace: "prod", model: MODEL, variant: "stable" },
+        summary: "flight-delay (stable) in prod: 10% of inference requests fail with 5xx",
+        description:
+          "10% of requests to the inference routes of flight-delay (stable) in prod were answered 5xx over 5 minutes (threshold 1%). 503s from load shedding count: callers saw them.",
+      },
+    ],
+  },
+  {
+    name: "counts gRPC ModelInfer calls (protocol=grpc, their code as an HTTP status) with the REST ones",
+    alert: "HighErrorRate",
+    series: [
+      ...http({ ...stablePod, protocol: "http" }, { ok: 540, errors: 0 }, 20),
+      ...http({ ...stablePod, protocol: "grpc" }, { ok: 0, errors: 60 }, 20, GRPC_METHODS.modelInfer),
+      loaded(stable, "1x20"),
+    ],
     evalTime: "15m",
     expected: [
       {

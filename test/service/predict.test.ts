@@ -67,9 +67,9 @@ describe("serving the embedded model", () => {
     const negatives = (await metricValue(app, METRICS.predictionsTotal, { ...labels, outcome: "negative" })) ?? 0;
     expect(positives + negatives).toBeGreaterThan(0);
     expect(await metricValue(app, METRICS.modelLoaded, { model: id.name, variant: "stable" })).toBe(1);
-    expect(await metricValue(app, METRICS.modelInfo, { model: id.name, version: id.version })).toBe(1);
+    expect(await metricValue(app, METRICS.modelInfo, { model: id.name, version: id.version, execution_provider: "cpu" })).toBe(1);
     const text = (await app.inject(ROUTES.metrics)).body;
-    expect(text).toContain(`${METRICS.httpRequestsTotal}{method="POST",route="${ROUTES.predict}",status_code="200"}`);
+    expect(text).toContain(`${METRICS.httpRequestsTotal}{method="POST",route="${ROUTES.predict}",status_code="200",protocol="http"}`);
     expect(text).toContain(`${METRICS.predictionLatencySeconds}_bucket{le="0.001"`);
     expect(text).toContain(METRICS.eventLoopLagP99Seconds);
   });

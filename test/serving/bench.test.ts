@@ -59,8 +59,19 @@ it("runs every benchmark scenario in --quick mode and writes the results", async
     expect(results.logging[3]).toMatchObject({ written: 0, dropped: 0 });
     expect(results.writers.map((w) => w.sink)).toEqual(["PostgreSQL (COPY)", "S3 Parquet"]);
     for (const w of results.writers) expect(w).toMatchObject({ rows: 20_000, rowsPerSecond: expect.any(Number) });
+    expect(results.onlineDrift!.map((r) => r.name)).toEqual(["online drift off", "online drift on (window 1000)"]);
+    for (const row of results.onlineDrift!) expect(row.result.non2xx + row.result.socketErrors).toBe(0);
+    const protocols = results.protocols!;
+    expect(protocols.rows.map((r) => r.model)).toEqual(["flight-delay (binary, 1 row)", "torch-token-embedding (tensor, 3 × 7 token ids)"]);
+    for (const row of protocols.rows) {
+      for (const side of [row.rest, row.typed, row.raw]) expect(side.rps).toBeGreaterThan(0);
+      expect(row.rest.non2xx + row.rest.socketErrors).toBe(0);
+      expect([row.typed.errors, row.raw.errors]).toEqual([{}, {}]);
+      expect(row.typedRatio).toBeCloseTo(row.typed.rps / row.rest.rps, 6);
+    }
+    expect(protocols.floor.bareGrpc.rps).toBeGreaterThan(0);
     const report = await readFile(markdown, "utf8");
-    for (const heading of ["Service vs bare route", "Open Inference Protocol vs bare route", "Heavy model", "Tensor model: micro-batching over V2", "Overload with deadlines", "Prediction logging"]) {
+    for (const heading of ["Service vs bare route", "Open Inference Protocol vs bare route", "Heavy model", "Tensor model: micro-batching over V2", "Overload with deadlines", "Prediction logging", "Online drift", "Open Inference Protocol: REST vs gRPC"]) {
       expect(report).toContain(heading);
     }
     expect((await readdir(out)).some((f) => /^bench-.*\.json$/.test(f))).toBe(true);

@@ -93,6 +93,8 @@ describe("Open Inference Protocol routes", () => {
           { name: "label", datatype: "INT64", shape: [-1] },
           { name: "probabilities", datatype: "FP32", shape: [-1, 2] },
         ],
+        // Where the graph runs (EXECUTION_PROVIDER, default cpu), in the protocol's optional model properties.
+        properties: { execution_provider: "cpu", task: "binary" },
       });
     }
     expect((await app.inject(`/v2/models/${name}/ready`)).json()).toEqual({ name, ready: true });

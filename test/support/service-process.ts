@@ -13,6 +13,8 @@ import { freePort, waitFor } from "./net";
 export interface RunningService {
   readonly url: string;
   readonly port: number;
+  /** The Open Inference Protocol over gRPC (GRPC_PORT), `127.0.0.1:<port>`. */
+  readonly grpcAddress: string;
   readonly process: ChildProcess;
   /** Everything the process wrote so far (JSON log lines and stderr). */
   output(): string;
@@ -34,6 +36,7 @@ export interface StartServiceOptions {
 
 export async function startService(options: StartServiceOptions = {}): Promise<RunningService> {
   const port = await freePort();
+  const grpcPort = await freePort();
   const root = options.root ?? projectRoot();
   const server = join(root, "dist", "service", "src", "server.js");
   // `exec` keeps the pid: the shell becomes the service.
@@ -46,6 +49,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     env: {
       ...process.env,
       [ENV.port]: String(port),
+      [ENV.grpcPort]: String(grpcPort),
       [ENV.host]: "127.0.0.1",
       [ENV.modelCacheDir]: mkdtempSync(join(tmpdir(), "model-cache-")),
       // Each process its own journal unless a test restarts one on the same directory.
@@ -80,6 +84,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   return {
     url,
     port,
+    grpcAddress: `127.0.0.1:${options.env?.[ENV.grpcPort] ?? grpcPort}`,
     process: child,
     output: () => output,
     exited,

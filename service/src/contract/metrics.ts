@@ -35,15 +35,23 @@ export const METRICS = {
   // --- model lifecycle ----------------------------------------------------------------------------------------
   /** Gauge {model,variant}: 1 when a model is loaded and warmed, else 0. */
   modelLoaded: "model_loaded",
-  /** Gauge {model,version,alias,run_id,variant,task} = 1 for the version being served; task is one of TASKS. */
+  /**
+   * Gauge {model,version,alias,run_id,variant,task,execution_provider} = 1 for the version being served; task is
+   * one of TASKS, execution_provider one of EXECUTION_PROVIDERS (the provider that ran the graph's nodes).
+   */
   modelInfo: "model_info",
   /** Counter {model,variant,result}: result is one of RELOAD_RESULTS. */
   modelReloadsTotal: "model_reloads_total",
 
   // --- HTTP -------------------------------------------------------------------------------------------------------
-  /** Counter {method,route,status_code}; route is the route template, never the raw URL. */
+  /**
+   * Counter {method,route,status_code,protocol}; route is the route template, never the raw URL. protocol is
+   * `http` or `grpc` (PROTOCOLS): a gRPC call is counted as the HTTP/2 POST it is, route = its method path
+   * (GRPC_METHODS), status_code = the HTTP status its gRPC code maps to (GRPC_HTTP_STATUS), so 5xx ratios
+   * cover both protocols.
+   */
   httpRequestsTotal: "http_requests_total",
-  /** Histogram {method,route,status_code}. */
+  /** Histogram {method,route,status_code,protocol}. */
   httpRequestDurationSeconds: "http_request_duration_seconds",
   /** Counter {reason}: connections the HTTP layer closed to protect the service; reason is one of HTTP_DROP_REASONS. */
   httpConnectionsDroppedTotal: "http_connections_dropped_total",
@@ -180,6 +188,37 @@ export type ReloadResult = (typeof RELOAD_RESULTS)[number];
 export const DRIFT_COLUMN_LABEL = "column";
 /** Label naming the test of a drift series (ks, chisquare, ...). */
 export const DRIFT_METHOD_LABEL = "method";
+/**
+ * gRPC status code (by number) -> the HTTP status the `status_code` label carries for a gRPC call: the mapping
+ * google/rpc/code.proto documents for each code (CANCELLED as 499, "client closed request").
+ */
+export const GRPC_HTTP_STATUS: Readonly<Record<number, number>> = {
+  0: 200, // OK
+  1: 499, // CANCELLED
+  2: 500, // UNKNOWN
+  3: 400, // INVALID_ARGUMENT
+  4: 504, // DEADLINE_EXCEEDED
+  5: 404, // NOT_FOUND
+  6: 409, // ALREADY_EXISTS
+  7: 403, // PERMISSION_DENIED
+  8: 429, // RESOURCE_EXHAUSTED
+  9: 400, // FAILED_PRECONDITION
+  10: 409, // ABORTED
+  11: 400, // OUT_OF_RANGE
+  12: 501, // UNIMPLEMENTED
+  13: 500, // INTERNAL
+  14: 503, // UNAVAILABLE
+  15: 500, // DATA_LOSS
+  16: 401, // UNAUTHENTICATED
+};
+
+/**
+ * Where ONNX Runtime runs a version's graph (EXECUTION_PROVIDER), and the `execution_provider` label of
+ * model_info: the provider that actually ran the graph's nodes, checked at load (a GPU provider that runs none of
+ * them makes the version not ready rather than serving on CPU unnoticed).
+ */
+export const EXECUTION_PROVIDERS = ["cpu", "cuda", "tensorrt"] as const;
+export type ExecutionProviderName = (typeof EXECUTION_PROVIDERS)[number];
 
 /** Pushgateway job name of the drift CronJob. */
 export const DRIFT_JOB_NAME = "drift";

@@ -32,6 +32,27 @@ export const SERVICE_PORT = 8080;
 /** Kubernetes port name used by Service, ServiceMonitor and probes. */
 export const SERVICE_PORT_NAME = "http";
 
+/** Container port of the Open Inference Protocol over gRPC (GRPC_PORT overrides it outside Kubernetes). */
+export const GRPC_PORT = 8081;
+/** Kubernetes port name (and appProtocol) of the gRPC port: Istio routes a `grpc` port as HTTP/2. */
+export const GRPC_PORT_NAME = "grpc";
+
+/** The Open Inference Protocol's gRPC service (package `inference`, service/src/grpc/open_inference_grpc.proto). */
+export const GRPC_SERVICE = "inference.GRPCInferenceService";
+/** Its methods, as the `route` label of the request metrics carries them: the HTTP/2 :path of the call. */
+export const GRPC_METHODS = {
+  serverLive: `/${GRPC_SERVICE}/ServerLive`,
+  serverReady: `/${GRPC_SERVICE}/ServerReady`,
+  modelReady: `/${GRPC_SERVICE}/ModelReady`,
+  serverMetadata: `/${GRPC_SERVICE}/ServerMetadata`,
+  modelMetadata: `/${GRPC_SERVICE}/ModelMetadata`,
+  modelInfer: `/${GRPC_SERVICE}/ModelInfer`,
+} as const;
+
+/** `protocol` label of http_requests_total / http_request_duration_seconds. */
+export const PROTOCOLS = ["http", "grpc"] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
 /** Model variants a deployment can run as; `variant` label on every model metric. */
 export const VARIANTS = ["stable", "canary", "shadow"] as const;
 export type Variant = (typeof VARIANTS)[number];

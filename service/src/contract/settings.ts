@@ -5,6 +5,10 @@
 export const ENV = {
   port: "PORT",
   host: "HOST",
+  /** Port of the Open Inference Protocol over gRPC (same HOST). */
+  grpcPort: "GRPC_PORT",
+  /** Largest gRPC message received; larger ones are refused with RESOURCE_EXHAUSTED. */
+  grpcMaxMessageBytes: "GRPC_MAX_MESSAGE_BYTES",
   logLevel: "LOG_LEVEL",
   modelUri: "MODEL_URI",
   modelVariant: "MODEL_VARIANT",
@@ -44,6 +48,12 @@ export const ENV = {
   batchMaxSize: "BATCH_MAX_SIZE",
   batchMaxWaitMs: "BATCH_MAX_WAIT_MS",
   inferenceWorkers: "INFERENCE_WORKERS",
+  /** cpu | cuda | tensorrt: where ONNX Runtime runs the graph; a GPU provider that cannot serve makes the version not ready. */
+  executionProvider: "EXECUTION_PROVIDER",
+  /** GPU ordinal for cuda / tensorrt (within the GPUs the container sees). */
+  executionProviderDeviceId: "EXECUTION_PROVIDER_DEVICE_ID",
+  /** Provider options as key=value pairs in onnxruntime's own names (device_id, gpu_mem_limit, ...). */
+  executionProviderOptions: "EXECUTION_PROVIDER_OPTIONS",
   requestTimeoutMs: "REQUEST_TIMEOUT_MS",
   maxQueue: "MAX_QUEUE",
   fallbackLabel: "FALLBACK_LABEL",

@@ -21,7 +21,7 @@ export const metricsPlugin = fp<{ registry: Registry; metrics: ServiceMetrics }>
         const key = `${request.method} ${reply.statusCode}`;
         let s = series.get(key);
         if (!s) {
-          const labels = { method: request.method, route, status_code: String(reply.statusCode) };
+          const labels = { method: request.method, route, status_code: String(reply.statusCode), protocol: "http" };
           s = { requests: metrics.httpRequests.labels(labels), duration: metrics.httpDuration.labels(labels) };
           series.set(key, s);
         }

@@ -84,7 +84,7 @@ export function createServiceMetrics(registry: Registry) {
     modelInfo: new Gauge({
       name: METRICS.modelInfo,
       help: "Always 1; labels say which model version is served.",
-      labelNames: ["model", "version", "alias", "run_id", "variant", "task"] as const,
+      labelNames: ["model", "version", "alias", "run_id", "variant", "task", "execution_provider"] as const,
       registers,
     }),
     reloads: new Counter({
@@ -107,14 +107,14 @@ export function createServiceMetrics(registry: Registry) {
     }),
     httpRequests: new HotCounter({
       name: METRICS.httpRequestsTotal,
-      help: "HTTP requests by route template, method and status code.",
-      labelNames: ["method", "route", "status_code"] as const,
+      help: "Requests by route template, method, status code and protocol (gRPC calls: route = method path, status_code = the HTTP status of their gRPC code).",
+      labelNames: ["method", "route", "status_code", "protocol"] as const,
       registers,
     }),
     httpDuration: new HotHistogram({
       name: METRICS.httpRequestDurationSeconds,
-      help: "HTTP request duration by route template, method and status code (seconds).",
-      labelNames: ["method", "route", "status_code"] as const,
+      help: "Request duration by route template, method, status code and protocol (seconds).",
+      labelNames: ["method", "route", "status_code", "protocol"] as const,
       buckets: [...LATENCY_BUCKETS_SECONDS],
       registers,
     }),

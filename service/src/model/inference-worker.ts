@@ -3,6 +3,7 @@
  * encoding lives once) and answers RunRequests. A blocking session.run() here stalls only this thread.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { ExecutionProviderError } from "./execution-provider";
 import { OnnxScorer } from "./onnx-scorer";
 import type { TensorMap } from "./tensors";
 import { ModelRunError } from "./types";
@@ -12,11 +13,12 @@ async function main(): Promise<void> {
   const port = parentPort!;
   const post = (message: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
   let scorer: OnnxScorer;
+  const { model, provider, verifyWith } = workerData as WorkerModel;
   try {
     // One ORT thread per session: the pool already runs one session per core.
-    scorer = await OnnxScorer.load(workerData as WorkerModel, { intraOpThreads: 1 });
+    scorer = await OnnxScorer.load(model, { intraOpThreads: 1, provider, verifyWith });
   } catch (error) {
-    post({ kind: "failed", error: (error as Error).message });
+    post({ kind: "failed", error: (error as Error).message, providerError: error instanceof ExecutionProviderError });
     return;
   }
   port.on("message", async (request: RunRequest) => {
@@ -32,7 +34,7 @@ async function main(): Promise<void> {
       post({ kind: "error", id: request.id, error: (error as Error).message, runFailed: error instanceof ModelRunError });
     }
   });
-  post({ kind: "ready", io: scorer.io() });
+  post({ kind: "ready", io: scorer.io(), placement: scorer.executionProvider });
 }
 
 /** A typed array that owns its whole buffer (a view on a larger one is copied), so only its bytes are transferred. */

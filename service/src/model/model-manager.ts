@@ -17,6 +17,7 @@ import type { ServiceMetrics } from "../metrics/service-metrics";
 import type { ModelSource, ResolvedModelVersion } from "../registry/model-source";
 import { TASK_DEFINITIONS, ModelContractError, rowValues, type RowValues } from "../tasks";
 import { tensorMetadata } from "../v2/codec";
+import { cpuPlacement } from "./execution-provider";
 import { readModelPackage, type ModelPackage } from "./mlmodel";
 import { readModelContract, withClassCount, type ModelContract, type ScorerModel } from "./model-contract";
 import { readOnnxGraph } from "./onnx-graph";
@@ -366,6 +367,7 @@ export class ModelManager {
       threshold: task.threshold ?? Number.NaN,
       batchAxis,
       scorer,
+      executionProvider: scorer.executionProvider ?? cpuPlacement(),
       io: { inputs: contract.inputs.map(tensorMetadata), outputs: contract.outputs.map(tensorMetadata) },
       validator,
       loadedAt: new Date(),
@@ -407,7 +409,15 @@ export class ModelManager {
 
 function infoLabels(model: LoadedModel, variant: string) {
   const id = model.identity;
-  return { model: id.name, version: id.version, alias: id.alias ?? "", run_id: id.runId ?? "", variant, task: model.task.task };
+  return {
+    model: id.name,
+    version: id.version,
+    alias: id.alias ?? "",
+    run_id: id.runId ?? "",
+    variant,
+    task: model.task.task,
+    execution_provider: model.executionProvider.used,
+  };
 }
 
 function sameVersion(a: { readonly name: string; readonly version: string }, b: { readonly name: string; readonly version: string }): boolean {

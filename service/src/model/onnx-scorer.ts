@@ -4,8 +4,20 @@
  * inside inference worker threads, which is why it depends on nothing but ORT and plain data (ScorerModel).
  */
 import "./onnxruntime-env";
+import { rm } from "node:fs/promises";
 import * as ort from "onnxruntime-node";
 import type { RowValues } from "../tasks/task";
+import {
+  CPU_PROVIDER,
+  cpuPlacement,
+  isGpuProvider,
+  profileDirFor,
+  providerSessionOptions,
+  providerUnavailable,
+  verifyPlacement,
+  type ExecutionProviderPlacement,
+  type ExecutionProviderSettings,
+} from "./execution-provider";
 import { columnData, columnDims } from "./feeds";
 import type { ScorerModel } from "./model-contract";
 import { V2_DATATYPE, floatValues, type HostTensor, type TensorMap, type TensorType } from "./tensors";
@@ -18,27 +30,51 @@ export class ModelIoError extends Error {
 export interface OnnxScorerOptions {
   /** ORT intra-op threads; 1 keeps one request from fanning out over every core. @default 1 */
   readonly intraOpThreads?: number;
+  /** Where the graph runs (EXECUTION_PROVIDER). @default CPU */
+  readonly provider?: ExecutionProviderSettings;
+  /**
+   * Run once right after loading on a GPU provider (the warm-up example), profiled, to confirm the provider ran
+   * the graph (execution-provider.ts). Required for a GPU provider.
+   */
+  readonly verifyWith?: TensorRequest;
 }
 
 export class OnnxScorer implements ServingScorer {
   static async load(model: ScorerModel, options: OnnxScorerOptions = {}): Promise<OnnxScorer> {
-    const session = await ort.InferenceSession.create(model.onnxPath, {
-      intraOpNumThreads: options.intraOpThreads ?? 1,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
-      graphOptimizationLevel: "all",
-      // Run failures are answered (400 for a request's data) and logged by the service; onnxruntime's own stderr
-      // line per failure would let any client flood the logs.
-      logSeverityLevel: 4,
-    });
+    const provider = options.provider ?? CPU_PROVIDER;
+    const profileDir = await profileDirFor(provider);
+    let session: ort.InferenceSession;
     try {
-      return new OnnxScorer(session, model);
+      session = await ort.InferenceSession.create(model.onnxPath, {
+        intraOpNumThreads: options.intraOpThreads ?? 1,
+        interOpNumThreads: 1,
+        executionMode: "sequential",
+        graphOptimizationLevel: "all",
+        // Run failures are answered (400 for a request's data) and logged by the service; onnxruntime's own stderr
+        // line per failure would let any client flood the logs.
+        logSeverityLevel: 4,
+        ...providerSessionOptions(provider, profileDir),
+      });
     } catch (error) {
+      if (profileDir) await rm(profileDir, { recursive: true, force: true });
+      throw isGpuProvider(provider) ? providerUnavailable(provider, error) : error;
+    }
+    try {
+      const scorer = new OnnxScorer(session, model);
+      if (profileDir) {
+        if (!options.verifyWith) throw new Error(`a ${provider.name} session needs an example to verify its placement (verifyWith)`);
+        await scorer.run(options.verifyWith);
+        scorer.placement = await verifyPlacement(session, provider, profileDir);
+      }
+      return scorer;
+    } catch (error) {
+      if (profileDir) await rm(profileDir, { recursive: true, force: true });
       await session.release();
       throw error;
     }
   }
 
+  private placement: ExecutionProviderPlacement = cpuPlacement();
   private readonly fetches: string[];
 
   private constructor(
@@ -85,6 +121,11 @@ export class OnnxScorer implements ServingScorer {
   /** Graph inputs and outputs in Open Inference Protocol terms, as the session reports them. */
   io(): { inputs: TensorMetadata[]; outputs: TensorMetadata[] } {
     return { inputs: this.session.inputMetadata.map(toTensorMetadata), outputs: this.session.outputMetadata.map(toTensorMetadata) };
+  }
+
+  /** The provider that runs this session's graph (checked at load for a GPU provider). */
+  get executionProvider(): ExecutionProviderPlacement {
+    return this.placement;
   }
 
   async close(): Promise<void> {

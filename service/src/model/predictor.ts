@@ -23,6 +23,12 @@ export interface PredictorOptions {
   readonly observeRecords?: (model: LoadedModel, records: readonly FeatureRecord[]) => void;
 }
 
+/**
+ * When a request arrived (performance.now() time), or that and a deadline of its own (a gRPC call's): the
+ * request is answered by REQUEST_TIMEOUT_MS after its arrival, or by its own deadline when that comes first.
+ */
+export type Arrival = number | { readonly receivedAt: number; readonly deadline: number };
+
 export interface InferResult {
   readonly predictions: Prediction[];
   /** The answer's tensors: the graph's outputs (classifiers' label output set to the served decision), or the fallback's. */
@@ -30,19 +36,21 @@ export interface InferResult {
 }
 
 export interface Predictor {
-  /** One prediction per record (a tabular version). `receivedAt` is the request's arrival, performance.now() time. */
-  records(model: LoadedModel, records: readonly FeatureRecord[], receivedAt: number): Promise<Prediction[]>;
+  /** One prediction per record (a tabular version), answered within the deadline `arrival` sets. */
+  records(model: LoadedModel, records: readonly FeatureRecord[], arrival: Arrival): Promise<Prediction[]>;
   /**
    * One prediction per row of a tensor request, and the output tensors named in `outputs`. `records` are the
    * request's rows as named columns when the version has a column contract (they are what is logged).
    */
-  tensors(model: LoadedModel, request: TensorRequest, outputs: readonly string[], receivedAt: number, records?: readonly FeatureRecord[]): Promise<InferResult>;
+  tensors(model: LoadedModel, request: TensorRequest, outputs: readonly string[], arrival: Arrival, records?: readonly FeatureRecord[]): Promise<InferResult>;
 }
 
 const NO_FEATURES: FeatureRecord = Object.freeze({});
 
 export function createPredictor(options: PredictorOptions): Predictor {
   const { variant, metrics, requestTimeoutMs } = options;
+  const deadlineOf = (arrival: Arrival) =>
+    typeof arrival === "number" ? arrival + requestTimeoutMs : Math.min(arrival.receivedAt + requestTimeoutMs, arrival.deadline);
   const series = new WeakMap<LoadedModel, TaskSeries>();
   const seriesFor = (model: LoadedModel): TaskSeries => {
     let s = series.get(model);
@@ -93,13 +101,13 @@ export function createPredictor(options: PredictorOptions): Predictor {
   }
 
   return {
-    async records(model, records, receivedAt) {
+    async records(model, records, arrival) {
       options.observeRecords?.(model, records);
       const s = seriesFor(model);
       const started = performance.now();
       let predictions: Prediction[];
       try {
-        const rows = await model.scorer.score(records, { deadline: receivedAt + requestTimeoutMs });
+        const rows = await model.scorer.score(records, { deadline: deadlineOf(arrival) });
         predictions = model.task.fromRows(rows, records.length, s, (performance.now() - started) / 1000);
       } catch (error) {
         predictions = overloaded(model, s, error, records.length, true);
@@ -108,13 +116,13 @@ export function createPredictor(options: PredictorOptions): Predictor {
       return predictions;
     },
 
-    async tensors(model, request, outputs, receivedAt, records) {
+    async tensors(model, request, outputs, arrival, records) {
       if (records) options.observeRecords?.(model, records);
       const s = seriesFor(model);
       const started = performance.now();
       let result: InferResult;
       try {
-        const graphOutputs = await model.scorer.run(request, { deadline: receivedAt + requestTimeoutMs });
+        const graphOutputs = await model.scorer.run(request, { deadline: deadlineOf(arrival) });
         const predictions = model.task.fromOutputs(graphOutputs, request.rows, s, (performance.now() - started) / 1000);
         result = { predictions, tensors: model.task.answerTensors(graphOutputs, predictions) };
       } catch (error) {

@@ -19,7 +19,11 @@ export interface ServingScorerOptions {
 
 export function servingScorerFactory({ inference, variant, metrics }: ServingScorerOptions): ScorerFactory {
   return async (model, version, warmUp) => {
-    const inner = inference.workers > 0 ? await WorkerPoolScorer.create(model, { workers: inference.workers, warmUp }) : await OnnxScorer.load(model);
+    const provider = inference.executionProvider;
+    const inner =
+      inference.workers > 0
+        ? await WorkerPoolScorer.create(model, { workers: inference.workers, warmUp, provider })
+        : await OnnxScorer.load(model, { provider, verifyWith: warmUp.tensors });
     // Deadline timers fire early by the loop's recent delay (one monitor per process, released on close).
     const loop = processLoopDelay();
     const batcher = new MicroBatcher(inner, {
@@ -33,6 +37,7 @@ export function servingScorerFactory({ inference, variant, metrics }: ServingSco
       metrics: metrics && { instruments: metrics, labels: { model: version.name, variant } },
     });
     return {
+      executionProvider: inner.executionProvider,
       score: (records, options) => batcher.score(records, options),
       run: (request, options) => batcher.run(request, options),
       close: () => batcher.close().finally(loop.release),

@@ -4,6 +4,7 @@
  */
 import type { FallbackReason } from "../contract";
 import type { RowValues, ServedTask } from "../tasks/task";
+import type { ExecutionProviderPlacement } from "./execution-provider";
 import type { ModelPackage } from "./mlmodel";
 import type { ModelContract } from "./model-contract";
 import type { TensorMap } from "./tensors";
@@ -42,7 +43,11 @@ export interface TensorScorer {
   run(request: TensorRequest, options?: ScoreOptions): Promise<TensorMap>;
 }
 
-export type ServingScorer = Scorer & TensorScorer;
+export type ServingScorer = Scorer &
+  TensorScorer & {
+    /** The execution provider that runs the graph, as checked at load. @default CPU (scorers that do not say) */
+    readonly executionProvider?: ExecutionProviderPlacement;
+  };
 
 /** Where the served version came from (registry lineage), as shown by /model, /readyz and model_info. */
 export interface ModelIdentity {
@@ -73,6 +78,8 @@ export interface ServedModel {
   /** Concurrent tensor requests may be coalesced along dimension 0 (the warm-up run confirmed the batch axis). */
   readonly batchAxis: boolean;
   readonly scorer: ServingScorer;
+  /** The execution provider that runs the graph (EXECUTION_PROVIDER, checked at load). */
+  readonly executionProvider: ExecutionProviderPlacement;
   /** ONNX graph inputs and outputs, for Open Inference Protocol metadata: exactly what infer takes and returns. */
   readonly io: {
     readonly inputs: readonly TensorMetadata[];

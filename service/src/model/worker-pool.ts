@@ -14,6 +14,7 @@ import { join, relative } from "node:path";
 import { Worker } from "node:worker_threads";
 import { projectRoot } from "../paths";
 import type { RowValues } from "../tasks/task";
+import { ExecutionProviderError, type ExecutionProviderPlacement, type ExecutionProviderSettings } from "./execution-provider";
 import type { ScorerModel } from "./model-contract";
 import type { TensorMap } from "./tensors";
 import { ModelRunError, ScoringRejectedError, type FeatureRecord, type ServingScorer, type TensorRequest } from "./types";
@@ -24,6 +25,8 @@ export interface WorkerPoolOptions {
   readonly workers?: number;
   /** Run on every worker before the pool is returned: records (column models) and/or tensors. */
   readonly warmUp?: { readonly records?: readonly FeatureRecord[]; readonly tensors?: TensorRequest };
+  /** Where each worker's session runs (verified with the warm-up tensors on a GPU provider). @default CPU */
+  readonly provider?: ExecutionProviderSettings;
 }
 
 /** Backoff between attempts to replace a dead worker: doubles from the first to the last. */
@@ -45,8 +48,10 @@ export class WorkerPoolScorer implements ServingScorer {
   private closing = false;
 
   private constructor(
-    private readonly model: WorkerModel,
+    private readonly start: WorkerModel,
     private readonly graphIo: ModelIo,
+    /** The provider the workers' sessions run on (every worker checks its own at start). */
+    readonly executionProvider: ExecutionProviderPlacement,
   ) {}
 
   /**
@@ -56,14 +61,15 @@ export class WorkerPoolScorer implements ServingScorer {
   static async create(model: ScorerModel, options: WorkerPoolOptions = {}): Promise<WorkerPoolScorer> {
     const count = options.workers ?? availableParallelism();
     if (!Number.isInteger(count) || count < 1) throw new RangeError(`worker pool size must be a positive integer, got ${count}`);
-    const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(model)));
+    const start: WorkerModel = { model, provider: options.provider, verifyWith: options.warmUp?.tensors };
+    const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(start)));
     const failure = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failure) {
       await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.thread.terminate() : undefined)));
       throw failure.reason;
     }
     const ready = started.map((s) => (s as PromiseFulfilledResult<StartedWorker>).value);
-    const pool = new WorkerPoolScorer(model, ready[0].io);
+    const pool = new WorkerPoolScorer(start, ready[0].io, ready[0].placement);
     for (const { thread } of ready) pool.adopt(thread);
     const { records, tensors } = options.warmUp ?? {};
     const runs = pool.workers.flatMap((worker) => [
@@ -146,7 +152,7 @@ export class WorkerPoolScorer implements ServingScorer {
   /** Starts a replacement worker, retrying with backoff (the model file may be briefly unreadable, memory short). */
   private replace(nextDelayMs: number): void {
     if (this.closing) return;
-    startWorker(this.model).then(
+    startWorker(this.start).then(
       ({ thread }) => (this.closing ? void thread.terminate() : this.adopt(thread)),
       () => {
         setTimeout(() => this.replace(Math.min(RESTART_BACKOFF_MS.max, nextDelayMs * 2)), nextDelayMs).unref();
@@ -163,21 +169,25 @@ function failAll(worker: PoolWorker, error: Error): void {
 interface StartedWorker {
   readonly thread: Worker;
   readonly io: ModelIo;
+  readonly placement: ExecutionProviderPlacement;
 }
 
-function startWorker(model: WorkerModel): Promise<StartedWorker> {
+function startWorker(start: WorkerModel): Promise<StartedWorker> {
+  const model = start.model;
   return new Promise((resolve, reject) => {
-    const thread = new Worker(workerScript(), { workerData: model });
+    const thread = new Worker(workerScript(), { workerData: start });
     const onExit = (code: number) => reject(new Error(`inference worker exited with code ${code} while loading ${model.onnxPath}`));
     thread.once("error", reject);
     thread.once("exit", onExit);
     thread.once("message", (message: WorkerMessage) => {
       thread.off("error", reject);
       thread.off("exit", onExit);
-      if (message.kind === "ready") resolve({ thread, io: message.io });
+      if (message.kind === "ready") resolve({ thread, io: message.io, placement: message.placement });
       else {
         void thread.terminate();
-        reject(new Error(`cannot load ${model.onnxPath} in an inference worker: ${message.kind === "failed" ? message.error : message.kind}`));
+        // A provider refusal keeps its own words: it is what /readyz shows.
+        const error = message.kind === "failed" ? message.error : message.kind;
+        reject(message.kind === "failed" && message.providerError ? new ExecutionProviderError(error) : new Error(`cannot load ${model.onnxPath} in an inference worker: ${error}`));
       }
     });
   });

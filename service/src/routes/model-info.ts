@@ -1,7 +1,8 @@
 /**
  * GET /model: what is being served and where it came from — registry version, alias, run id, lineage tags
  * (git commit, dataset), evaluation metrics — its contract: task (and where it was read from), class labels,
- * decision threshold, named-column inputs with their JSON Schema, the graph's tensors — and where reloading
+ * decision threshold, named-column inputs with their JSON Schema, the graph's tensors and the execution provider
+ * that runs them — and where reloading
  * stands (the version the alias names now, a pending or failing reload).
  */
 import type { FastifyPluginAsync } from "fastify";
@@ -43,6 +44,13 @@ export const modelInfoRoutes: FastifyPluginAsync<{ models: ModelManager; variant
       threshold: model.task.threshold ?? null,
       classes: model.task.classes ?? null,
       batch_axis: model.batchAxis,
+      // Where the graph runs, as checked at load (EXECUTION_PROVIDER; a GPU provider that ran nothing is refused).
+      execution_provider: {
+        requested: model.executionProvider.requested,
+        used: model.executionProvider.used,
+        device_id: model.executionProvider.deviceId ?? null,
+        nodes: model.executionProvider.nodes ?? null,
+      },
       loaded_at: model.loadedAt.toISOString(),
       ...reloadBody(models),
       lineage,

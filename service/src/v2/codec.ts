@@ -11,6 +11,7 @@ import {
   INTEGER_RANGES,
   V2_DATATYPE,
   allocate,
+  fromHalf,
   setElement,
   toJsonValues,
   type GraphTensor,
@@ -79,12 +80,15 @@ const DEFAULT_MAX_ELEMENTS = 16 * 1024 * 1024;
 const INTEGER_DATATYPES: readonly string[] = ["INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"];
 const FLOAT_DATATYPES: readonly string[] = ["FP16", "FP32", "FP64"];
 /** Request datatype -> the element type whose range its values must fit. */
-const DATATYPE_TYPES: Record<V2Datatype, TensorType> = Object.fromEntries(
+export const DATATYPE_TYPES: Record<V2Datatype, TensorType> = Object.fromEntries(
   Object.entries(V2_DATATYPE).map(([type, datatype]) => [datatype, type as TensorType]),
 ) as Record<V2Datatype, TensorType>;
 
-/** Checks an inference request body against the model and turns its inputs into graph tensors. */
-export function decodeInferRequest(body: unknown, model: V2ModelView, limits: DecodeLimits): DecodedInferRequest {
+/**
+ * Checks an inference request body against the model and turns its inputs into graph tensors. `rawInputs` (gRPC's
+ * raw_input_contents) holds the data of inputs[i] as bytes instead of its `data`, one entry per input.
+ */
+export function decodeInferRequest(body: unknown, model: V2ModelView, limits: DecodeLimits, rawInputs?: readonly Uint8Array[]): DecodedInferRequest {
   if (!isObject(body)) throw new V2RequestError('the inference request must be a JSON object with an "inputs" array');
   const id = body.id;
   if (id !== undefined && typeof id !== "string") throw new V2RequestError('"id" must be a string');
@@ -93,6 +97,9 @@ export function decodeInferRequest(body: unknown, model: V2ModelView, limits: De
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) throw new V2RequestError(`"inputs" must be a non-empty array of tensors (the model takes ${inputNames})`);
   if (body.inputs.length > model.inputs.length) {
     throw new V2RequestError(`"inputs" holds ${body.inputs.length} tensors but the model takes ${model.inputs.length} (${inputNames})`);
+  }
+  if (rawInputs && rawInputs.length !== body.inputs.length) {
+    throw new V2RequestError(`raw_input_contents holds ${rawInputs.length} entries for ${body.inputs.length} inputs: give one per input, in the order of "inputs"`);
   }
   const graphInputs = new Map(model.inputs.map((i) => [i.name, i]));
   const tensors: Record<string, HostTensor> = {};
@@ -108,7 +115,9 @@ export function decodeInferRequest(body: unknown, model: V2ModelView, limits: De
     if (!graphInput) throw new V2RequestError(`${where} names ${preview(name)}, which is not a model input; inputs are ${inputNames}`);
     if (name in tensors) throw new V2RequestError(`input "${name}" is given twice`);
     checkParameters(input.parameters, `input "${name}" parameters`);
-    const tensor = decodeTensor(graphInput, input.datatype, input.shape, input.data, limits.maxElements);
+    const tensor = rawInputs
+      ? decodeRawTensor(graphInput, input.datatype, input.shape, rawInputs[index]!, limits.maxElements)
+      : decodeTensor(graphInput, input.datatype, input.shape, input.data, limits.maxElements);
     if (model.batchAxis) {
       const n = tensor.dims[0]!;
       if (rows !== undefined && n !== rows) {
@@ -136,16 +145,7 @@ export function decodeInferRequest(body: unknown, model: V2ModelView, limits: De
  */
 export function decodeTensor(input: GraphTensor, datatype: unknown, shape: unknown, data: unknown, maxElements = DEFAULT_MAX_ELEMENTS): HostTensor {
   const name = input.name;
-  if (typeof datatype !== "string" || !(V2_DATATYPES as readonly string[]).includes(datatype)) {
-    throw new V2RequestError(`input "${name}" has datatype ${preview(datatype)}; expected one of ${V2_DATATYPES.join(", ")}`);
-  }
-  if (!accepts(input.type, datatype)) {
-    throw new V2RequestError(`input "${name}" is ${V2_DATATYPE[input.type]} in the model: send ${expected(input.type)}, not ${datatype}`);
-  }
-  const dims = checkShape(input, shape);
-  let count = 1;
-  for (const d of dims) count *= d;
-  if (count > maxElements) throw new V2RequestError(`input "${name}" has shape [${dims.join(", ")}]: ${count} elements is more than the ${maxElements} allowed`);
+  const { dims, count } = checkHeader(input, datatype, shape, maxElements);
   if (!Array.isArray(data)) throw new V2RequestError(`input "${name}" data must be an array (row-major, flat or nested like the shape)`);
   const values = flatten(data, dims.length, count, name);
   if (values.length !== count) {
@@ -156,6 +156,132 @@ export function decodeTensor(input: GraphTensor, datatype: unknown, shape: unkno
   const requestType = DATATYPE_TYPES[datatype as V2Datatype];
   for (let i = 0; i < count; i++) setElement(out, input.type, i, checkValue(values[i], datatype as V2Datatype, requestType, input.type, name, i));
   return { type: input.type, dims, data: out };
+}
+
+/**
+ * One input tensor from raw bytes (gRPC raw_input_contents): row-major, little-endian, no padding, `datatype`'s
+ * element size each (BOOL one byte 0 or 1; BYTES each element a 4-byte little-endian length then its bytes, as
+ * Triton and the KServe clients write them). Values are checked like typed data, so both forms accept the same
+ * tensors; 64-bit integers keep their full range here.
+ */
+export function decodeRawTensor(input: GraphTensor, datatype: unknown, shape: unknown, bytes: Uint8Array, maxElements = DEFAULT_MAX_ELEMENTS): HostTensor {
+  const { dims, count } = checkHeader(input, datatype, shape, maxElements);
+  const type = datatype as V2Datatype;
+  const name = input.name;
+  if (type === "BYTES") return { type: input.type, dims, data: readByteStrings(bytes, count, name) };
+  const size = RAW_SIZES[type];
+  if (bytes.byteLength !== count * size) {
+    throw new V2RequestError(`input "${name}" has shape [${dims.join(", ")}] (${count} ${type} values, ${count * size} bytes) but its raw contents hold ${bytes.byteLength} bytes`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = allocate(input.type, count);
+  const requestType = DATATYPE_TYPES[type];
+  const wide = input.type === "int64" || input.type === "uint64";
+  for (let i = 0; i < count; i++) {
+    const value = readRaw(view, type, i);
+    if (typeof value === "bigint" && wide) {
+      // Exact: no detour through a double.
+      const signed = input.type === "int64";
+      if (signed ? value > 0x7fffffffffffffffn : value < 0n) throw new V2RequestError(`input "${name}" element ${i}: ${value} is not an ${V2_DATATYPE[input.type]} value`);
+      (out as BigInt64Array)[i] = value;
+      continue;
+    }
+    const number = typeof value === "bigint" ? Number(value) : value;
+    if (typeof value === "bigint" && !Number.isSafeInteger(number)) {
+      throw new V2RequestError(`input "${name}" element ${i}: ${value} does not fit the model's ${V2_DATATYPE[input.type]}`);
+    }
+    setElement(out, input.type, i, checkValue(number, type, requestType, input.type, name, i));
+  }
+  return { type: input.type, dims, data: out };
+}
+
+/** Bytes per element of each fixed-size datatype in raw contents. */
+const RAW_SIZES: Record<Exclude<V2Datatype, "BYTES">, number> = {
+  BOOL: 1,
+  UINT8: 1,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 2,
+  FP16: 2,
+  UINT32: 4,
+  INT32: 4,
+  FP32: 4,
+  UINT64: 8,
+  INT64: 8,
+  FP64: 8,
+};
+
+function readRaw(view: DataView, type: Exclude<V2Datatype, "BYTES">, i: number): number | bigint | boolean {
+  switch (type) {
+    case "BOOL": {
+      const byte = view.getUint8(i);
+      if (byte > 1) throw new V2RequestError(`BOOL element ${i} is byte ${byte}: raw BOOL elements are one byte, 0 or 1`);
+      return byte === 1;
+    }
+    case "UINT8":
+      return view.getUint8(i);
+    case "INT8":
+      return view.getInt8(i);
+    case "UINT16":
+      return view.getUint16(2 * i, true);
+    case "INT16":
+      return view.getInt16(2 * i, true);
+    case "FP16":
+      return fromHalf(view.getUint16(2 * i, true));
+    case "UINT32":
+      return view.getUint32(4 * i, true);
+    case "INT32":
+      return view.getInt32(4 * i, true);
+    case "FP32":
+      return view.getFloat32(4 * i, true);
+    case "UINT64":
+      return view.getBigUint64(8 * i, true);
+    case "INT64":
+      return view.getBigInt64(8 * i, true);
+    case "FP64":
+      return view.getFloat64(8 * i, true);
+  }
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** `count` length-prefixed strings filling `bytes` exactly. */
+function readByteStrings(bytes: Uint8Array, count: number, name: string): string[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Array<string>(count);
+  let offset = 0;
+  for (let i = 0; i < count; i++) {
+    if (offset + 4 > bytes.byteLength) throw new V2RequestError(`input "${name}" raw BYTES contents end after ${i} of ${count} elements (each is a 4-byte little-endian length, then the bytes)`);
+    const length = view.getUint32(offset, true);
+    offset += 4;
+    if (offset + length > bytes.byteLength) throw new V2RequestError(`input "${name}" raw BYTES element ${i} says ${length} bytes but only ${bytes.byteLength - offset} remain`);
+    try {
+      out[i] = UTF8.decode(bytes.subarray(offset, offset + length));
+    } catch {
+      throw new V2RequestError(`input "${name}" BYTES element ${i} is not valid UTF-8 (the model's string inputs are text)`);
+    }
+    offset += length;
+  }
+  if (offset !== bytes.byteLength) throw new V2RequestError(`input "${name}" raw BYTES contents hold ${bytes.byteLength - offset} bytes past its ${count} elements`);
+  return out;
+}
+
+/** Raw bytes of a tensor as the protocol lays them out (the inverse of decodeRawTensor), little-endian. */
+export function encodeRawTensor(tensor: HostTensor): Uint8Array {
+  const data = tensor.data;
+  if (Array.isArray(data)) {
+    const parts = data.map((s) => Buffer.from(s, "utf8"));
+    const out = Buffer.allocUnsafe(parts.reduce((n, p) => n + 4 + p.length, 0));
+    let offset = 0;
+    for (const part of parts) {
+      out.writeUInt32LE(part.length, offset);
+      part.copy(out, offset + 4);
+      offset += 4 + part.length;
+    }
+    return out;
+  }
+  // Typed arrays are in the host's byte order: little-endian on every platform onnxruntime-node ships for.
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** Output tensors as the protocol's JSON, in the order asked. */
@@ -169,6 +295,22 @@ export function encodeTensors(tensors: TensorMap, names: readonly string[]): V2T
 /** Graph tensors in the protocol's metadata terms: datatype names, -1 for every dynamic dimension. */
 export function tensorMetadata(tensor: GraphTensor): { name: string; datatype: string; shape: number[] } {
   return { name: tensor.name, datatype: V2_DATATYPE[tensor.type], shape: tensor.dims.map((d) => (typeof d === "number" && d >= 0 ? d : -1)) };
+}
+
+/** The datatype and shape of an input checked against the graph input: its dims and element count. */
+function checkHeader(input: GraphTensor, datatype: unknown, shape: unknown, maxElements: number): { dims: number[]; count: number } {
+  const name = input.name;
+  if (typeof datatype !== "string" || !(V2_DATATYPES as readonly string[]).includes(datatype)) {
+    throw new V2RequestError(`input "${name}" has datatype ${preview(datatype)}; expected one of ${V2_DATATYPES.join(", ")}`);
+  }
+  if (!accepts(input.type, datatype)) {
+    throw new V2RequestError(`input "${name}" is ${V2_DATATYPE[input.type]} in the model: send ${expected(input.type)}, not ${datatype}`);
+  }
+  const dims = checkShape(input, shape);
+  let count = 1;
+  for (const d of dims) count *= d;
+  if (count > maxElements) throw new V2RequestError(`input "${name}" has shape [${dims.join(", ")}]: ${count} elements is more than the ${maxElements} allowed`);
+  return { dims, count };
 }
 
 function accepts(type: TensorType, datatype: string): boolean {
