@@ -4,8 +4,8 @@ module.exports = {
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.(t|j)sx?$": ["@swc/jest", { jsc: { target: "es2022" } }] },
-  // hyparquet and hyparquet-writer (+ the compressors' hysnappy, fzstd) and cookie (via fastify inject) ship ESM only; let swc turn them into CommonJS for jest's module loader.
-  transformIgnorePatterns: ["/node_modules/(?!(hyparquet|hyparquet-compressors|hyparquet-writer|hysnappy|fzstd|cookie)/)"],
+  // hyparquet and hyparquet-writer (+ the compressors' hysnappy, fzstd) ship ESM only; let swc turn them into CommonJS for jest's module loader.
+  transformIgnorePatterns: ["/node_modules/(?!(hyparquet|hyparquet-compressors|hyparquet-writer|hysnappy|fzstd)/)"],
   setupFiles: ["<rootDir>/test/support/setup-env.ts"],
   globalSetup: "<rootDir>/test/support/global-setup.ts",
   testTimeout: 60000,

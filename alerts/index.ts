@@ -20,7 +20,7 @@ export type {
 export { DEFAULT_MODEL_THRESHOLDS, DEFAULT_PLATFORM_THRESHOLDS, DEFAULT_RUNBOOK_BASE_URL, DEFAULT_TASK, SEVERITIES, isAlertRule } from "./types";
 export type { AlertReceiver, AlertmanagerProps } from "./alertmanager";
 export { INHIBITED_BY_MODEL_NOT_LOADED, alertmanagerConfig } from "./alertmanager";
-export type { PrometheusRuleProps } from "./prometheus-rule";
+export type { PrometheusRuleManifest, PrometheusRuleProps } from "./prometheus-rule";
 export { prometheusRule, rulesFile } from "./prometheus-rule";
 export type { RunbookOptions } from "./runbooks";
 export { modelRunbook, platformRunbook } from "./runbooks";

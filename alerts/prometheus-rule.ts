@@ -1,6 +1,16 @@
 /** Rule groups as a prometheus-operator PrometheusRule (what kube-prometheus-stack loads) or a plain rules file. */
-import type { IPrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
-import type { RuleGroup } from "./types";
+import type { AlertRule, RecordingRule, RuleGroup } from "./types";
+
+/**
+ * The prometheus-operator PrometheusRule this module emits (monitoring.coreos.com/v1, the fields we set). Tests
+ * validate it against the CRD that the pinned kube-prometheus-stack chart installs (test/fixtures/crds).
+ */
+export interface PrometheusRuleManifest {
+  readonly apiVersion: "monitoring.coreos.com/v1";
+  readonly kind: "PrometheusRule";
+  readonly metadata: { readonly name: string; readonly namespace: string; readonly labels: Record<string, string> };
+  readonly spec: { readonly groups: { readonly name: string; readonly interval?: string; readonly rules: (AlertRule | RecordingRule)[] }[] };
+}
 
 /** The document `promtool check rules` and Prometheus' rule_files read. */
 export function rulesFile(groups: readonly RuleGroup[]): { groups: RuleGroup[] } {
@@ -22,7 +32,7 @@ export interface PrometheusRuleProps {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-export function prometheusRule(props: PrometheusRuleProps, groups: readonly RuleGroup[]): IPrometheusRule {
+export function prometheusRule(props: PrometheusRuleProps, groups: readonly RuleGroup[]): PrometheusRuleManifest {
   return {
     apiVersion: "monitoring.coreos.com/v1",
     kind: "PrometheusRule",

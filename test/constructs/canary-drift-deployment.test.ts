@@ -74,7 +74,7 @@ describe("CanaryRelease", () => {
     // The validator does reject a broken object (a string weight).
     const broken = structuredClone(vs);
     broken.spec.http[2].route[0].weight = "ninety";
-    expect(crdErrors([broken])).toEqual([expect.stringMatching(/weight must be integer/)]);
+    expect(crdErrors([broken])).toEqual([expect.stringMatching(/: spec\.http\[2\]\.route\[0\]\.weight must be integer$/)]);
   });
 
   it("without a canary or shadow: stable only, at 100", () => {

@@ -109,7 +109,7 @@ describe("InferenceService", () => {
     expect(sidecar.spec.egress).toBeUndefined();
     const broken = structuredClone(sidecar);
     broken.spec.inboundConnectionPool.tcp.maxConnections = "many";
-    expect(crdErrors([sidecar, broken])).toEqual([expect.stringMatching(/maxConnections must be integer/)]);
+    expect(crdErrors([sidecar, broken])).toEqual([expect.stringMatching(/: spec\.inboundConnectionPool\.tcp\.maxConnections must be integer$/)]);
     // The service behind it accepts what the sidecar may open, plus probes and scrapes, and keeps idle
     // connections longer than the sidecar does, so the sidecar never reuses one the service is closing.
     const env = envOf(c);

@@ -1,5 +1,3 @@
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
@@ -7,6 +5,7 @@ import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { Aspects, TerraformStack, Testing } from "cdktf";
 import { parseAllDocuments, parse } from "yaml";
 import { PlatformPolicies } from "../../../constructs/policies";
+import { crdProblems } from "./crd-validator";
 
 export type Json = Record<string, any>;
 export interface Synthesized {
@@ -58,15 +57,15 @@ export function wrap(json: Json): Synthesized {
   };
 }
 
-/** Validates objects against their CRD schemas (see validate-crds.mjs); returns one error string per invalid object. */
+/**
+ * Validates objects against the CRD schemas of the pinned charts (see crd-validator.ts); returns one string per
+ * invalid object: `Kind namespace/name: problem, problem`.
+ */
 export function crdErrors(objects: readonly Json[]): string[] {
-  const out = execFileSync(process.execPath, [join(__dirname, "validate-crds.mjs")], {
-    input: JSON.stringify(objects),
-    encoding: "utf8",
+  return objects.flatMap((object) => {
+    const problems = crdProblems(object);
+    return problems.length === 0 ? [] : [`${object.kind} ${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}: ${problems.join(", ")}`];
   });
-  return (JSON.parse(out) as { object: string; error: string | null }[])
-    .filter((r) => r.error !== null)
-    .map((r) => `${r.object}: ${r.error}`);
 }
 
 /** Minimal valid props reused across tests. */
