@@ -84,6 +84,8 @@ export interface ModelAlertThresholds {
   readonly canaryLatencyFactor: number;
   /** Predictions each variant needs in 5 m before canary and stable are compared. @default 100 */
   readonly canaryMinPredictions: number;
+  /** Connections one replica's HTTP layer closed for one reason in 15 minutes before it alerts. @default 10 */
+  readonly connectionDrops15m: number;
 }
 
 export const DEFAULT_MODEL_THRESHOLDS: ModelAlertThresholds = {
@@ -102,6 +104,7 @@ export const DEFAULT_MODEL_THRESHOLDS: ModelAlertThresholds = {
   canaryErrorRatioMargin: 0.01,
   canaryLatencyFactor: 1.5,
   canaryMinPredictions: 100,
+  connectionDrops15m: 10,
 };
 
 export interface PlatformAlertThresholds {

@@ -179,6 +179,17 @@ export function serviceDashboard(ctx: ModelDashboardContext, uid: string): dashb
         { expr: `${sumBy([LABEL.variant, LABEL.reason], `rate(${selector(METRICS.predictionsRejectedTotal, served)}[${RATE_WINDOW}])`)}\nor\n0 * ${predictionRate(byVariant, RATE_WINDOW)}`, legend: "rejected {{variant}} {{reason}}" },
       ],
       unit: "reqps",
+        })
+    .timeseries({
+      title: "Connections dropped",
+      description:
+        `Connections the HTTP layer closed to protect the service, per replica and reason, in 15 minutes (max_connections, pipelining, request_timeout, connection_timeout, malformed). ` +
+        `Dashed line: the ${t.connectionDrops15m} in 15 minutes ConnectionsDropped fires above.`,
+      queries: [{ expr: sumBy([LABEL.instance, LABEL.reason], `increase(${selector(METRICS.httpConnectionsDroppedTotal, served)}[15m])`), legend: "{{instance}} {{reason}}" }],
+      unit: "short",
+      min: 0,
+      steps: [{ value: t.connectionDrops15m, color: "red" }],
+      alert: ctx.alert("ConnectionsDropped"),
     });
 
   predictionRow(layout, ctx);

@@ -25,6 +25,7 @@ export function serviceAlerts(model: string, t: ModelAlertThresholds): AlertDefi
   const loaded = selector(METRICS.modelLoaded, served);
   const traffic = (variant: string) => selector(RECORDED.predictionRate5m, [ofModel, eq(LABEL.variant, variant)]);
   const reloadFailures = selector(METRICS.modelReloadsTotal, [ofModel, eq(LABEL.result, RELOAD_FAILURE)]);
+  const dropped = selector(METRICS.httpConnectionsDroppedTotal, [ofModel]);
   return [
     {
       name: "ModelNotLoaded",
@@ -134,6 +135,27 @@ export function serviceAlerts(model: string, t: ModelAlertThresholds): AlertDefi
         "kubectl -n $NS logs -l $SELECTOR --tail=300 | grep -iE 'reload|load failed|registry'",
         `curl -s localhost:8080${ROUTES.model}   # the version still served (after port-forward)`,
         "Check the version in MLflow: status READY? artifacts complete? If broken, move the alias back (Rollback).",
+      ],
+    },
+    {
+      name: "ConnectionsDropped",
+      severity: "ticket",
+      expr: `${sumBy([...perReplica, LABEL.reason], `increase(${dropped}[15m])`)} > ${t.connectionDrops15m}`,
+      for: "0m",
+      summary: `${modelVariant}: {{ $labels.${LABEL.instance} }} closed ${value.raw} connections (${label(LABEL.reason)}) in 15 minutes`,
+      description:
+        `The HTTP layer of ${modelVariant} on {{ $labels.${LABEL.instance} }} closed ${value.raw} connections for reason ${label(LABEL.reason)} ` +
+        `in 15 minutes (threshold ${t.connectionDrops15m}). Callers on those connections got no answer, or a 429/408 before the close.`,
+      meaning:
+        "The service protects itself from clients that would exhaust it, and every such close is counted by reason: " +
+        "max_connections (the replica is at HTTP_MAX_CONNECTIONS: callers open a connection per request, or the replica needs company), " +
+        "pipelining (a client sends more pipelined requests than HTTP_MAX_PIPELINED), request_timeout / connection_timeout (clients " +
+        "that send too slowly or hold idle connections: a slowloris, or a caller's network), malformed (bytes that are not HTTP). " +
+        "A few a day are normal on the internet; a steady stream means a misbehaving caller or too few replicas.",
+      firstSteps: [
+        "Service dashboard: 'Connections dropped' by reason and replica: one replica or all, since when.",
+        "max_connections: kubectl -n $NS get hpa; check callers reuse connections (keep-alive) and scale out if the replicas are busy.",
+        "timeouts or pipelining: kubectl -n $NS logs -l $SELECTOR --tail=300 | grep -i 'connection' — find the client (remote address) and its owner.",
       ],
     },
   ];

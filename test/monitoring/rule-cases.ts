@@ -263,6 +263,35 @@ export const RULE_CASES: RuleCase[] = [
     evalTime: "35m",
     expected: [],
   },
+  // --- ConnectionsDropped ----------------------------------------------------------------------------------------
+  {
+    name: "fires per replica and reason when more than 10 connections were closed in 15 minutes",
+    alert: "ConnectionsDropped",
+    series: [
+      // 2 per minute at the connection cap: 30 in 15 minutes; slow clients trickle at 1 in 3 minutes (5): silent.
+      series(METRICS.httpConnectionsDroppedTotal, { ...stable, reason: "max_connections" }, "0x10 0+2x20"),
+      series(METRICS.httpConnectionsDroppedTotal, { ...stable, reason: "request_timeout" }, "0x10 0+0.34x20"),
+    ],
+    evalTime: "30m",
+    expected: [
+      {
+        labels: { severity: "ticket", ...replicaOf(stable), reason: "max_connections" },
+        summary: "flight-delay (stable) in prod: 10.0.0.1:8080 closed 30 connections (max_connections) in 15 minutes",
+        description:
+          "The HTTP layer of flight-delay (stable) in prod on 10.0.0.1:8080 closed 30 connections for reason max_connections in 15 minutes (threshold 10). Callers on those connections got no answer, or a 429/408 before the close.",
+      },
+    ],
+  },
+  {
+    name: "stays silent at 9 in 15 minutes, and for another model",
+    alert: "ConnectionsDropped",
+    series: [
+      series(METRICS.httpConnectionsDroppedTotal, { ...stable, reason: "pipelining" }, "0x10 0+0.6x20"),
+      series(METRICS.httpConnectionsDroppedTotal, { ...stable, model: "other-model", reason: "max_connections" }, "0x10 0+5x20"),
+    ],
+    evalTime: "30m",
+    expected: [],
+  },
   // --- PredictionDistributionShift -----------------------------------------------------------------------------
   {
     name: "fires when the hourly positive rate leaves the daily one by more than 10 points",
