@@ -178,6 +178,14 @@ export function perServingProcess(expr: string, scope: Scope): string {
   return `${expr}\n* on (${LABEL.job}, ${LABEL.instance}) group_left (${LABEL.model}, ${LABEL.variant})\n${servingProcesses(scope)}`;
 }
 
+/**
+ * Like perServingProcess, but keeps the value whether or not the model is loaded (x 1, not x model_loaded): what
+ * the HTTP layer does to connections matters while the process loads too.
+ */
+export function attributedToServingProcess(expr: string, scope: Scope): string {
+  return `${expr}\n* on (${LABEL.job}, ${LABEL.instance}) group_left (${LABEL.model}, ${LABEL.variant})\n(0 * ${servingProcesses(scope)} + 1)`;
+}
+
 /** HTTP requests per second on the inference routes, attributed to the model the process serves. */
 export function httpRequestRate(scope: Scope, window: string, statusMatcher?: string): string {
   const matchers = [oneOf(LABEL.route, INFERENCE_ROUTES), ...(statusMatcher ? [statusMatcher] : [])];

@@ -12,6 +12,7 @@ import {
   METRICS,
   PROMETHEUS_ALERTS,
   SHADOW,
+  attributedToServingProcess,
   eq,
   http5xxRatio,
   httpRequestRate,
@@ -185,7 +186,7 @@ export function serviceDashboard(ctx: ModelDashboardContext, uid: string): dashb
       description:
         `Connections the HTTP layer closed to protect the service, per replica and reason, in 15 minutes (max_connections, pipelining, request_timeout, connection_timeout, malformed). ` +
         `Dashed line: the ${t.connectionDrops15m} in 15 minutes ConnectionsDropped fires above.`,
-      queries: [{ expr: sumBy([LABEL.instance, LABEL.reason], `increase(${selector(METRICS.httpConnectionsDroppedTotal, served)}[15m])`), legend: "{{instance}} {{reason}}" }],
+      queries: [{ expr: sumBy([LABEL.instance, LABEL.reason], attributedToServingProcess(`increase(${METRICS.httpConnectionsDroppedTotal}[15m])`, { matchers: served, by: [] })), legend: "{{instance}} {{reason}}" }],
       unit: "short",
       min: 0,
       steps: [{ value: t.connectionDrops15m, color: "red" }],

@@ -4,6 +4,7 @@ import {
   LABEL,
   METRICS,
   RELOAD_FAILURE,
+  attributedToServingProcess,
   SHADOW,
   STABLE,
   counterEvents,
@@ -25,7 +26,8 @@ export function serviceAlerts(model: string, t: ModelAlertThresholds): AlertDefi
   const loaded = selector(METRICS.modelLoaded, served);
   const traffic = (variant: string) => selector(RECORDED.predictionRate5m, [ofModel, eq(LABEL.variant, variant)]);
   const reloadFailures = selector(METRICS.modelReloadsTotal, [ofModel, eq(LABEL.result, RELOAD_FAILURE)]);
-  const dropped = selector(METRICS.httpConnectionsDroppedTotal, [ofModel]);
+  // Per process, without model labels: attributed to the model and variant the process serves.
+  const dropped = (window: string) => attributedToServingProcess(`increase(${METRICS.httpConnectionsDroppedTotal}[${window}])`, { matchers: [ofModel], by: [] });
   return [
     {
       name: "ModelNotLoaded",
@@ -140,7 +142,7 @@ export function serviceAlerts(model: string, t: ModelAlertThresholds): AlertDefi
     {
       name: "ConnectionsDropped",
       severity: "ticket",
-      expr: `${sumBy([...perReplica, LABEL.reason], `increase(${dropped}[15m])`)} > ${t.connectionDrops15m}`,
+      expr: `${sumBy([...perReplica, LABEL.reason], dropped("15m"))} > ${t.connectionDrops15m}`,
       for: "0m",
       summary: `${modelVariant}: {{ $labels.${LABEL.instance} }} closed ${value.raw} connections (${label(LABEL.reason)}) in 15 minutes`,
       description:

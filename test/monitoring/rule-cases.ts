@@ -265,12 +265,15 @@ export const RULE_CASES: RuleCase[] = [
   },
   // --- ConnectionsDropped ----------------------------------------------------------------------------------------
   {
-    name: "fires per replica and reason when more than 10 connections were closed in 15 minutes",
+    name: "fires per replica and reason when more than 10 connections were closed in 15 minutes, also while the model is not loaded",
     alert: "ConnectionsDropped",
     series: [
+      // As the service exports it: per process, no model labels (model_loaded says which model the pod serves).
       // 2 per minute at the connection cap: 30 in 15 minutes; slow clients trickle at 1 in 3 minutes (5): silent.
-      series(METRICS.httpConnectionsDroppedTotal, { ...stable, reason: "max_connections" }, "0x10 0+2x20"),
-      series(METRICS.httpConnectionsDroppedTotal, { ...stable, reason: "request_timeout" }, "0x10 0+0.34x20"),
+      // The model was unloaded at 20m (a failed reload, say): the drops still count.
+      series(METRICS.modelLoaded, stable, "1x20 0x10"),
+      series(METRICS.httpConnectionsDroppedTotal, { ...stablePod, reason: "max_connections" }, "0x10 0+2x20"),
+      series(METRICS.httpConnectionsDroppedTotal, { ...stablePod, reason: "request_timeout" }, "0x10 0+0.34x20"),
     ],
     evalTime: "30m",
     expected: [
@@ -286,8 +289,11 @@ export const RULE_CASES: RuleCase[] = [
     name: "stays silent at 9 in 15 minutes, and for another model",
     alert: "ConnectionsDropped",
     series: [
-      series(METRICS.httpConnectionsDroppedTotal, { ...stable, reason: "pipelining" }, "0x10 0+0.6x20"),
-      series(METRICS.httpConnectionsDroppedTotal, { ...stable, model: "other-model", reason: "max_connections" }, "0x10 0+5x20"),
+      series(METRICS.modelLoaded, stable, "1x30"),
+      series(METRICS.httpConnectionsDroppedTotal, { ...stablePod, reason: "pipelining" }, "0x10 0+0.6x20"),
+      // Another model's pod: its drops are its own alert's.
+      series(METRICS.modelLoaded, { ...canaryPod, model: "other-model", variant: "stable" }, "1x30"),
+      series(METRICS.httpConnectionsDroppedTotal, { ...canaryPod, reason: "max_connections" }, "0x10 0+5x20"),
     ],
     evalTime: "30m",
     expected: [],
