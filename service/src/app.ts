@@ -132,7 +132,7 @@ export async function buildApp(config: ServiceConfig, overrides: AppOverrides = 
     await Promise.all([models.stop(), shadowModels?.stop(), onlineDrift?.stop()]);
   });
 
-  await app.register(httpProtectionPlugin, { bodyLimitBytes: config.limits.bodyLimitBytes });
+  await app.register(httpProtectionPlugin, { bodyLimitBytes: config.limits.bodyLimitBytes, bodyMaxKeys: config.limits.bodyMaxKeys });
   await app.register(metricsPlugin, { registry, metrics });
   await app.register(predictionLogPlugin, {
     ...config.predictionLog,

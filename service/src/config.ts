@@ -38,7 +38,7 @@ export interface ServiceConfig {
   };
   readonly mlflow: MlflowSettings;
   readonly shadow?: { readonly uri: string; readonly sampleRate: number };
-  readonly limits: { readonly bodyLimitBytes: number; readonly maxBatchRecords: number };
+  readonly limits: { readonly bodyLimitBytes: number; readonly bodyMaxKeys: number; readonly maxBatchRecords: number };
   /** Protection of the HTTP layer against slow and abusive clients (service/src/http/). */
   readonly http: HttpLimits;
   readonly inference: {
@@ -166,6 +166,8 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     shadow: shadowUri ? { uri: shadowUri, sampleRate: read.number(ENV.shadowSampleRate, 1, 0, 1) } : undefined,
     limits: {
       bodyLimitBytes: read.int(ENV.bodyLimitBytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
+      // A full batch (MAX_BATCH_RECORDS records) of a model with up to ~40 columns fits in the default.
+      bodyMaxKeys: read.int(ENV.bodyMaxKeys, 50_000, 100, 10_000_000),
       maxBatchRecords: read.int(ENV.maxBatchRecords, 1000, 1, 100_000),
     },
     http: httpLimits(read, problems, requestTimeoutMs),

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { ENV, ROUTES } from "../../service/src/contract";
 import type { ModelportApp } from "../../service/src/app";
 import { MAX_REPORTED_FIELDS } from "../../service/src/errors";
-import { findDuplicateKey, hasDuplicateKeys, textKeyCount } from "../../service/src/http/json-body";
+import { findDuplicateKey, hasDuplicateKeys, keysOverLimit, textKeyCount } from "../../service/src/http/json-body";
 import { embeddedModel, startTestApp } from "../support/service-app";
 
 let app: ModelportApp;
@@ -113,13 +113,23 @@ describe("Content-Encoding", () => {
 });
 
 describe("error answers stay small whatever the request holds", () => {
-  it("a 1 MB body of unknown keys gets a 400 of at most a few tens of KB, counting what it leaves out", async () => {
-    // Issue 19 finding 3: ~120k unknown keys were answered with an ~8 MB 400 listing every one.
+  it("a 1 MB body of 100k unknown keys is refused before it is parsed: a small 413 naming BODY_MAX_KEYS", async () => {
+    // Issue 19 finding 3: ~120k unknown keys were answered with an ~8 MB 400 listing every one, and parsing such
+    // bodies (~100-150 ms of the loop each) let four clients starve every other one (bench:abuse unknown-fields).
     const unknown = Array.from({ length: 100_000 }, (_, i) => `"${i.toString(36)}":0`).join(",");
     const body = `{${JSON.stringify(record).slice(1, -1)},${unknown}}`;
     expect(body.length).toBeGreaterThan(800_000);
     expect(body.length).toBeLessThan(1024 * 1024);
     const response = await app.inject({ method: "POST", url: ROUTES.predict, payload: body, headers: { "content-type": "application/json" } });
+    expect(response.statusCode).toBe(413);
+    expect(response.body.length).toBeLessThan(4096);
+    expect(response.json().message).toMatch(/100006 object keys, more than the 50000 allowed \(BODY_MAX_KEYS\)/);
+    expect(keysOverLimit(body, 50_000)).toBe(100_006);
+  });
+
+  it("under the key budget, unknown keys get a 400 of at most a few tens of KB, counting what it leaves out", async () => {
+    const unknown = Array.from({ length: 40_000 }, (_, i) => `"${i.toString(36)}":0`).join(",");
+    const response = await postRaw(ROUTES.predict, `{${JSON.stringify(record).slice(1, -1)},${unknown}}`);
     expect(response.statusCode).toBe(400);
     expect(response.body.length).toBeLessThan(64 * 1024);
     const answer = response.json();
@@ -127,6 +137,22 @@ describe("error answers stay small whatever the request holds", () => {
     // any longer list at MAX_REPORTED_FIELDS and count the rest in fieldsOmitted.
     expect(answer.fields.length).toBeLessThanOrEqual(MAX_REPORTED_FIELDS);
     expect(answer.fields.at(-1)).toEqual({ field: "(body)", problem: expect.stringMatching(/has more problems/) });
+  });
+
+  it("':' inside string values never count against the key budget; BODY_MAX_KEYS sets it", async () => {
+    // A batch whose string values hold 60k ':' (timestamps, say) but only 7 keys per record.
+    const batch = Array.from({ length: 10 }, () => ({ ...record, origin: `${":".repeat(6_000)}` }));
+    expect(keysOverLimit(JSON.stringify(batch), 50_000)).toBeUndefined();
+    const small = await startTestApp({ [ENV.bodyMaxKeys]: "100" });
+    try {
+      const ok = await small.inject({ method: "POST", url: ROUTES.predictBatch, payload: JSON.stringify(Array(10).fill(record)), headers: { "content-type": "application/json" } });
+      expect(ok.statusCode).toBe(200);
+      const over = await small.inject({ method: "POST", url: ROUTES.predictBatch, payload: JSON.stringify(Array(20).fill(record)), headers: { "content-type": "application/json" } });
+      expect(over.statusCode).toBe(413);
+      expect(over.json().message).toMatch(/120 object keys, more than the 100 allowed/);
+    } finally {
+      await small.close();
+    }
   });
 
   it("a single megabyte-long key is cut in the answer", async () => {

@@ -10,11 +10,13 @@ import { installJsonBodyParser } from "./json-body";
 export interface HttpProtectionOptions {
   /** BODY_LIMIT_BYTES, applied to decoded bodies too. */
   readonly bodyLimitBytes: number;
+  /** BODY_MAX_KEYS: bodies with more object keys are refused before they are parsed. */
+  readonly bodyMaxKeys: number;
 }
 
 export const httpProtectionPlugin = fp<HttpProtectionOptions>(
-  async (app, { bodyLimitBytes }) => {
-    installJsonBodyParser(app);
+  async (app, { bodyLimitBytes, bodyMaxKeys }) => {
+    installJsonBodyParser(app, { maxKeys: bodyMaxKeys });
     app.addHook("preParsing", contentEncodingHook(bodyLimitBytes));
   },
   { name: "modelport-http-protection" },
