@@ -4,7 +4,7 @@ import { REGISTRY_SECRETS } from "../../constructs/model-registry";
 import { ModelDeployment } from "../../constructs/model-deployment";
 import { ENV } from "../../service/src/contract";
 import { parseScoringArgs } from "../../service/src/scoring/cli";
-import { Json, NETWORK, synth } from "./support/harness";
+import { Json, NETWORK, PLATFORM, synth } from "./support/harness";
 
 const base: BatchScoringJobProps = {
   name: "flight-delay",
@@ -110,21 +110,7 @@ describe("BatchScoringJob", () => {
 });
 
 describe("ModelDeployment's batchScoring option", () => {
-  const platform = {
-    namespace: "models",
-    trackingUri: "http://mlflow.mlflow.svc.cluster.local:5000",
-    pushgatewayUrl: "http://pushgateway.monitoring.svc.cluster.local:9091",
-    prometheusRelease: "kps",
-    monitoringNamespace: "monitoring",
-    meshNamespace: "istio-system",
-    ingressNamespace: "istio-ingress",
-    gateway: "istio-ingress/modelport",
-    registryPeer: NETWORK.registry,
-    databasePeer: NETWORK.database,
-    reportBucket: "modelport",
-    predictionLog: { secretName: "prediction-log", key: "url" },
-    s3Endpoint: { url: "http://seaweedfs.mlflow.svc.cluster.local:8333", credentialsSecret: REGISTRY_SECRETS.driftArtifactCredentials },
-  };
+  const platform = { ...PLATFORM, s3Endpoint: { ...PLATFORM.s3Endpoint, credentialsSecret: REGISTRY_SECRETS.driftArtifactCredentials } };
   const deployment = (batchScoring: { input: string; output: string; rejects?: string; shards?: number; schedule?: string }) =>
     synth((stack) =>
       new ModelDeployment(stack, "m", {

@@ -6,7 +6,7 @@ import { ModelDeployment, ModelDeploymentProps, PlatformEndpoints } from "../../
 import { isAlertRule, modelRuleGroups } from "../../alerts";
 import { modelDashboards } from "../../dashboards";
 import { ENV, GRPC_PORT, GRPC_PORT_NAME, SERVICE_PORT, VARIANT_HEADER } from "../../service/src/contract";
-import { crdErrors, Json, NETWORK, synth } from "./support/harness";
+import { crdErrors, Json, NETWORK, PLATFORM, synth } from "./support/harness";
 
 const canaryBase: CanaryReleaseProps = {
   model: "flight-delay",
@@ -168,21 +168,7 @@ describe("DriftMonitor", () => {
   });
 });
 
-const platform: PlatformEndpoints = {
-  namespace: "models",
-  trackingUri: "http://mlflow.mlflow.svc.cluster.local:5000",
-  pushgatewayUrl: "http://pushgateway.monitoring.svc.cluster.local:9091",
-  prometheusRelease: "kps",
-  monitoringNamespace: "monitoring",
-  meshNamespace: "istio-system",
-  ingressNamespace: "istio-ingress",
-  gateway: "istio-ingress/modelport",
-  registryPeer: NETWORK.registry,
-  databasePeer: NETWORK.database,
-  reportBucket: "modelport",
-  predictionLog: { secretName: "prediction-log", key: "url" },
-  s3Endpoint: { url: "http://seaweedfs.mlflow.svc.cluster.local:8333", credentialsSecret: "artifact-store-credentials" },
-};
+const platform: PlatformEndpoints = PLATFORM;
 const deploymentBase: ModelDeploymentProps = {
   model: "flight-delay",
   image: "ghcr.io/modelport/modelport-service:0.1.0",

@@ -76,3 +76,20 @@ export const NETWORK = {
   registry: { namespace: "mlflow", podLabels: { "app.kubernetes.io/name": "mlflow" }, port: 5000 },
   database: { namespace: "mlflow", podLabels: { "cnpg.io/cluster": "mlflow-db" }, port: 5432 },
 };
+
+/** What a model stack gets from the platform (dev-like: an in-cluster S3-compatible store), for model-level constructs. */
+export const PLATFORM = {
+  namespace: "models",
+  trackingUri: "http://mlflow.mlflow.svc.cluster.local:5000",
+  pushgatewayUrl: "http://pushgateway.monitoring.svc.cluster.local:9091",
+  prometheusRelease: "kps",
+  monitoringNamespace: "monitoring",
+  meshNamespace: "istio-system",
+  ingressNamespace: "istio-ingress",
+  gateway: "istio-ingress/modelport",
+  registryPeer: NETWORK.registry,
+  databasePeer: NETWORK.database,
+  reportBucket: "modelport",
+  predictionLog: { secretName: "prediction-log", key: "url" },
+  s3Endpoint: { url: "http://seaweedfs.mlflow.svc.cluster.local:8333", credentialsSecret: "artifact-store-credentials" },
+};
