@@ -204,8 +204,9 @@ describe("Open Inference Protocol routes", () => {
 
   it("answers deeply nested values with 400, not a 500 from a stack overflow while describing them", async () => {
     // Before: {"statusCode":500} (RangeError: Maximum call stack size exceeded in the error message's JSON.stringify).
+    // 40k nested objects: deep enough to overflow a recursive describer, under BODY_MAX_KEYS (50k keys).
     let deep: unknown = 1;
-    for (let i = 0; i < 100_000; i++) deep = { a: deep };
+    for (let i = 0; i < 40_000; i++) deep = { a: deep };
     let deepArray: unknown = [1];
     for (let i = 0; i < 100_000; i++) deepArray = [deepArray];
     for (const body of [
@@ -220,6 +221,13 @@ describe("Open Inference Protocol routes", () => {
       expect(response.statusCode).toBe(400);
       expect(response.json()).toEqual({ error: expect.any(String) });
     }
+    // 100k nested objects are 100k keys: refused by the key budget before they are parsed.
+    let deeper: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deeper = { a: deeper };
+    const payload = serializeDeep({ inputs: [{ name: "distance", shape: [1], datatype: "FP64", data: [deeper] }] });
+    const refused = await app.inject({ method: "POST", url: `/v2/models/${name}/infer`, payload, headers: { "content-type": "application/json" } });
+    expect(refused.statusCode).toBe(413);
+    expect(refused.json().error).toMatch(/BODY_MAX_KEYS/);
   });
 
   it("answers 503 with Retry-After and {error} when the model is overloaded (no fallback configured)", async () => {
