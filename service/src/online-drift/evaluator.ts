@@ -20,12 +20,18 @@ export interface EvaluationRequest {
 export type EvaluationReply = { readonly results: FeatureResult[] } | { readonly error: string };
 
 export interface WindowEvaluator {
+  /** Gets ready before traffic arrives (a thread's start-up would otherwise land on the first busy second). */
+  prepare?(): void;
   evaluate(request: EvaluationRequest): Promise<FeatureResult[]>;
   close(): Promise<void>;
 }
 
 export class WorkerEvaluator implements WindowEvaluator {
   private worker?: Worker;
+
+  prepare(): void {
+    this.worker ??= this.start();
+  }
 
   async evaluate(request: EvaluationRequest): Promise<FeatureResult[]> {
     const worker = (this.worker ??= this.start());

