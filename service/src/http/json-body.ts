@@ -40,7 +40,9 @@ export function installJsonBodyParser(app: FastifyInstance, { maxKeys }: JsonBod
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request: FastifyRequest, body: string | Buffer, done: ParserDone) => {
     request.bodyReceivedAt = performance.now();
     const text = body as string;
-    const tooMany = keysOverLimit(text, maxKeys);
+    // One ':' scan serves both checks: the key budget before parsing, duplicate keys after.
+    const colons = colonCount(text);
+    const tooMany = keysOverLimit(text, maxKeys, colons);
     if (tooMany !== undefined) return done(tooManyKeysProblem(tooMany, maxKeys));
     // Fastify's parser answers synchronously, inside its own try: take the result out before going on, so an
     // error thrown further down the request's chain is not reported as invalid JSON (one shared callback, no
@@ -50,7 +52,7 @@ export function installJsonBodyParser(app: FastifyInstance, { maxKeys }: JsonBod
     parseResult.error = null;
     parseResult.value = undefined;
     if (error) return done(error);
-    if (hasDuplicateKeys(text, value)) return done(duplicateKeyProblem(text));
+    if (hasDuplicateKeys(text, value, colons)) return done(duplicateKeyProblem(text));
     done(null, value);
   });
 }
@@ -63,12 +65,10 @@ function capture(error: Error | null, value?: unknown): void {
 
 /**
  * The body's key count when it is over `limit`, else undefined. Every key is followed by a ':', so at most `limit`
- * ':' means at most `limit` keys (one native indexOf each, stopping past the limit); only past it are the keys
- * counted exactly, so ':' inside string values cannot refuse a body. Invalid JSON is left to the parser.
+ * ':' (`colons`, counted once per body) means at most `limit` keys; only past it are the keys counted exactly, so
+ * ':' inside string values cannot refuse a body. Invalid JSON is left to the parser.
  */
-export function keysOverLimit(text: string, limit: number): number | undefined {
-  let colons = 0;
-  for (let at = text.indexOf(":"); at >= 0 && colons <= limit; at = text.indexOf(":", at + 1)) colons++;
+export function keysOverLimit(text: string, limit: number, colons = colonCount(text)): number | undefined {
   if (colons <= limit) return undefined;
   const keys = textKeyCount(text);
   return keys > limit ? keys : undefined;
@@ -86,11 +86,16 @@ function tooManyKeysProblem(keys: number, limit: number): RequestProblem {
  * common case: no ':' inside string values) there is no duplicate, found with one native indexOf per key.
  * Otherwise the keys are counted exactly.
  */
-export function hasDuplicateKeys(text: string, value: unknown): boolean {
+export function hasDuplicateKeys(text: string, value: unknown, colons = colonCount(text)): boolean {
   const parsed = parsedKeyCount(value);
+  return colons !== parsed && textKeyCount(text) !== parsed;
+}
+
+/** ':' characters in `text`, one native indexOf each: an upper bound on its object keys. */
+function colonCount(text: string): number {
   let colons = 0;
   for (let at = text.indexOf(":"); at >= 0; at = text.indexOf(":", at + 1)) colons++;
-  return colons !== parsed && textKeyCount(text) !== parsed;
+  return colons;
 }
 
 /**
