@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { PredictionLogEntry, Variant } from "../contract";
 import type { ServiceMetrics } from "../metrics/service-metrics";
-import type { Prediction, TaskSeries } from "../tasks/task";
+import type { NewPredictionId, Prediction, TaskSeries } from "../tasks/task";
 import type { LoadedModel } from "./model-manager";
 import type { TensorMap } from "./tensors";
 import { ModelRunError, ScoringRejectedError, type FeatureRecord, type TensorRequest } from "./types";
@@ -21,6 +21,11 @@ export interface PredictorOptions {
   readonly recordPrediction?: (entry: PredictionLogEntry) => void;
   /** Sees every validated record scored with a version, before it is scored (online drift; must not block or throw). */
   readonly observeRecords?: (model: LoadedModel, records: readonly FeatureRecord[]) => void;
+  /**
+   * Names each prediction. Batch scoring names its rows itself (deterministic ids) and passes one that returns
+   * "", sparing a random UUID per row. @default randomUUID
+   */
+  readonly newPredictionId?: NewPredictionId;
 }
 
 /**
@@ -49,6 +54,7 @@ const NO_FEATURES: FeatureRecord = Object.freeze({});
 
 export function createPredictor(options: PredictorOptions): Predictor {
   const { variant, metrics, requestTimeoutMs } = options;
+  const newId = options.newPredictionId ?? randomUUID;
   const deadlineOf = (arrival: Arrival) =>
     typeof arrival === "number" ? arrival + requestTimeoutMs : Math.min(arrival.receivedAt + requestTimeoutMs, arrival.deadline);
   const series = new WeakMap<LoadedModel, TaskSeries>();
@@ -73,7 +79,7 @@ export function createPredictor(options: PredictorOptions): Predictor {
     }
     metrics.fallbacks.inc({ model: model.identity.name, variant, reason: error.reason }, rows);
     s.fallback.inc(rows);
-    return Array.from({ length: rows }, () => ({ prediction_id: randomUUID(), ...fallback }));
+    return Array.from({ length: rows }, () => ({ prediction_id: newId(), ...fallback }));
   }
 
   function log(model: LoadedModel, records: readonly FeatureRecord[] | undefined, predictions: readonly Prediction[], latencyMs: number): void {
@@ -108,7 +114,7 @@ export function createPredictor(options: PredictorOptions): Predictor {
       let predictions: Prediction[];
       try {
         const rows = await model.scorer.score(records, { deadline: deadlineOf(arrival) });
-        predictions = model.task.fromRows(rows, records.length, s, (performance.now() - started) / 1000);
+        predictions = model.task.fromRows(rows, records.length, s, (performance.now() - started) / 1000, newId);
       } catch (error) {
         predictions = overloaded(model, s, error, records.length, true);
       }
@@ -123,7 +129,7 @@ export function createPredictor(options: PredictorOptions): Predictor {
       let result: InferResult;
       try {
         const graphOutputs = await model.scorer.run(request, { deadline: deadlineOf(arrival) });
-        const predictions = model.task.fromOutputs(graphOutputs, request.rows, s, (performance.now() - started) / 1000);
+        const predictions = model.task.fromOutputs(graphOutputs, request.rows, s, (performance.now() - started) / 1000, newId);
         result = { predictions, tensors: model.task.answerTensors(graphOutputs, predictions) };
       } catch (error) {
         // A fallback answer must hold every output asked for; when the task cannot make one up, it is a 503.

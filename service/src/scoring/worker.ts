@@ -15,7 +15,7 @@ import { createServiceMetrics } from "../metrics/service-metrics";
 import type { LoadedModel } from "../model/model-manager";
 import { createPredictor } from "../model/predictor";
 import { createS3Client } from "../registry/s3-artifact-store";
-import { BatchScorer, type BlockInput } from "./batch-scorer";
+import { BatchScorer, type BlockInput, type ScoredColumn } from "./batch-scorer";
 import { encodeChunk, encodeParquetColumns } from "./encode";
 import { ScoringInputError } from "./errors";
 import { loadPinnedModel } from "./model";
@@ -37,7 +37,8 @@ async function main(): Promise<void> {
     post({ kind: "failed", error: (error as Error).message, input: error instanceof ScoringInputError });
     return;
   }
-  const predictor = createPredictor({ variant: "stable", metrics: createServiceMetrics(new Registry()), requestTimeoutMs: NO_DEADLINE_MS });
+  // Rows are named by BatchScorer (ids derived from the input and row), so the predictor's own ids would be discarded.
+  const predictor = createPredictor({ variant: "stable", metrics: createServiceMetrics(new Registry()), requestTimeoutMs: NO_DEADLINE_MS, newPredictionId: () => "" });
   const files = new ParquetFiles(setup.s3EndpointUrl);
   let scorer: BatchScorer | undefined;
   let plan: ScoringPlan | undefined;
@@ -115,7 +116,7 @@ class ParquetFiles {
    * A row group in which every row was scored: the carried input columns' chunks are copied from the input as
    * they are (no re-encoding), the scorer's columns encoded and appended after them.
    */
-  async copyThrough(unit: Extract<WorkUnit, { kind: "rowGroup" }>, plan: ScoringPlan, values: readonly ArrayLike<unknown>[], rows: number): Promise<EncodedChunk> {
+  async copyThrough(unit: Extract<WorkUnit, { kind: "rowGroup" }>, plan: ScoringPlan, values: readonly ScoredColumn[], rows: number): Promise<EncodedChunk> {
     const { file, metadata } = this.current!;
     const chunks = metadata.row_groups[unit.group]!.columns;
     const parts: EncodedRowGroup[] = [];
@@ -129,10 +130,10 @@ class ParquetFiles {
         parts.push(copiedChunk(chunk, new Uint8Array(await file.slice(start, end)), rows));
       } else {
         // A carried column this file lacks: written as nulls, like any other encoded column.
-        parts.push(encodeParquetColumns([column], [values[k]!]));
+        parts.push(encodeParquetColumns([column], [values[k]!], rows));
       }
     }
-    parts.push(encodeParquetColumns(added.map((k) => plan.output[k]!), added.map((k) => values[k]!)));
+    parts.push(encodeParquetColumns(added.map((k) => plan.output[k]!), added.map((k) => values[k]!), rows));
     return { format: "parquet", rows, ...concatRowGroups(parts, rows) };
   }
 }

@@ -2,7 +2,6 @@
  * Binary classifiers: P(positive class) against the version's decision threshold. The demo model's task and
  * the service's hot path: a /predict answer is built as one literal, with series resolved once per version.
  */
-import { randomUUID } from "node:crypto";
 import { MAX_CLASS_LABEL_VALUES } from "../contract";
 import type { CounterSeries, HistogramSeries } from "../metrics/hot-metrics";
 import type { ServiceMetrics } from "../metrics/service-metrics";
@@ -25,6 +24,7 @@ import {
   type TaskOutputs,
   type TaskSeries,
   type VersionFacts,
+  type NewPredictionId,
 } from "./task";
 
 interface BinarySeries extends TaskSeries {
@@ -84,7 +84,7 @@ class BinaryTask implements ServedTask {
     };
   }
 
-  fromRows(rows: Float32Array | Float64Array, n: number, series: TaskSeries, latencySeconds: number): Prediction[] {
+  fromRows(rows: Float32Array | Float64Array, n: number, series: TaskSeries, latencySeconds: number, newId: NewPredictionId): Prediction[] {
     const m = series as BinarySeries;
     const width = this.width;
     const last = width - 1;
@@ -101,13 +101,13 @@ class BinaryTask implements ServedTask {
       }
       m.latency.observe(latencySeconds);
       m.probability.observe(probability);
-      predictions[i] = { prediction_id: randomUUID(), probability, label, value: null, fallback: false };
+      predictions[i] = { prediction_id: newId(), probability, label, value: null, fallback: false };
     }
     return predictions;
   }
 
-  fromOutputs(outputs: TensorMap, n: number, series: TaskSeries, latencySeconds: number): Prediction[] {
-    return this.fromRows(rowValues(outputs[this.outputs.rowOutput!]!), n, series, latencySeconds);
+  fromOutputs(outputs: TensorMap, n: number, series: TaskSeries, latencySeconds: number, newId: NewPredictionId): Prediction[] {
+    return this.fromRows(rowValues(outputs[this.outputs.rowOutput!]!), n, series, latencySeconds, newId);
   }
 
   answerTensors(outputs: TensorMap, predictions: readonly Prediction[]): TensorMap {

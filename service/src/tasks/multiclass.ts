@@ -2,7 +2,6 @@
  * Multiclass classifiers: the class with the highest probability (what sklearn, LightGBM and XGBoost exports'
  * label outputs say), its probability, every class's probability and, on request, the top k.
  */
-import { randomUUID } from "node:crypto";
 import { MAX_CLASS_LABEL_VALUES } from "../contract";
 import type { CounterSeries, HistogramSeries } from "../metrics/hot-metrics";
 import type { ServiceMetrics } from "../metrics/service-metrics";
@@ -25,6 +24,7 @@ import {
   type TaskOutputs,
   type TaskSeries,
   type VersionFacts,
+  type NewPredictionId,
 } from "./task";
 
 interface MulticlassSeries extends TaskSeries {
@@ -73,7 +73,7 @@ class MulticlassTask implements ServedTask {
     };
   }
 
-  fromRows(rows: RowValues, n: number, series: TaskSeries, latencySeconds: number): MulticlassPrediction[] {
+  fromRows(rows: RowValues, n: number, series: TaskSeries, latencySeconds: number, newId: NewPredictionId): MulticlassPrediction[] {
     const m = series as MulticlassSeries;
     const width = this.width;
     const predictions = new Array<MulticlassPrediction>(n);
@@ -86,7 +86,7 @@ class MulticlassTask implements ServedTask {
       m.latency.observe(latencySeconds);
       m.probability.observe(probability);
       predictions[i] = {
-        prediction_id: randomUUID(),
+        prediction_id: newId(),
         probability,
         label: this.classes[best]!,
         value: null,
@@ -98,8 +98,8 @@ class MulticlassTask implements ServedTask {
     return predictions;
   }
 
-  fromOutputs(outputs: TensorMap, n: number, series: TaskSeries, latencySeconds: number): Prediction[] {
-    return this.fromRows(rowValues(outputs[this.outputs.rowOutput!]!), n, series, latencySeconds);
+  fromOutputs(outputs: TensorMap, n: number, series: TaskSeries, latencySeconds: number, newId: NewPredictionId): Prediction[] {
+    return this.fromRows(rowValues(outputs[this.outputs.rowOutput!]!), n, series, latencySeconds, newId);
   }
 
   answerTensors(outputs: TensorMap, predictions: readonly Prediction[]): TensorMap {

@@ -3,7 +3,6 @@
  * buckets stored with the model from the training target distribution, so each model resolves its own range;
  * ground truth moves absolute and squared error sums (MAE and RMSE in PromQL) and a cost per unit of error.
  */
-import { randomUUID } from "node:crypto";
 import { DEFAULT_VALUE_BUCKETS, TASK_TAG } from "../contract";
 import type { CounterSeries, HistogramSeries } from "../metrics/hot-metrics";
 import type { ServiceMetrics } from "../metrics/service-metrics";
@@ -25,6 +24,7 @@ import {
   type TaskOutputs,
   type TaskSeries,
   type VersionFacts,
+  type NewPredictionId,
 } from "./task";
 
 /** Output names regressor exporters use (skl2onnx / onnxmltools `variable`, and common hand-written ones). */
@@ -67,7 +67,7 @@ class RegressionTask implements ServedTask {
     };
   }
 
-  fromRows(rows: RowValues, n: number, series: TaskSeries, latencySeconds: number): Prediction[] {
+  fromRows(rows: RowValues, n: number, series: TaskSeries, latencySeconds: number, newId: NewPredictionId): Prediction[] {
     const m = series as RegressionSeries;
     const predictions = new Array<Prediction>(n);
     for (let i = 0; i < n; i++) {
@@ -75,13 +75,13 @@ class RegressionTask implements ServedTask {
       m.predicted.inc();
       m.latency.observe(latencySeconds);
       m.value.observe(value);
-      predictions[i] = { prediction_id: randomUUID(), probability: null, label: null, value, fallback: false };
+      predictions[i] = { prediction_id: newId(), probability: null, label: null, value, fallback: false };
     }
     return predictions;
   }
 
-  fromOutputs(outputs: TensorMap, n: number, series: TaskSeries, latencySeconds: number): Prediction[] {
-    return this.fromRows(rowValues(outputs[this.outputs.rowOutput!]!), n, series, latencySeconds);
+  fromOutputs(outputs: TensorMap, n: number, series: TaskSeries, latencySeconds: number, newId: NewPredictionId): Prediction[] {
+    return this.fromRows(rowValues(outputs[this.outputs.rowOutput!]!), n, series, latencySeconds, newId);
   }
 
   answerTensors(outputs: TensorMap): TensorMap {

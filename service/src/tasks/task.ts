@@ -16,6 +16,9 @@ export type FeedbackOutcome = (typeof FEEDBACK_OUTCOMES)[number];
 export type RowValues = Float32Array | Float64Array;
 
 /** One answer for one record or tensor row, shared by every route, the prediction log and /feedback. */
+/** A fresh prediction id (the service's: a random UUID). */
+export type NewPredictionId = () => string;
+
 export interface Prediction {
   readonly prediction_id: string;
   /** binary: P(positive class); multiclass: P(predicted class); null otherwise. */
@@ -90,10 +93,10 @@ export interface ServedTask {
   /** Fails the load when warm-up rows are not what the task serves (probabilities outside [0, 1], ...). */
   checkWarmUp(rows: RowValues, n: number): void;
   series(metrics: ServiceMetrics, labels: ModelLabels): TaskSeries;
-  /** Predictions (metrics counted) from `score()` rows. */
-  fromRows(rows: RowValues, n: number, series: TaskSeries, latencySeconds: number): Prediction[];
-  /** Predictions (metrics counted) from a tensor run's outputs, `n` rows. */
-  fromOutputs(outputs: TensorMap, n: number, series: TaskSeries, latencySeconds: number): Prediction[];
+  /** Predictions (metrics counted) from `score()` rows, each named by `newId()`. */
+  fromRows(rows: RowValues, n: number, series: TaskSeries, latencySeconds: number, newId: NewPredictionId): Prediction[];
+  /** Predictions (metrics counted) from a tensor run's outputs, `n` rows, each named by `newId()`. */
+  fromOutputs(outputs: TensorMap, n: number, series: TaskSeries, latencySeconds: number, newId: NewPredictionId): Prediction[];
   /** The tensors an inference answer carries: the graph's, with a classifier's label output set to the served decision. */
   answerTensors(outputs: TensorMap, predictions: readonly Prediction[]): TensorMap;
   /** The overload answer, when one is configured for this task. */

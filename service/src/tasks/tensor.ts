@@ -3,7 +3,6 @@
  * graph output returned as the graph computes it. What the service watches is the L2 norm of each row of the
  * first output (a collapsing or exploding embedding shows there); they take no ground truth.
  */
-import { randomUUID } from "node:crypto";
 import { ROUTES } from "../contract";
 import type { CounterSeries, HistogramSeries } from "../metrics/hot-metrics";
 import type { ServiceMetrics } from "../metrics/service-metrics";
@@ -18,6 +17,7 @@ import {
   type TaskDefinition,
   type TaskSeries,
   type VersionFacts,
+  type NewPredictionId,
 } from "./task";
 
 interface TensorSeries extends TaskSeries {
@@ -44,7 +44,7 @@ class TensorTask implements ServedTask {
     throw new ModelContractError(`a tensor model has no column contract: send tensors to ${ROUTES.v2.infer}`);
   }
 
-  fromOutputs(outputs: TensorMap, n: number, series: TaskSeries, latencySeconds: number): Prediction[] {
+  fromOutputs(outputs: TensorMap, n: number, series: TaskSeries, latencySeconds: number, newId: NewPredictionId): Prediction[] {
     const m = series as TensorSeries;
     const first = this.first && outputs[this.first.name];
     const predictions = new Array<Prediction>(n);
@@ -53,7 +53,7 @@ class TensorTask implements ServedTask {
       m.predicted.inc();
       m.latency.observe(latencySeconds);
       if (value !== null) m.norm.observe(value);
-      predictions[i] = { prediction_id: randomUUID(), probability: null, label: null, value, fallback: false };
+      predictions[i] = { prediction_id: newId(), probability: null, label: null, value, fallback: false };
     }
     return predictions;
   }
