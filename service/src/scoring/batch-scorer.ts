@@ -11,7 +11,8 @@ import type { FieldProblem } from "../model/request-schema";
 import type { FeatureRecord } from "../model/types";
 import type { Prediction } from "../tasks/task";
 import type { MulticlassPrediction } from "../tasks/multiclass";
-import { MAX_ID_ROWS, predictionId, predictionIdBytes, predictionIdPrefix } from "./ids";
+import { ConstantText, PredictionIds, type GeneratedColumn } from "./generated-columns";
+import { MAX_ID_ROWS, predictionIdPrefix } from "./ids";
 import type { ScoringPlan } from "./plan";
 import { recordBuilder, type RecordBuilder } from "./records";
 
@@ -29,9 +30,12 @@ export interface BlockInput {
   readonly malformedRows?: readonly MalformedRow[];
 }
 
+/** A scored block's output column: its values, or (ids, model, version) what they are made from. */
+export type ScoredColumn = ArrayLike<unknown> | GeneratedColumn;
+
 export interface ScoredBlock {
-  /** One array per plan.output column, `scored` rows each. */
-  readonly output: ArrayLike<unknown>[];
+  /** One column per plan.output column, `scored` rows each. */
+  readonly output: ScoredColumn[];
   /** One array per plan.rejects column, `rejected` rows each. */
   readonly rejects: unknown[][];
   /** Rows in the block: parsed and unparsable. */
@@ -209,7 +213,7 @@ class OutputBuilder {
     }
   }
 
-  columns(block: BlockInput, prefix: string, rowIndex: ArrayLike<number>): ArrayLike<unknown>[] {
+  columns(block: BlockInput, prefix: string, rowIndex: ArrayLike<number>): ScoredColumn[] {
     const n = this.rows;
     const valid = this.valid.subarray(0, n);
     const everyRow = n === block.rows;
@@ -233,14 +237,14 @@ class OutputBuilder {
           return values ? gather(values, asText) : new Array(n).fill(null);
         }
         case "predictionId": {
-          const rows = Float64Array.from(valid, (i) => rowIndex[i]!);
-          if (this.plan.outputFormat === "parquet") return predictionIdBytes(prefix, rows);
-          return Array.from(rows, (row) => predictionId(prefix, row));
+          const rows = new Float64Array(n);
+          for (let j = 0; j < n; j++) rows[j] = rowIndex[valid[j]!]!;
+          return new PredictionIds(prefix, rows);
         }
         case "model":
-          return new Array(n).fill(this.plan.model.name);
+          return new ConstantText(this.plan.model.name, n);
         default:
-          return new Array(n).fill(this.plan.model.version);
+          return new ConstantText(this.plan.model.version, n);
       }
     });
   }

@@ -21,28 +21,6 @@ export function predictionId(prefix: string, row: number): string {
   return prefix + row.toString(16).padStart(12, "0");
 }
 
-/** Characters (ASCII, so bytes) of an id. */
+/** Characters (ASCII, so bytes) of an id, and of the prefix its input and version share. */
 export const ID_LENGTH = 36;
-const HEX = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
-
-/**
- * The ids of `rows` as UTF-8 bytes, one view of one buffer each: what a Parquet writer stores, without a string
- * and an encoder call per row (a row group's worth of ids cost a tenth of its encoding time as strings).
- */
-export function predictionIdBytes(prefix: string, rows: ArrayLike<number>): Uint8Array[] {
-  const n = rows.length;
-  const buffer = new Uint8Array(n * ID_LENGTH);
-  const head = Uint8Array.from(prefix, (c) => c.charCodeAt(0));
-  const out = new Array<Uint8Array>(n);
-  for (let j = 0; j < n; j++) {
-    const at = j * ID_LENGTH;
-    buffer.set(head, at);
-    let row = rows[j]!;
-    for (let d = ID_LENGTH - 1; d >= head.length; d--) {
-      buffer[at + d] = HEX[row % 16]!;
-      row = Math.floor(row / 16);
-    }
-    out[j] = buffer.subarray(at, at + ID_LENGTH);
-  }
-  return out;
-}
+export const ID_PREFIX_LENGTH = 24;
