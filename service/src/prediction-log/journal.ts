@@ -3,8 +3,10 @@
  * process, and the sinks (PostgreSQL, S3) read their batches from here, so a process kill loses nothing while
  * the pod's disk survives.
  *
- * - Appends are grouped per event-loop turn: record() queues a line, one synchronous write at the end of the
- *   turn (setImmediate) stores every line queued in it, and answers whose lines are queued wait for that write
+ * - Appends are grouped per batch: record() queues a line, and one synchronous write in a microtask stores every
+ *   line queued before it runs. A micro-batch's predictions are recorded in one run of microtasks (the batch
+ *   resolves all its requests at once), so its lines share one write, made before any of its answers is sent;
+ *   an answer whose lines are still queued (anything recorded outside that path) waits for the write
  *   (the plugin's onSend hook calls whenWritten). Written means in the kernel's page cache; an fdatasync every
  *   `fsyncIntervalMs` (off the event loop) bounds what a machine crash can take with it.
  * - Segment files `<prefix>-<life>-<n>.journal` start with a header line naming the fields, then one line per
@@ -193,12 +195,14 @@ export class Journal {
     }
   }
 
-  /** Queues one line (its fields without the seq, in `columns` order); it is written at the end of this turn. */
+  /** Queues one line (its fields without the seq, in `columns` order); it is written once the running microtasks have run. */
   append(line: string): void {
     this.pending.push(line);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flush);
+      // Not setImmediate: holding every answer until the check phase made the loop answer in waves and the
+      // micro-batches smaller (27 records instead of 37 at 64 connections), costing more than the write itself.
+      queueMicrotask(this.flush);
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * The prediction log as a Fastify plugin: decorates `app.predictionLog` (record + status) for the predict
  * routes, registers POST /feedback, holds every answer until the entries recorded for it are in the local
- * journal (durable before acknowledged, one write per event-loop turn), and on close writes what it can to the
+ * journal (durable before acknowledged, one write per micro-batch: see journal.ts), and on close writes what it can to the
  * sink (the journal keeps the rest for the next start).
  *
  * The URL picks the sink: `postgres://` (COPY into the partitioned table; feedback joined there) or
@@ -119,8 +119,9 @@ export const predictionLogPlugin = fp<PredictionLogOptions>(
     log.info({ target: writer.predictions.sink.target, sampleRate: options.sampleRate, spillDir: options.spillDir }, "prediction log enabled");
     writer.start();
     app.decorate("predictionLog", { record, status: () => writer.status() });
-    // Durable before acknowledged: an answer leaves once the entries recorded for it are in the journal. One
-    // write per event-loop turn stores every entry of that turn; a reply with nothing pending is not held.
+    // Durable before acknowledged: an answer leaves once the entries recorded for it are in the journal. A batch's
+    // entries are written in a microtask before its answers are sent, so a reply is rarely held; one is when its
+    // entry is still queued.
     app.addHook("onSend", (_request, _reply, payload, done) => {
       if (!writer.hasPending) return done(null, payload);
       writer.whenWritten(() => done(null, payload));

@@ -153,7 +153,7 @@ export class PredictionLogWriter implements PredictionLog {
     return this.predictions.journal.hasPending || (this.feedback?.journal.hasPending ?? false);
   }
 
-  /** Calls back once every entry recorded so far is in its journal (the end of this event-loop turn). */
+  /** Calls back once every entry recorded so far is in its journal (once the running microtasks have run). */
   whenWritten(callback: () => void): void {
     if (!this.feedback?.journal.hasPending) return this.predictions.journal.whenWritten(callback);
     this.predictions.journal.whenWritten(() => this.feedback!.journal.whenWritten(callback));
