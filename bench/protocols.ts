@@ -145,7 +145,7 @@ async function checkSameAnswers(url: string, grpcAddress: string, body: unknown,
   }
 }
 
-function medianOf(values: readonly number[]): number {
+export function medianOf(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
 }

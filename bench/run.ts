@@ -35,9 +35,10 @@ import { freePort, waitFor } from "../test/support/net";
 import { TestPostgres } from "../test/support/postgres";
 import { startS3 } from "../test/support/s3";
 import { startService, type RunningService } from "../test/support/service-process";
+import { allCpus, cpuSeconds, pin, treeCpuSeconds } from "./cpu";
 import { measureWriters, type WriterRow } from "./prediction-log-writers";
 import { frameworkOutputs, TORCH_TOKEN_EMBEDDING_DIR } from "../test/support/fixture-models";
-import { benchProtocols, type ProtocolBench } from "./protocols";
+import { benchProtocols, medianOf, type ProtocolBench } from "./protocols";
 import { renderMarkdown } from "./report";
 import type { OpenLoopResult } from "./open-loop";
 import { v2Body, writeBenchTensorModels } from "./tensor-models";
@@ -126,6 +127,21 @@ export interface LoggingRow {
   readonly written?: number;
   /** prediction_log_dropped_total after all rounds. */
   readonly dropped?: number;
+  /** CPU (user + system, every thread) of the service process per request, over each round and its backlog's writing; median of the rounds. */
+  readonly cpuUsPerRequest: number;
+  /** The first case's CPU per request / this one's, per round, median: the req/s ratio of a replica whose CPU is the limit. */
+  readonly cpuRatio: number;
+  /** PostgreSQL's processes' CPU per request, same intervals; undefined without a database. */
+  readonly databaseCpuUsPerRequest?: number;
+}
+
+interface CompareOptions {
+  /** The counter reported as `written`. @default prediction_log_written_total */
+  readonly counted?: string;
+  /** The postmaster's pid: its tree's CPU is reported per request. @default none */
+  readonly database?: number;
+  /** Pin each service to `service` CPUs (the caller pins the rest elsewhere). @default not pinned */
+  readonly pinned?: { readonly service: string };
 }
 
 export interface BenchResults {
@@ -140,6 +156,8 @@ export interface BenchResults {
   readonly tensorHeavy: HeavyRow[];
   readonly overload: OverloadRow[];
   readonly logging: LoggingRow[];
+  /** The logging comparison with each service on a core of its own (2+ CPUs), the rest on the others. */
+  readonly loggingPinned?: LoggingRow[];
   /** Rows/s one writer sustains draining a full journal into each sink. */
   readonly writers: WriterRow[];
   /** Online drift off vs on; `written` is the windows tested (online_drift_windows_total summed over features). */
@@ -398,6 +416,7 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
 
   // 4. Prediction logging off vs PostgreSQL COPY vs S3 Parquet (demo model, 64 connections), and rows/s per writer.
   const logging: LoggingRow[] = [];
+  const loggingPinned: LoggingRow[] = [];
   const writers: WriterRow[] = [];
   if (section("logging")) {
     const pg = await TestPostgres.start();
@@ -413,7 +432,22 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
         // The request path's share alone: entries journaled before their answers, no sink taking CPU.
         [JOURNAL_ONLY, { [ENV.predictionLogUrl]: "postgres://bench:bench@127.0.0.1:1/unreachable" }],
       ] as const;
-      logging.push(...(await compareLogging(cases.map(([name, extra]) => ({ name, env: serviceEnv(args.demoModel, extra), drains: name !== JOURNAL_ONLY })))));
+      const compared = cases.map(([name, extra]) => ({ name, env: serviceEnv(args.demoModel, extra), drains: name !== JOURNAL_ONLY }));
+      logging.push(...(await compareLogging(compared, { database: pg.serverPid })));
+      // The same with the service on a core of its own, as a replica with its own CPU and the database on other
+      // nodes: the load generator, PostgreSQL, s3rver (in this process) and the bench on the others.
+      if (availableParallelism() >= 2) {
+        const own = String(availableParallelism() - 1);
+        const others = availableParallelism() === 2 ? "0" : `0-${availableParallelism() - 2}`;
+        pin(process.pid, others);
+        pin(pg.serverPid, others, true);
+        try {
+          loggingPinned.push(...(await compareLogging(compared.filter((c) => c.name !== JOURNAL_ONLY), { database: pg.serverPid, pinned: { service: own } })));
+        } finally {
+          pin(process.pid, allCpus());
+          pin(pg.serverPid, allCpus(), true);
+        }
+      }
       writers.push(
         ...(await measureWriters({
           databaseUrl: await pg.createDatabase("writers"),
@@ -437,24 +471,36 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
       ["online drift off", { [ENV.onlineDriftWindow]: "0" }],
       [`online drift on (window ${DEFAULT_ONLINE_DRIFT.window})`, { [ENV.onlineDriftWindow]: String(DEFAULT_ONLINE_DRIFT.window) }],
     ] as const;
-    onlineDrift.push(...(await compareLogging(cases.map(([name, extra]) => ({ name, env: serviceEnv(args.demoModel, extra), drains: false })), METRICS.onlineDriftWindowsTotal)));
+    onlineDrift.push(...(await compareLogging(cases.map(([name, extra]) => ({ name, env: serviceEnv(args.demoModel, extra), drains: false })), { counted: METRICS.onlineDriftWindowsTotal })));
   }
 
   /**
    * Interleaved rounds per case; each round's backlog is written before the next round starts. `counted`: the
    * counter reported as `written` (default the prediction log's rows written).
    */
-  async function compareLogging(cases: ReadonlyArray<{ name: string; env: Record<string, string>; drains: boolean }>, counted: string = METRICS.predictionLogWrittenTotal): Promise<LoggingRow[]> {
+  async function compareLogging(cases: ReadonlyArray<{ name: string; env: Record<string, string>; drains: boolean }>, options: CompareOptions = {}): Promise<LoggingRow[]> {
     const services: RunningService[] = [];
     try {
-      for (const c of cases) services.push(await startService({ env: c.env }));
+      for (const c of cases) {
+        const service = await startService({ env: c.env });
+        services.push(service);
+        if (options.pinned) pin(service.process.pid!, options.pinned.service);
+      }
       for (const service of services) await warmUp(service.url + ROUTES.predict, demoRecord, 64);
       for (const [i, service] of services.entries()) if (cases[i]!.drains) await drained(service);
       const rounds: WrkResult[][] = cases.map(() => []);
+      const cpu: { service: number; database?: number }[][] = cases.map(() => []);
       for (let round = 0; round < demoRounds; round++) {
         for (const [i, service] of services.entries()) {
-          rounds[i]!.push(await wrk(service.url + ROUTES.predict, demoRecord, 64, durationS));
+          // CPU over the round and the writing of its backlog: every row's cost, wherever it is paid.
+          const before = { service: cpuSeconds(service.process.pid!), database: options.database && treeCpuSeconds(options.database) };
+          const result = await wrk(service.url + ROUTES.predict, demoRecord, 64, durationS);
           if (cases[i]!.drains) await drained(service);
+          rounds[i]!.push(result);
+          cpu[i]!.push({
+            service: (cpuSeconds(service.process.pid!) - before.service) / result.requests,
+            database: before.database === undefined ? undefined : (treeCpuSeconds(options.database!) - before.database) / result.requests,
+          });
         }
       }
       const rows: LoggingRow[] = [];
@@ -463,17 +509,24 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
         const order = ratios.map((ratio, round) => ({ ratio, round, rps: rounds[i]![round]!.rps })).sort((a, b) => (i === 0 ? a.rps - b.rps : a.ratio - b.ratio));
         const median = order[Math.floor(order.length / 2)]!;
         const metrics = await scrape(services[i]!);
+        const databaseUs = cpu[i]!.map((r) => r.database).filter((v): v is number => v !== undefined);
         rows.push({
           name: c.name,
           result: rounds[i]![median.round]!,
           ratio: median.ratio,
           ratios,
-          written: sum(metrics, counted),
+          written: sum(metrics, options.counted ?? METRICS.predictionLogWrittenTotal),
           dropped: sum(metrics, METRICS.predictionLogDroppedTotal),
+          cpuUsPerRequest: 1e6 * medianOf(cpu[i]!.map((r) => r.service)),
+          cpuRatio: medianOf(cpu[i]!.map((r, round) => cpu[0]![round]!.service / r.service)),
+          databaseCpuUsPerRequest: databaseUs.length > 0 ? 1e6 * medianOf(databaseUs) : undefined,
         });
+        const row = rows.at(-1)!;
         log(
           `${c.name}: ${rounds[i]![median.round]!.rps.toFixed(0)} req/s p99 ${rounds[i]![median.round]!.p99Ms.toFixed(2)} ms, ` +
-            `${(100 * median.ratio).toFixed(0)}% of logging off (${ratios.map((r) => `${(100 * r).toFixed(0)}%`).join(", ")}), rows written ${rows.at(-1)!.written ?? "n/a"}`,
+            `${(100 * median.ratio).toFixed(0)}% of off (${ratios.map((r) => `${(100 * r).toFixed(0)}%`).join(", ")}), ` +
+            `service CPU ${row.cpuUsPerRequest.toFixed(1)} µs/request (off/this ${(100 * row.cpuRatio).toFixed(0)}%)` +
+            `${row.databaseCpuUsPerRequest === undefined ? "" : `, PostgreSQL ${row.databaseCpuUsPerRequest.toFixed(1)} µs/request`}, rows written ${row.written ?? "n/a"}`,
         );
       }
       return rows;
@@ -519,6 +572,7 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     tensorHeavy,
     overload,
     logging,
+    loggingPinned,
     writers,
     onlineDrift,
     protocols,

@@ -104,6 +104,12 @@ export class TestPostgres {
     }
   }
 
+  /** The postmaster's pid while the cluster runs (benchmarks read its CPU time). */
+  get serverPid(): number {
+    if (this.pid === undefined) throw new Error("postgres is not running");
+    return this.pid;
+  }
+
   /** Starts (or restarts, after stop) the cluster on the same port and data directory; resolves when it accepts connections. */
   async start(): Promise<void> {
     if (this.pid !== undefined) return;
