@@ -258,10 +258,10 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
   const tensorModels = await writeBenchTensorModels(join(args.outDir, "models"));
   const v2: V2ComparisonRow[] = [];
   const v2Connections = args.quick ? [16] : [1, 64];
-  for (const [label, modelDir] of [
+  for (const [label, modelDir] of !section("demo") ? [] : ([
     ["demo model", args.demoModel],
     ["tensor model (MLP [N, 32])", tensorModels.light],
-  ] as const) {
+  ] as const)) {
     const { model, body } = await v2Body(modelDir);
     const path = ROUTES.v2.infer.replace(":name", encodeURIComponent(model));
     const bare = await startBare();
@@ -324,7 +324,7 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
 
   // 2b. Heavy tensor model over V2: batching off vs on, in-thread (requests coalesced along dimension 0).
   const tensorHeavy: HeavyRow[] = [];
-  {
+  if (section("heavy")) {
     const { model, body } = await v2Body(tensorModels.heavy);
     const path = ROUTES.v2.infer.replace(":name", encodeURIComponent(model));
     for (const config of [

@@ -3,7 +3,7 @@
 // in for the heavy one, which is built on demand and not committed.
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { BenchResults } from "../../bench/run";
@@ -57,6 +57,15 @@ it("runs every benchmark scenario in --quick mode and writes the results", async
     expect(sinks.map((r) => r.dropped)).toEqual([0, 0]);
     for (const row of sinks) expect(row.written).toBeGreaterThan(0);
     expect(results.logging[3]).toMatchObject({ written: 0, dropped: 0 });
+    // CPU per request from /proc: the service's, and PostgreSQL's where it took the rows.
+    for (const row of results.logging) expect(row.cpuUsPerRequest).toBeGreaterThan(0);
+    expect(results.logging[1]!.databaseCpuUsPerRequest).toBeGreaterThan(0);
+    // Pinned (each service on a core of its own), on a machine with at least 2 CPUs.
+    if (availableParallelism() >= 2) {
+      expect(results.loggingPinned!.map((r) => r.name)).toEqual(["logging off", "PostgreSQL (COPY)", "S3 Parquet"]);
+      for (const row of results.loggingPinned!) expect(row).toMatchObject({ dropped: 0, cpuUsPerRequest: expect.any(Number) });
+      expect(results.loggingPinned![1]!.written).toBeGreaterThan(0);
+    }
     expect(results.writers.map((w) => w.sink)).toEqual(["PostgreSQL (COPY)", "S3 Parquet"]);
     for (const w of results.writers) expect(w).toMatchObject({ rows: 20_000, rowsPerSecond: expect.any(Number) });
     expect(results.onlineDrift!.map((r) => r.name)).toEqual(["online drift off", "online drift on (window 1000)"]);
