@@ -6,6 +6,18 @@ const rps = (value: number) => value.toFixed(0);
 const pct = (ratio: number) => `${(ratio * 100).toFixed(0)}%`;
 const cpuUs = (value: number | undefined) => (value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(1));
 
+function onlineDriftTable(rows: BenchResults["logging"]): string[] {
+  return [
+    "| case | req/s | p50 ms | p99 ms | % of off (median) | all rounds | service CPU µs/request | CPU-bound ratio | windows tested (sum over features) |",
+    "|---|---:|---:|---:|---:|---|---:|---:|---:|",
+    ...rows.map(
+      (row) =>
+        `| ${row.name} | ${rps(row.result.rps)} | ${ms(row.result.p50Ms)} | ${ms(row.result.p99Ms)} | ${pct(row.ratio)} | ${row.ratios.map(pct).join(", ")} | ` +
+        `${cpuUs(row.cpuUsPerRequest)} | ${pct(row.cpuRatio)} | ${row.written ?? "n/a"} |`,
+    ),
+  ];
+}
+
 function loggingTable(rows: BenchResults["logging"]): string[] {
   return [
     "| case | req/s | p50 ms | p99 ms | % of logging off (median) | all rounds | service CPU µs/request | CPU-bound ratio | PostgreSQL CPU µs/request | rows written | dropped |",
@@ -195,11 +207,10 @@ export function renderMarkdown(r: BenchResults): string {
       "round after round; the percentage is against online drift off in the same round (median, and every round).",
       "Windows tested: `online_drift_windows_total` summed over the features after all rounds.",
       "",
-      "| case | req/s | p50 ms | p99 ms | % of off (median) | all rounds | windows tested (sum over features) |",
-      "|---|---:|---:|---:|---:|---|---:|",
+      ...onlineDriftTable(r.onlineDrift),
     );
-    for (const row of r.onlineDrift) {
-      push(`| ${row.name} | ${rps(row.result.rps)} | ${ms(row.result.p50Ms)} | ${ms(row.result.p99Ms)} | ${pct(row.ratio)} | ${row.ratios.map(pct).join(", ")} | ${row.written ?? "n/a"} |`);
+    if (r.onlineDriftPinned && r.onlineDriftPinned.length > 0) {
+      push("", "The same with each service pinned to a core of its own (taskset), the load generator on the other core(s):", "", ...onlineDriftTable(r.onlineDriftPinned));
     }
   }
   if (r.protocols) renderProtocols(r.protocols, push);

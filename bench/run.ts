@@ -158,6 +158,8 @@ export interface BenchResults {
   readonly logging: LoggingRow[];
   /** The logging comparison with each service on a core of its own (2+ CPUs), the rest on the others. */
   readonly loggingPinned?: LoggingRow[];
+  /** The online drift comparison with each service on a core of its own. */
+  readonly onlineDriftPinned?: LoggingRow[];
   /** Rows/s one writer sustains draining a full journal into each sink. */
   readonly writers: WriterRow[];
   /** Online drift off vs on; `written` is the windows tested (online_drift_windows_total summed over features). */
@@ -436,18 +438,9 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
       logging.push(...(await compareLogging(compared, { database: pg.serverPid })));
       // The same with the service on a core of its own, as a replica with its own CPU and the database on other
       // nodes: the load generator, PostgreSQL, s3rver (in this process) and the bench on the others.
-      if (availableParallelism() >= 2) {
-        const own = String(availableParallelism() - 1);
-        const others = availableParallelism() === 2 ? "0" : `0-${availableParallelism() - 2}`;
-        pin(process.pid, others);
-        pin(pg.serverPid, others, true);
-        try {
-          loggingPinned.push(...(await compareLogging(compared.filter((c) => c.name !== JOURNAL_ONLY), { database: pg.serverPid, pinned: { service: own } })));
-        } finally {
-          pin(process.pid, allCpus());
-          pin(pg.serverPid, allCpus(), true);
-        }
-      }
+      loggingPinned.push(
+        ...(await onOwnCore([pg.serverPid], (service) => compareLogging(compared.filter((c) => c.name !== JOURNAL_ONLY), { database: pg.serverPid, pinned: { service } }))),
+      );
       writers.push(
         ...(await measureWriters({
           databaseUrl: await pg.createDatabase("writers"),
@@ -463,15 +456,18 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     }
   }
 
-  // 5. Online drift off vs on (the default window, evaluated every second as the service does): the request path's
-  // share is the O(1) append per feature; the tests run on a worker thread.
+  // 5. Online drift off vs on (the default window and interval, as the service runs them): the request path's
+  // share is the O(1) append per feature; the tests run on a worker thread. Shared cores, then the service pinned.
   const onlineDrift: LoggingRow[] = [];
+  const onlineDriftPinned: LoggingRow[] = [];
   if (section("online-drift")) {
     const cases = [
       ["online drift off", { [ENV.onlineDriftWindow]: "0" }],
       [`online drift on (window ${DEFAULT_ONLINE_DRIFT.window})`, { [ENV.onlineDriftWindow]: String(DEFAULT_ONLINE_DRIFT.window) }],
     ] as const;
-    onlineDrift.push(...(await compareLogging(cases.map(([name, extra]) => ({ name, env: serviceEnv(args.demoModel, extra), drains: false })), { counted: METRICS.onlineDriftWindowsTotal })));
+    const compared = cases.map(([name, extra]) => ({ name, env: serviceEnv(args.demoModel, extra), drains: false }));
+    onlineDrift.push(...(await compareLogging(compared, { counted: METRICS.onlineDriftWindowsTotal })));
+    onlineDriftPinned.push(...(await onOwnCore([], (service) => compareLogging(compared, { counted: METRICS.onlineDriftWindowsTotal, pinned: { service } }))));
   }
 
   /**
@@ -575,6 +571,7 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
     loggingPinned,
     writers,
     onlineDrift,
+    onlineDriftPinned,
     protocols,
   };
   const file = join(args.outDir, `bench-${startedAt.replace(/[:.]/g, "-")}.json`);
@@ -590,6 +587,23 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
 
 const LOG_BUCKET = "bench-prediction-log";
 const JOURNAL_ONLY = "journal only (sink unreachable)";
+
+/**
+ * Runs `compare` with this process (its load generators, s3rver) and the `others` process trees (a database) on
+ * every CPU but the last, which it hands to `compare` for the services; restores the affinities after. Nothing on a
+ * 1-CPU machine.
+ */
+async function onOwnCore<T>(others: readonly number[], compare: (serviceCpus: string) => Promise<T[]>): Promise<T[]> {
+  const cpus = availableParallelism();
+  if (cpus < 2) return [];
+  const rest = cpus === 2 ? "0" : `0-${cpus - 2}`;
+  for (const pid of [process.pid, ...others]) pin(pid, rest, pid !== process.pid);
+  try {
+    return await compare(String(cpus - 1));
+  } finally {
+    for (const pid of [process.pid, ...others]) pin(pid, allCpus(), pid !== process.pid);
+  }
+}
 
 /** Waits until the service's prediction log has no backlog (queue and spill), so the next round starts even. */
 async function drained(service: RunningService, timeoutMs = 60_000): Promise<void> {
