@@ -9,7 +9,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { cpus } from "node:os";
 
 /** USER_HZ: Linux reports /proc times in 1/100 s on every architecture Node runs on. */
 const TICKS_PER_SECOND = 100;
@@ -81,7 +81,12 @@ export function pin(pid: number, cpus: string, tree = false): void {
   }
 }
 
+/** CPUs of the machine (not of this process's affinity, which pin() narrows: availableParallelism() would follow it). */
+export function machineCpus(): number {
+  return cpus().length;
+}
+
 /** Every CPU of the machine, as taskset names them. */
 export function allCpus(): string {
-  return `0-${availableParallelism() - 1}`;
+  return `0-${machineCpus() - 1}`;
 }

@@ -35,7 +35,7 @@ import { freePort, waitFor } from "../test/support/net";
 import { TestPostgres } from "../test/support/postgres";
 import { startS3 } from "../test/support/s3";
 import { startService, type RunningService } from "../test/support/service-process";
-import { allCpus, cpuSeconds, pin, treeCpuSeconds } from "./cpu";
+import { allCpus, cpuSeconds, machineCpus, pin, treeCpuSeconds } from "./cpu";
 import { measureWriters, type WriterRow } from "./prediction-log-writers";
 import { frameworkOutputs, TORCH_TOKEN_EMBEDDING_DIR } from "../test/support/fixture-models";
 import { benchProtocols, medianOf, type ProtocolBench } from "./protocols";
@@ -594,7 +594,7 @@ const JOURNAL_ONLY = "journal only (sink unreachable)";
  * 1-CPU machine.
  */
 async function onOwnCore<T>(others: readonly number[], compare: (serviceCpus: string) => Promise<T[]>): Promise<T[]> {
-  const cpus = availableParallelism();
+  const cpus = machineCpus();
   if (cpus < 2) return [];
   const rest = cpus === 2 ? "0" : `0-${cpus - 2}`;
   for (const pid of [process.pid, ...others]) pin(pid, rest, pid !== process.pid);
