@@ -2,7 +2,7 @@
  * The columns the scorer generates rather than computes, encoded here as Parquet column chunks instead of by
  * hyparquet-writer's generic encoder, which wants one JS value per row:
  * - prediction ids: building a row group's 36-byte ids as Uint8Array views, then PLAIN + Snappy, took about a
- *   tenth of the scorer's CPU (0.9 µs a row, measured), more than the model. A block's ids are one prefix and
+ *   tenth of the scorer's CPU (0.9 µs a row, measured). A block's ids are one prefix and
  *   ascending row indexes, so DELTA_BYTE_ARRAY (each value as the length it shares with the one before plus the
  *   rest: Parquet's encoding for sorted strings, read by Arrow, DuckDB, Spark, Trino/Athena and hyparquet) is
  *   written from the row indexes directly, in under 2 bytes a row;
