@@ -6,29 +6,29 @@ const rps = (value: number) => value.toFixed(0);
 const pct = (ratio: number) => `${(ratio * 100).toFixed(0)}%`;
 const cpuUs = (value: number | undefined) => (value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(1));
 
-function onlineDriftTable(rows: BenchResults["logging"]): string[] {
+type ComparisonRow = BenchResults["logging"][number];
+
+/** One case per row against the first (off): the columns both comparisons share, then each one's own. */
+function comparisonTable(rows: readonly ComparisonRow[], baseline: string, extra: ReadonlyArray<[string, (row: ComparisonRow) => string]>): string[] {
   return [
-    "| case | req/s | p50 ms | p99 ms | % of off (median) | all rounds | service CPU µs/request | CPU-bound ratio | windows tested (sum over features) |",
-    "|---|---:|---:|---:|---:|---|---:|---:|---:|",
+    `| case | req/s | p50 ms | p99 ms | % of ${baseline} (median) | all rounds | service CPU µs/request | CPU-bound ratio | ${extra.map(([title]) => title).join(" | ")} |`,
+    `|---|---:|---:|---:|---:|---|---:|---:|${extra.map(() => "---:|").join("")}`,
     ...rows.map(
       (row) =>
         `| ${row.name} | ${rps(row.result.rps)} | ${ms(row.result.p50Ms)} | ${ms(row.result.p99Ms)} | ${pct(row.ratio)} | ${row.ratios.map(pct).join(", ")} | ` +
-        `${cpuUs(row.cpuUsPerRequest)} | ${pct(row.cpuRatio)} | ${row.written ?? "n/a"} |`,
+        `${cpuUs(row.cpuUsPerRequest)} | ${pct(row.cpuRatio)} | ${extra.map(([, cell]) => cell(row)).join(" | ")} |`,
     ),
   ];
 }
 
-function loggingTable(rows: BenchResults["logging"]): string[] {
-  return [
-    "| case | req/s | p50 ms | p99 ms | % of logging off (median) | all rounds | service CPU µs/request | CPU-bound ratio | PostgreSQL CPU µs/request | rows written | dropped |",
-    "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
-    ...rows.map(
-      (row) =>
-        `| ${row.name} | ${rps(row.result.rps)} | ${ms(row.result.p50Ms)} | ${ms(row.result.p99Ms)} | ${pct(row.ratio)} | ${row.ratios.map(pct).join(", ")} | ` +
-        `${cpuUs(row.cpuUsPerRequest)} | ${pct(row.cpuRatio)} | ${cpuUs(row.databaseCpuUsPerRequest)} | ${row.written ?? "n/a"} | ${row.dropped ?? "n/a"} |`,
-    ),
-  ];
-}
+const loggingTable = (rows: readonly ComparisonRow[]) =>
+  comparisonTable(rows, "logging off", [
+    ["PostgreSQL CPU µs/request", (row) => cpuUs(row.databaseCpuUsPerRequest)],
+    ["rows written", (row) => String(row.written ?? "n/a")],
+    ["dropped", (row) => String(row.dropped ?? "n/a")],
+  ]);
+
+const onlineDriftTable = (rows: readonly ComparisonRow[]) => comparisonTable(rows, "off", [["windows tested (sum over features)", (row) => String(row.written ?? "n/a")]]);
 
 export function renderMarkdown(r: BenchResults): string {
   const lines: string[] = [];
