@@ -67,7 +67,8 @@ function descendants(root: number): number[] {
 export function treeCpuSeconds(root: number): number {
   const stat = procStat(root);
   if (!stat) return 0;
-  return stat.own + stat.reaped + descendants(root).reduce((sum, pid) => sum + (procStat(pid)?.own ?? 0) + (procStat(pid)?.reaped ?? 0), 0);
+  const used = (s: ProcStat | undefined) => (s ? s.own + s.reaped : 0);
+  return used(stat) + descendants(root).reduce((sum, pid) => sum + used(procStat(pid)), 0);
 }
 
 /** Restricts a process and every thread of it (and, with `tree`, its descendants) to `cpus` ("0", "1-3"). */

@@ -1,5 +1,5 @@
 /**
- * The local journal on real filesystems: lines written at the end of the event-loop turn that recorded them,
+ * The local journal on real filesystems: lines written together in a microtask after the code that recorded them,
  * read back in order and deleted once committed; a restart takes over what a previous life left (a kill loses
  * nothing), counts what a crash tore or lost (seq gaps), caps its disk use by dropping and counting, and keeps
  * entries in memory while the directory is read-only or full (a real tmpfs where mounting is allowed).
@@ -86,6 +86,29 @@ it("writes a turn's lines in one go before its waiters run, reads them in seq or
   expect(seqs.every((s, i) => i === 0 || s === seqs[i - 1]! + 1n)).toBe(true);
   expect(journal.backlogRows).toBe(0);
   expect(segments(dir)).toHaveLength(1); // only the active one stays
+  journal.close();
+});
+
+it("lines recorded in one synchronous run share one write, made in a microtask: a batch's answers never wait for the check phase", async () => {
+  const dir = tempDir("journal-");
+  const writes: number[] = [];
+  const journal = openJournal(dir, { ...recorder(), stored: (rows) => void writes.push(rows) });
+  const fileText = () => segments(dir).map((f) => readFileSync(join(dir, f), "utf8")).join("");
+  // A batch resolving its requests: each continuation records its line, then its answer waits for the write.
+  const answered: number[] = [];
+  await Promise.all(
+    Array.from({ length: 5 }, async (_, i) => {
+      await null;
+      journal.append(`${i}	batch`);
+      await null;
+      journal.whenWritten(() => answered.push(i));
+    }),
+  );
+  // Still inside the same macrotask (no setImmediate has run): every line is in the file, every answer released.
+  expect(answered).toEqual([0, 1, 2, 3, 4]);
+  expect(writes).toEqual([5]);
+  expect(fileText().split("\n").filter((l) => /\tbatch\t\d+$/.test(l))).toHaveLength(5);
+  expect(journal.hasPending).toBe(false);
   journal.close();
 });
 
