@@ -134,6 +134,29 @@ it("a restart takes over the uncommitted lines a killed process left, and contin
   second.close();
 });
 
+it("a life that stores more than 2^20 entries keeps every one across a kill: the counter never runs into the life bits", async () => {
+  const dir = tempDir("journal-");
+  const first = openJournal(dir);
+  const total = (1 << 20) + 1000;
+  // Flushes of 4,096 lines, the last one straddling the counter's 20 bits.
+  for (let i = 0; i < total; ) {
+    for (const end = Math.min(total, i + 4096); i < end; i++) first.append(`${i}	x`);
+    first.flush();
+  }
+  // No close(): killed.
+  const events = recorder();
+  const second = openJournal(dir, events);
+  expect(second.recovery).toMatchObject({ rows: total, lost: 0, unreadable: 0 });
+  expect(events.drops).toEqual({});
+  const rows = await drain(second, 100_000);
+  expect(rows).toHaveLength(total);
+  const seqs = rows.map((r) => BigInt(r[2]!));
+  expect(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!)).toBe(true);
+  // Below PostgreSQL's bigint.
+  expect(seqs.at(-1)! < 2n ** 63n).toBe(true);
+  second.close();
+}, 60_000);
+
 it("counts what a machine crash took: a torn last line, a torn middle, lines missing by seq", async () => {
   const dir = tempDir("journal-");
   const first = openJournal(dir);

@@ -9,11 +9,13 @@
  *   an answer whose lines are still queued (anything recorded outside that path) waits for the write
  *   (the plugin's onSend hook calls whenWritten). Written means in the kernel's page cache; an fdatasync every
  *   `fsyncIntervalMs` (off the event loop) bounds what a machine crash can take with it.
- * - Segment files `<prefix>-<life>-<n>.journal` start with a header line naming the fields, then one line per
- *   entry in COPY text format (copy-text.ts) with its seq as the last field. The seq is the life (a boot time in
- *   ms, above every earlier life's) shifted left 20 bits plus a counter, given only to lines that are stored,
- *   so within a life seqs have no holes: a hole found at start is an accepted entry that was lost (a machine
+ * - Segment files `<prefix>-<epoch>-<n>.journal` start with a header line naming the fields, then one line per
+ *   entry in COPY text format (copy-text.ts) with its seq as the last field. The seq is the epoch (a time in ms,
+ *   above every earlier epoch's) shifted left 20 bits plus a counter, given only to lines that are stored, so
+ *   within an epoch seqs have no holes: a hole found at start is an accepted entry that was lost (a machine
  *   crash that dropped unsynced writes, or entries held in memory while the directory was failing), counted.
+ *   An epoch starts at every boot and after every 2^20 entries (a minute at 18k predictions a second), each
+ *   in segments of its own, so the counter never runs into the epoch's bits and seqs keep rising.
  * - A checkpoint file records how far the sink has written (segment, offset, last seq), atomically (rename);
  *   fully written segments are deleted.
  * - The journal's disk use is capped (a DiskBudget shared by the journals of one spill directory): past the
@@ -45,6 +47,9 @@ const MAGIC = "#modelport-journal 1";
 const NEWLINE = 0x0a;
 const TAB = 0x09;
 const SEQ_SHIFT = 20n;
+/** Entries per epoch: the counter's 20 bits. */
+const EPOCH_ENTRIES = 1 << 20;
+const TEN_7 = 10_000_000n;
 
 export interface JournalPosition {
   /** Segment id (creation order). */
@@ -119,7 +124,7 @@ export interface JournalRecovery {
 
 interface Segment {
   readonly id: number;
-  /** `<prefix>-<life>-<n>`: name order is creation order, across lives too. */
+  /** `<prefix>-<epoch>-<n>`: name order is creation order, across epochs and lives too. */
   readonly name: string;
   /** Undefined: held in memory. */
   readonly path?: string;
@@ -157,9 +162,10 @@ export class Journal {
   private active: Segment | undefined;
   private headOffset = 0;
   private nextId = 0;
-  private readonly life: number;
+  /** The current epoch (ms); its entries' seqs are `epoch << 20` plus `counter`. */
+  private epoch: number;
+  private counter = 0;
   private segmentCounter = 0;
-  private nextSeq: bigint;
   private backlog = 0;
   private pending: string[] = [];
   private waiters: Array<() => void> = [];
@@ -182,11 +188,10 @@ export class Journal {
     this.header = Buffer.from(`${MAGIC}\t${this.columns.join(",")}\n`);
     this.flush = this.flush.bind(this);
     this.diskFailure = probeDirectory(this.dir) ?? this.lock();
-    const found = this.diskFailure?.message.includes("in use by") ? { recovery: { rows: 0, segments: 0, lost: 0, unreadable: 0 }, lastLife: 0 } : this.recover();
+    const found = this.diskFailure?.message.includes("in use by") ? { recovery: { rows: 0, segments: 0, lost: 0, unreadable: 0 }, lastEpoch: 0 } : this.recover();
     this.recovery = found.recovery;
-    // Above every earlier life even if the clock stepped back, so names and seqs keep their order.
-    this.life = Math.max(Date.now(), found.lastLife + 1);
-    this.nextSeq = BigInt(this.life) << SEQ_SHIFT;
+    // Above every earlier epoch even if the clock stepped back, so names and seqs keep their order.
+    this.epoch = Math.max(Date.now(), found.lastEpoch + 1);
     this.budget.add(this);
     const fsyncMs = options.fsyncIntervalMs ?? 1000;
     if (fsyncMs > 0) {
@@ -371,10 +376,25 @@ export class Journal {
   }
 
   private store(lines: readonly string[]): void {
-    let seq = this.nextSeq;
-    let text = "";
-    for (const line of lines) text += `${line}\t${seq++}\n`;
-    const data = Buffer.from(text);
+    for (let from = 0; from < lines.length; ) {
+      if (this.counter === EPOCH_ENTRIES) this.newEpoch();
+      const room = EPOCH_ENTRIES - this.counter;
+      const part = from === 0 && lines.length <= room ? lines : lines.slice(from, from + room);
+      this.storeInEpoch(part);
+      from += part.length;
+    }
+  }
+
+  /** A new seq range above the current one, in new segments (recovery checks each line against its segment's epoch). */
+  private newEpoch(): void {
+    this.epoch = Math.max(Date.now(), this.epoch + 1);
+    this.counter = 0;
+    if (this.active) this.retire(this.active);
+  }
+
+  /** Stores lines that fit in the current epoch. */
+  private storeInEpoch(lines: readonly string[]): void {
+    const data = Buffer.from(this.withSeqs(lines));
     if (this.diskFailure === undefined || this.retryDisk()) {
       if (this.budget.used() + data.length > this.budget.limitBytes) {
         this.events.dropped("spill_full", lines.length);
@@ -382,7 +402,7 @@ export class Journal {
       }
       try {
         this.appendToFile(data);
-        this.stored(lines.length, seq);
+        this.stored(lines.length);
         return;
       } catch (error) {
         this.diskFailed(error as Error);
@@ -393,12 +413,29 @@ export class Journal {
       return;
     }
     this.appendToMemory(data);
-    this.stored(lines.length, seq);
+    this.stored(lines.length);
   }
 
-  private stored(rows: number, nextSeq: bigint): void {
+  /** The lines with the next seqs appended, as one text. Seqs are written as decimal digits kept in two parts (no BigInt per line). */
+  private withSeqs(lines: readonly string[]): string {
+    const first = (BigInt(this.epoch) << SEQ_SHIFT) + BigInt(this.counter);
+    let high = first / TEN_7;
+    let low = Number(first % TEN_7);
+    let prefix = String(high);
+    let text = "";
+    for (const line of lines) {
+      text += `${line}\t${prefix}${String(low).padStart(7, "0")}\n`;
+      if (++low === 10_000_000) {
+        prefix = String(++high);
+        low = 0;
+      }
+    }
+    return text;
+  }
+
+  private stored(rows: number): void {
     this.backlog += rows;
-    this.nextSeq = nextSeq;
+    this.counter += rows;
     this.events.stored(rows);
   }
 
@@ -455,7 +492,7 @@ export class Journal {
   }
 
   private segmentName(): string {
-    return `${this.prefix}-${String(this.life).padStart(15, "0")}-${String(this.segmentCounter++).padStart(6, "0")}`;
+    return `${this.prefix}-${String(this.epoch).padStart(15, "0")}-${String(this.segmentCounter++).padStart(6, "0")}`;
   }
 
   /** Stops appending to a segment; its last writes are synced (off the loop), then its file is closed. */
@@ -566,30 +603,31 @@ export class Journal {
   }
 
   /** Takes over the segments earlier lives left, checking them line by line (a machine crash can tear them). */
-  private recover(): { recovery: JournalRecovery; lastLife: number } {
+  private recover(): { recovery: JournalRecovery; lastEpoch: number } {
     const pattern = new RegExp(`^(${escapeRegExp(this.prefix)}-(\\d{15})-\\d{6})\\.journal$`);
-    let names: Array<{ name: string; file: string; life: number }>;
+    let names: Array<{ name: string; file: string; epoch: number }>;
     try {
       names = readdirSync(this.dir)
         .map((file) => pattern.exec(file))
         .filter((m) => m !== null)
-        .map((m) => ({ file: m[0], name: m[1]!, life: Number(m[2]) }))
+        .map((m) => ({ file: m[0], name: m[1]!, epoch: Number(m[2]) }))
         .sort((a, b) => (a.name < b.name ? -1 : 1));
     } catch {
-      return { recovery: { rows: 0, segments: 0, lost: 0, unreadable: 0 }, lastLife: 0 };
+      return { recovery: { rows: 0, segments: 0, lost: 0, unreadable: 0 }, lastEpoch: 0 };
     }
     const checkpoint = this.readCheckpoint();
     const scan = new SeqScan(checkpoint?.lastSeq);
-    let lastLife = 0;
+    // The checkpoint's too: every segment may be deleted, and a clock stepped back must not reuse its seqs.
+    let lastEpoch = checkpoint ? Number(BigInt(checkpoint.lastSeq) >> SEQ_SHIFT) : 0;
     let rows = 0;
-    for (const { name, file, life } of names) {
-      lastLife = Math.max(lastLife, life);
+    for (const { name, file, epoch } of names) {
+      lastEpoch = Math.max(lastEpoch, epoch);
       const path = join(this.dir, file);
       if (checkpoint && name < checkpoint.segment) {
         rmSync(path, { force: true }); // fully written before the checkpoint
         continue;
       }
-      const recovered = this.recoverSegment(path, name, life, checkpoint?.segment === name ? checkpoint.offset : 0, scan);
+      const recovered = this.recoverSegment(path, name, epoch, checkpoint?.segment === name ? checkpoint.offset : 0, scan);
       if (recovered) {
         if (this.segments.length === 0) this.headOffset = recovered.start;
         this.segments.push(recovered.segment);
@@ -598,13 +636,13 @@ export class Journal {
     }
     scan.finish();
     this.backlog = rows;
-    return { recovery: { rows, segments: this.segments.length, lost: scan.lost, unreadable: scan.unreadable }, lastLife };
+    return { recovery: { rows, segments: this.segments.length, lost: scan.lost, unreadable: scan.unreadable }, lastEpoch };
   }
 
   private recoverSegment(
     path: string,
     name: string,
-    life: number,
+    epoch: number,
     checkpointOffset: number,
     scan: SeqScan,
   ): { segment: Segment; start: number; rows: number } | undefined {
@@ -626,14 +664,14 @@ export class Journal {
     const columns = fields.split(",");
     const dataStart = headerEnd + 1;
     const start = Math.max(dataStart, Math.min(checkpointOffset, data.length));
-    const lifeBits = BigInt(life);
+    const epochBits = BigInt(epoch);
     const valid: Array<[number, number]> = [];
     let position = start;
     while (position < data.length) {
       let end = data.indexOf(NEWLINE, position);
       if (end < 0) end = data.length; // a last line without its newline is torn
       const seq = end === data.length ? undefined : parseLine(data, position, end, columns.length);
-      if (seq !== undefined && seq >> SEQ_SHIFT === lifeBits) {
+      if (seq !== undefined && seq >> SEQ_SHIFT === epochBits) {
         scan.valid(seq);
         valid.push([position, end + 1]);
       } else {
@@ -666,7 +704,7 @@ export class Journal {
 }
 
 /**
- * Counts entries missing from a journal by seq: within a life seqs have no holes, so a hole is lost entries,
+ * Counts entries missing from a journal by seq: within an epoch seqs have no holes, so a hole is lost entries,
  * less the torn lines found inside it (each torn line held at least one entry: counted as unreadable).
  */
 class SeqScan {
@@ -680,8 +718,8 @@ class SeqScan {
   }
 
   valid(seq: bigint): void {
-    const life = seq >> SEQ_SHIFT;
-    const expected = this.previous !== undefined && this.previous >> SEQ_SHIFT === life ? this.previous + 1n : life << SEQ_SHIFT;
+    const epoch = seq >> SEQ_SHIFT;
+    const expected = this.previous !== undefined && this.previous >> SEQ_SHIFT === epoch ? this.previous + 1n : epoch << SEQ_SHIFT;
     const gap = seq > expected ? Number(seq - expected) : 0;
     const torn = Math.min(gap, this.invalidSincePrevious);
     this.unreadable += torn;
