@@ -394,25 +394,26 @@ export class Journal {
 
   /** Stores lines that fit in the current epoch. */
   private storeInEpoch(lines: readonly string[]): void {
-    const data = Buffer.from(this.withSeqs(lines));
+    const text = this.withSeqs(lines);
+    const bytes = Buffer.byteLength(text);
     if (this.diskFailure === undefined || this.retryDisk()) {
-      if (this.budget.used() + data.length > this.budget.limitBytes) {
+      if (this.budget.used() + bytes > this.budget.limitBytes) {
         this.events.dropped("spill_full", lines.length);
         return;
       }
       try {
-        this.appendToFile(data);
+        this.appendToFile(text, bytes);
         this.stored(lines.length);
         return;
       } catch (error) {
         this.diskFailed(error as Error);
       }
     }
-    if (this.memoryBytes + data.length > this.memoryLimitBytes) {
+    if (this.memoryBytes + bytes > this.memoryLimitBytes) {
       this.events.dropped("spill_write_failed", lines.length);
       return;
     }
-    this.appendToMemory(data);
+    this.appendToMemory(Buffer.from(text));
     this.stored(lines.length);
   }
 
@@ -439,12 +440,17 @@ export class Journal {
     this.events.stored(rows);
   }
 
-  private appendToFile(data: Buffer): void {
+  /** Appends `bytes` bytes of text. The string is written as it is: a Buffer of it would be external memory V8 collects with full GCs. */
+  private appendToFile(text: string, bytes: number): void {
     let segment = this.active;
     if (!segment?.path || segment.retired || segment.size >= this.segmentBytes) segment = this.newFileSegment();
     let written = 0;
     try {
-      while (written < data.length) written += writeSync(segment.fd!, data, written);
+      written = writeSync(segment.fd!, text);
+      if (written < bytes) {
+        const data = Buffer.from(text); // a short write (a disk filling up): the rest by byte offset, or its error
+        while (written < bytes) written += writeSync(segment.fd!, data, written);
+      }
     } catch (error) {
       // A partial line must not stay: readers stop at segment.size, and the next append goes elsewhere.
       if (written > 0) {
@@ -457,7 +463,7 @@ export class Journal {
       this.retire(segment);
       throw error;
     }
-    segment.size += data.length;
+    segment.size += bytes;
     segment.dirty = true;
   }
 
