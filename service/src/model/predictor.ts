@@ -4,10 +4,10 @@
  * is configured), the task's prediction metrics and the prediction log. Overloaded without a fallback it rejects
  * with ScoringRejectedError, counted in predictions_rejected_total; the caller answers 503.
  */
-import { randomUUID } from "node:crypto";
 import type { PredictionLogEntry, Variant } from "../contract";
 import type { ServiceMetrics } from "../metrics/service-metrics";
 import type { NewPredictionId, Prediction, TaskSeries } from "../tasks/task";
+import { newPredictionId } from "./prediction-id";
 import type { LoadedModel } from "./model-manager";
 import type { TensorMap } from "./tensors";
 import { ModelRunError, ScoringRejectedError, type FeatureRecord, type TensorRequest } from "./types";
@@ -23,7 +23,7 @@ export interface PredictorOptions {
   readonly observeRecords?: (model: LoadedModel, records: readonly FeatureRecord[]) => void;
   /**
    * Names each prediction. Batch scoring names its rows itself (deterministic ids) and passes one that returns
-   * "", sparing a random UUID per row. @default randomUUID
+   * "", sparing an id per row. @default newPredictionId (UUIDv7)
    */
   readonly newPredictionId?: NewPredictionId;
 }
@@ -54,7 +54,7 @@ const NO_FEATURES: FeatureRecord = Object.freeze({});
 
 export function createPredictor(options: PredictorOptions): Predictor {
   const { variant, metrics, requestTimeoutMs } = options;
-  const newId = options.newPredictionId ?? randomUUID;
+  const newId = options.newPredictionId ?? newPredictionId;
   const deadlineOf = (arrival: Arrival) =>
     typeof arrival === "number" ? arrival + requestTimeoutMs : Math.min(arrival.receivedAt + requestTimeoutMs, arrival.deadline);
   const series = new WeakMap<LoadedModel, TaskSeries>();

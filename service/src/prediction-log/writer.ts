@@ -242,9 +242,9 @@ export class PredictionLogWriter implements PredictionLog {
     this.limited.error(`drop-${stream}-${reason}`, { stream, reason, lost: count, spillDir: this.spillDir }, `prediction log: entries dropped: ${why[reason]}`);
   }
 
-  /** Stable per prediction id: the first 32 bits of a (random) UUID, compared with the rate. */
+  /** Stable per prediction id: the last 32 bits of the UUID (random in v7 as in v4; v7's first ones are its time), compared with the rate. */
   private sampled(predictionId: string): boolean {
-    const bits = Number.parseInt(predictionId.replace(/-/g, "").slice(0, 8), 16);
+    const bits = /^[0-9a-fA-F]{8}$/.test(predictionId.slice(-8)) ? Number.parseInt(predictionId.slice(-8), 16) : Number.NaN;
     return Number.isNaN(bits) ? Math.random() * 0x1_0000_0000 < this.sampleThreshold : bits < this.sampleThreshold;
   }
 }
