@@ -19,7 +19,7 @@
  *   6. the Open Inference Protocol over REST (JSON, wrk) vs gRPC (typed and raw contents, bench/grpc-load.ts) on
  *      the demo model and a tensor model (the torch token-embedding fixture), with bare Fastify and bare grpc-js
  *      floors (bench/protocols.ts).
- * Writes bench-results/<time>.json and (full runs) the tables in BENCHMARKS.md. --quick is a smoke run of every
+ * Writes bench-results/<time>.json and (full runs; --only runs with --markdown FILE) the tables in BENCHMARKS.md. --quick is a smoke run of every
  * scenario in seconds, for tests. --only demo,heavy,overload,logging,online-drift,protocols runs those sections (overload needs heavy).
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -199,7 +199,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     outDir: value("--out") ?? join(root, "bench-results"),
     heavyModel: value("--heavy-model") ?? join(root, `${EMBEDDED_MODEL_DIR}-heavy`),
     demoModel: join(root, EMBEDDED_MODEL_DIR),
-    markdown: value("--markdown") ?? (quick ? undefined : join(root, "BENCHMARKS.md")),
+    // A partial run would replace the full report's other sections with nothing: it writes markdown only when asked.
+    markdown: value("--markdown") ?? (quick || only ? undefined : join(root, "BENCHMARKS.md")),
   };
 }
 
