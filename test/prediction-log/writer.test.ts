@@ -1,3 +1,4 @@
+import { newPredictionId } from "../../service/src/model/prediction-id";
 import { execFile } from "node:child_process";
 import { appendFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -116,11 +117,11 @@ describe("prediction-log schema and writer (real PostgreSQL)", () => {
     expect(logger.lines.some((l) => l.level === "error" && /refused by the sink/.test(l.msg))).toBe(true);
   });
 
-  it("samples by prediction id at the configured rate", async () => {
+  it("samples by prediction id at the configured rate (the service's UUIDv7 ids, made within a few ms: their first bits are all one time)", async () => {
     const url = await pg.createDatabase("sampling");
     const w = writer({ pool: pool(url), sampleRate: 0.25 });
     w.start();
-    for (let i = 0; i < 4000; i++) w.record(entry(i));
+    for (let i = 0; i < 4000; i++) w.record(entry(i, { predictionId: newPredictionId() }));
     expect(await w.flush(10_000)).toBe(true);
     const rows = await rowCount(pg, "sampling");
     expect(rows).toBeGreaterThan(800);
