@@ -8,11 +8,9 @@
  * While no worker is alive a run is refused with ScoringRejectedError("model_unavailable"): the caller answers a
  * retryable 503 (or the fallback) instead of a 500.
  */
-import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join, relative } from "node:path";
 import { Worker } from "node:worker_threads";
-import { projectRoot } from "../paths";
+import { workerScript } from "../paths";
 import type { RowValues } from "../tasks/task";
 import { ExecutionProviderError, type ExecutionProviderPlacement, type ExecutionProviderSettings } from "./execution-provider";
 import type { ScorerModel } from "./model-contract";
@@ -175,7 +173,7 @@ interface StartedWorker {
 function startWorker(start: WorkerModel): Promise<StartedWorker> {
   const model = start.model;
   return new Promise((resolve, reject) => {
-    const thread = new Worker(workerScript(), { workerData: start });
+    const thread = new Worker(workerScript(__dirname, "inference-worker.js"), { workerData: start });
     const onExit = (code: number) => reject(new Error(`inference worker exited with code ${code} while loading ${model.onnxPath}`));
     thread.once("error", reject);
     thread.once("exit", onExit);
@@ -193,13 +191,6 @@ function startWorker(start: WorkerModel): Promise<StartedWorker> {
   });
 }
 
-/** The compiled worker script beside this module, or its build output when this module runs from source (jest). */
-function workerScript(): string {
-  const sibling = join(__dirname, "inference-worker.js");
-  if (existsSync(sibling)) return sibling;
-  const root = projectRoot(__dirname);
-  return join(root, "dist", relative(root, __dirname), "inference-worker.js");
-}
 
 /** Every worker crashed and none is back yet: a retryable refusal (503 + Retry-After, or the fallback), not a 500. */
 function noLiveWorker(): Promise<never> {

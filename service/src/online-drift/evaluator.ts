@@ -3,10 +3,8 @@
  * 5,000-value reference) never stall the event loop that answers /predict. One evaluation at a time; the
  * monitor does not queue more. The thread does not keep the process alive and is restarted if it dies.
  */
-import { existsSync } from "node:fs";
-import { join, relative } from "node:path";
 import { Worker } from "node:worker_threads";
-import { projectRoot } from "../paths";
+import { workerScript } from "../paths";
 import type { FeatureResult } from "./evaluate";
 import type { FeatureReference } from "./reference";
 import type { FeatureWindow } from "./window";
@@ -55,7 +53,7 @@ export class WorkerEvaluator implements WindowEvaluator {
   }
 
   private start(): Worker {
-    const worker = new Worker(workerScript());
+    const worker = new Worker(workerScript(__dirname, "evaluator-worker.js"));
     worker.unref();
     worker.once("exit", () => {
       if (this.worker === worker) this.worker = undefined;
@@ -64,10 +62,3 @@ export class WorkerEvaluator implements WindowEvaluator {
   }
 }
 
-/** The compiled worker beside this module, or its build output when this module runs from source (jest). */
-function workerScript(): string {
-  const sibling = join(__dirname, "evaluator-worker.js");
-  if (existsSync(sibling)) return sibling;
-  const root = projectRoot(__dirname);
-  return join(root, "dist", relative(root, __dirname), "evaluator-worker.js");
-}

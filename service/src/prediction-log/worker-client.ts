@@ -3,12 +3,10 @@
  * the first request and does not keep the process alive between requests; if it dies, the pending request fails
  * (the sink's write fails and is retried from the journal) and the next request starts a new thread.
  */
-import { existsSync } from "node:fs";
-import { join, relative } from "node:path";
-import { Worker, type Transferable } from "node:worker_threads";
-import { projectRoot } from "../paths";
+import { Worker } from "node:worker_threads";
+import { workerScript } from "../paths";
 
-export type WorkerReply<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string; readonly code?: string };
+export type WorkerReply<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
 
 export class WorkerClient<Request> {
   private worker: Worker | undefined;
@@ -17,7 +15,6 @@ export class WorkerClient<Request> {
   constructor(
     private readonly script: string,
     private readonly what: string,
-    private readonly workerData?: unknown,
   ) {}
 
   /** A request without an answer (the next call's answer comes after it: messages keep their order). */
@@ -25,7 +22,7 @@ export class WorkerClient<Request> {
     this.thread().postMessage(request);
   }
 
-  call<T>(request: Request, transfer: readonly Transferable[] = []): Promise<T> {
+  call<T>(request: Request): Promise<T> {
     const worker = this.thread();
     // Referenced while a call is out: a process with nothing else to do (a drain at exit) waits for the answer.
     worker.ref();
@@ -36,9 +33,9 @@ export class WorkerClient<Request> {
         worker.off("exit", onExit);
         worker.unref();
         if (reply.ok) resolve(reply.value);
-        else reject(Object.assign(new Error(reply.message), reply.code === undefined ? {} : { code: reply.code }));
+        else reject(new Error(reply.message));
       });
-      worker.postMessage(request, transfer as Transferable[]);
+      worker.postMessage(request);
     });
   }
 
@@ -50,7 +47,7 @@ export class WorkerClient<Request> {
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(workerScript(this.script), { workerData: this.workerData });
+    const worker = new Worker(workerScript(__dirname, `${this.script}.js`));
     worker.unref();
     worker.once("exit", () => {
       if (this.worker === worker) this.worker = undefined;
@@ -62,23 +59,13 @@ export class WorkerClient<Request> {
   }
 }
 
-/** The compiled worker beside this module, or its build output when this module runs from source (jest). */
-function workerScript(name: string): string {
-  const sibling = join(__dirname, `${name}.js`);
-  if (existsSync(sibling)) return sibling;
-  const root = projectRoot(__dirname);
-  return join(root, "dist", relative(root, __dirname), `${name}.js`);
-}
 
-/** What a worker answers: the value, or the error's message (and code, e.g. a PostgreSQL SQLSTATE). */
+/** What a worker answers: the value, or the error's message. */
 export function replyOf<T>(work: () => T | Promise<T>): Promise<WorkerReply<T>> {
   return Promise.resolve()
     .then(work)
     .then(
       (value): WorkerReply<T> => ({ ok: true, value }),
-      (error: unknown): WorkerReply<T> => {
-        const code = (error as { code?: unknown })?.code;
-        return { ok: false, message: (error as Error)?.message ?? String(error), ...(typeof code === "string" ? { code } : {}) };
-      },
+      (error: unknown): WorkerReply<T> => ({ ok: false, message: (error as Error)?.message ?? String(error) }),
     );
 }

@@ -3,10 +3,8 @@
  * least busy worker, results returned per unit. A worker that dies fails the run: a batch job is re-run, not
  * patched up mid-way.
  */
-import { existsSync } from "node:fs";
-import { join, relative } from "node:path";
 import { Worker } from "node:worker_threads";
-import { projectRoot } from "../paths";
+import { workerScript } from "../paths";
 import { ScoringInputError } from "./errors";
 import type { ScoringPlan } from "./plan";
 import type { UnitResult, WorkerMessage, WorkerSetup, WorkUnit } from "./protocol";
@@ -87,7 +85,7 @@ export class ScoringPool {
 function startWorker(setup: WorkerSetup): Promise<Worker> {
   return new Promise((resolve, reject) => {
     // The environment as this thread sees it now (credentials, AWS_REGION), not as the process started.
-    const thread = new Worker(workerScript(), { workerData: setup, env: { ...process.env } });
+    const thread = new Worker(workerScript(__dirname, "worker.js"), { workerData: setup, env: { ...process.env } });
     const onExit = (code: number) => reject(new Error(`a scoring worker exited with code ${code} while loading the model`));
     thread.once("error", reject);
     thread.once("exit", onExit);
@@ -102,10 +100,3 @@ function startWorker(setup: WorkerSetup): Promise<Worker> {
   });
 }
 
-/** The compiled worker beside this module, or its build output when this module runs from source (jest). */
-function workerScript(): string {
-  const sibling = join(__dirname, "worker.js");
-  if (existsSync(sibling)) return sibling;
-  const root = projectRoot(__dirname);
-  return join(root, "dist", relative(root, __dirname), "worker.js");
-}
