@@ -439,11 +439,14 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
         [JOURNAL_ONLY, { [ENV.predictionLogUrl]: "postgres://bench:bench@127.0.0.1:1/unreachable" }],
       ] as const;
       const compared = cases.map(([name, extra]) => ({ name, env: serviceEnv(args.demoModel, extra), drains: name !== JOURNAL_ONLY }));
-      logging.push(...(await compareLogging(compared, { database: pg.serverPid })));
+      // More and shorter rounds than the other sections, in alternating order: the VM's speed drifts twofold within
+      // minutes, and three 5 s rounds gave single-round ratios from 65% to 94% for one case in one run.
+      const loggingRounds = { rounds: args.quick ? 1 : 8, roundS: args.quick ? 1 : 3 };
+      logging.push(...(await compareLogging(compared, { database: pg.serverPid, ...loggingRounds })));
       // The same with the service on a core of its own, as a replica with its own CPU and the database on other
       // nodes: the load generator, PostgreSQL, s3rver (in this process) and the bench on the others.
       loggingPinned.push(
-        ...(await onOwnCore([pg.serverPid], (service) => compareLogging(compared.filter((c) => c.name !== JOURNAL_ONLY), { database: pg.serverPid, pinned: { service } }))),
+        ...(await onOwnCore([pg.serverPid], (service) => compareLogging(compared.filter((c) => c.name !== JOURNAL_ONLY), { database: pg.serverPid, pinned: { service }, ...loggingRounds }))),
       );
       writers.push(
         ...(await measureWriters({
@@ -493,7 +496,10 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
       const rounds: WrkResult[][] = cases.map(() => []);
       const cpu: { service: number; database?: number }[][] = cases.map(() => []);
       for (let round = 0; round < (options.rounds ?? demoRounds); round++) {
-        for (const [i, service] of services.entries()) {
+        // Every other round in reverse, so a steady drift in the machine's speed favours no case.
+        const order = services.map((_, i) => (round % 2 === 0 ? i : services.length - 1 - i));
+        for (const i of order) {
+          const service = services[i]!;
           // CPU over the round and the writing of its backlog: every row's cost, wherever it is paid.
           const before = { service: cpuSeconds(service.process.pid!), database: options.database && treeCpuSeconds(options.database) };
           const result = await wrk(service.url + ROUTES.predict, demoRecord, 64, options.roundS ?? durationS);

@@ -1,9 +1,9 @@
 /**
- * Model outputs in journal lines: a float32 is written with the 9 significant digits that identify it and parses
- * back (as PostgreSQL's double precision and the Parquet sink's Number() parse it) to the same float32; anything
- * else keeps every digit.
+ * Fields of journal lines. Model outputs: a float32 is written with the 9 significant digits that identify it and
+ * parses back (as PostgreSQL's double precision and the Parquet sink's Number() parse it) to the same float32;
+ * anything else keeps every digit. Latencies: to the microsecond. Text: escaped exactly where COPY needs it.
  */
-import { outputField } from "../../service/src/prediction-log/copy-text";
+import { decodeField, millisecondsField, outputField, textField } from "../../service/src/prediction-log/copy-text";
 
 function randomFloat32(): number {
   const bits = new Uint32Array([Math.floor(Math.random() * 0x1_0000_0000)]);
@@ -43,4 +43,43 @@ it("integers, doubles that are no float32, NaN, infinities and missing values ar
   expect(outputField(Number.NEGATIVE_INFINITY)).toBe("-Infinity");
   expect(outputField(null)).toBe("\\N");
   expect(outputField(undefined)).toBe("\\N");
+});
+
+it("latencies are written to the microsecond, and read back within half of one", () => {
+  expect(millisecondsField(0)).toBe("0");
+  expect(millisecondsField(3)).toBe("3");
+  expect(millisecondsField(0.0004)).toBe("0");
+  expect(millisecondsField(0.0005)).toBe("0.001");
+  expect(millisecondsField(1.5)).toBe("1.500");
+  expect(millisecondsField(12.0456)).toBe("12.046");
+  expect(millisecondsField(0.09)).toBe("0.090");
+  expect(millisecondsField(2.999_9996)).toBe("3");
+  for (let i = 0; i < 20_000; i++) {
+    const ms = Math.random() * 10 ** (Math.floor(Math.random() * 7) - 2);
+    const text = millisecondsField(ms);
+    expect(text).toMatch(/^\d+(\.\d{3})?$/);
+    expect(Math.abs(Number(text) - ms)).toBeLessThanOrEqual(0.0005 + ms * 1e-15);
+  }
+});
+
+it("latencies that are negative, not finite or huge are written as numbers are", () => {
+  expect(millisecondsField(-0.25)).toBe("-0.25");
+  expect(millisecondsField(Number.NaN)).toBe("NaN");
+  expect(millisecondsField(Number.POSITIVE_INFINITY)).toBe("Infinity");
+  expect(millisecondsField(1e13)).toBe("10000000000000");
+});
+
+it("text fields escape backslash, tab, newline, carriage return and NUL, wherever they are, and nothing else", () => {
+  const specials = ["\\", "\t", "\n", "\r", "\0"];
+  expect(textField("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b")).toBe("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
+  expect(textField("")).toBe("");
+  expect(textField("naïve 模型 \u000b\u000c\u001f")).toBe("naïve 模型 \u000b\u000c\u001f");
+  expect(textField("a\\b\tc\nd\re\0f")).toBe("a\\\\b\\tc\\nd\\re\\x00f");
+  for (let i = 0; i < 2_000; i++) {
+    const chars = Array.from({ length: 1 + Math.floor(Math.random() * 12) }, () => (Math.random() < 0.3 ? specials[Math.floor(Math.random() * 5)]! : String.fromCharCode(0x20 + Math.floor(Math.random() * 0x5f))));
+    const value = chars.join("");
+    const field = textField(value);
+    expect(field).not.toMatch(/[\t\n\r\0]/);
+    expect(decodeField(field)).toBe(value);
+  }
 });

@@ -4,7 +4,7 @@
  * plus the prediction's model and version, which place the row in its partition, and replica and seq).
  */
 import { FEEDBACK_COLUMNS as F, PARQUET_LOG, PREDICTION_LOG_COLUMNS as P, type PredictionLogEntry } from "../contract";
-import { booleanField, jsonField, numberField, NULL_FIELD, outputField, textField } from "./copy-text";
+import { booleanField, jsonField, millisecondsField, numberField, NULL_FIELD, outputField, textField } from "./copy-text";
 import { actualLabel, actualValue, type FeedbackActual } from "./feedback";
 
 /** Prediction lines: the table's columns, seq last. */
@@ -70,7 +70,7 @@ function served(model: string, version: string, variant: string): string {
 function latency(ms: number): string {
   const last = lastLatency;
   if (last && last.ms === ms) return last.field;
-  const field = numberField(ms);
+  const field = millisecondsField(ms);
   lastLatency = { ms, field };
   return field;
 }
