@@ -16,8 +16,8 @@
  *   crash that dropped unsynced writes, or entries held in memory while the directory was failing), counted.
  *   An epoch starts at every boot and after every 2^20 entries (a minute at 18k predictions a second), each
  *   in segments of its own, so the counter never runs into the epoch's bits and seqs keep rising.
- * - A checkpoint file records how far the sink has written (segment, offset, last seq), atomically (rename);
- *   fully written segments are deleted.
+ * - A checkpoint file records how far the sink has written (segment, offset, last seq), in two slots written in
+ *   turn (checkpoint-file.ts), synced with the segments; fully written segments are deleted.
  * - The journal's disk use is capped (a DiskBudget shared by the journals of one spill directory): past the
  *   cap new entries are dropped and counted, never an eviction for an overfull emptyDir. While the directory
  *   cannot be written (read-only, full, I/O errors) entries wait in memory segments (bounded, lost on a
@@ -41,6 +41,7 @@ import {
 } from "node:fs";
 import { open } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { CheckpointFile } from "./checkpoint-file";
 import type { DropReason } from "./metrics";
 
 const MAGIC = "#modelport-journal 1";
@@ -139,12 +140,6 @@ interface Segment {
   readonly memory?: Buffer[];
 }
 
-interface Checkpoint {
-  readonly segment: string;
-  readonly offset: number;
-  readonly lastSeq: string;
-}
-
 export class Journal {
   readonly dir: string;
   readonly columns: readonly string[];
@@ -175,6 +170,7 @@ export class Journal {
   private readonly syncTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private lockFile: string | undefined;
+  private readonly checkpoints: CheckpointFile;
 
   constructor(options: JournalOptions) {
     this.dir = options.dir;
@@ -187,6 +183,7 @@ export class Journal {
     this.diskRetryMs = options.diskRetryMs ?? 10_000;
     this.header = Buffer.from(`${MAGIC}\t${this.columns.join(",")}\n`);
     this.flush = this.flush.bind(this);
+    this.checkpoints = new CheckpointFile(join(this.dir, `${this.prefix}.checkpoint`));
     this.diskFailure = probeDirectory(this.dir) ?? this.lock();
     const found = this.diskFailure?.message.includes("in use by") ? { recovery: { rows: 0, segments: 0, lost: 0, unreadable: 0 }, lastEpoch: 0 } : this.recover();
     this.recovery = found.recovery;
@@ -324,7 +321,7 @@ export class Journal {
     }
     this.backlog = Math.max(0, this.backlog - rows);
     const now = this.segments[0];
-    if (now) this.writeCheckpoint({ segment: now.name, offset: Math.max(this.headOffset, now.dataStart), lastSeq });
+    if (now) this.checkpoints.write({ segment: now.name, offset: Math.max(this.headOffset, now.dataStart), lastSeq });
   }
 
   /** After a read found nothing from the start on: the backlog is empty, whatever the count said. True if it was off. */
@@ -357,6 +354,7 @@ export class Journal {
       segment.syncing = false;
       this.retire(segment);
     }
+    this.checkpoints.close();
     if (this.lockFile) rmSync(this.lockFile, { force: true });
   }
 
@@ -532,6 +530,7 @@ export class Journal {
   }
 
   private syncActive(): void {
+    this.checkpoints.sync();
     const segment = this.active;
     if (!segment || segment.fd === undefined || !segment.dirty || segment.syncing) return;
     this.sync(segment);
@@ -589,25 +588,6 @@ export class Journal {
     return new Error(`cannot lock ${this.dir}`);
   }
 
-  private writeCheckpoint(checkpoint: Checkpoint): void {
-    const path = join(this.dir, `${this.prefix}.checkpoint`);
-    try {
-      writeFileSync(`${path}.tmp`, JSON.stringify(checkpoint));
-      renameSync(`${path}.tmp`, path);
-    } catch {
-      // Without it the next start replays from an older point: the sinks are idempotent on prediction id.
-    }
-  }
-
-  private readCheckpoint(): Checkpoint | undefined {
-    try {
-      const value = JSON.parse(readFileSync(join(this.dir, `${this.prefix}.checkpoint`), "utf8")) as Checkpoint;
-      return typeof value.segment === "string" && Number.isSafeInteger(value.offset) && /^\d+$/.test(value.lastSeq) ? value : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
   /** Takes over the segments earlier lives left, checking them line by line (a machine crash can tear them). */
   private recover(): { recovery: JournalRecovery; lastEpoch: number } {
     const pattern = new RegExp(`^(${escapeRegExp(this.prefix)}-(\\d{15})-\\d{6})\\.journal$`);
@@ -621,7 +601,7 @@ export class Journal {
     } catch {
       return { recovery: { rows: 0, segments: 0, lost: 0, unreadable: 0 }, lastEpoch: 0 };
     }
-    const checkpoint = this.readCheckpoint();
+    const checkpoint = this.checkpoints.read();
     const scan = new SeqScan(checkpoint?.lastSeq);
     // The checkpoint's too: every segment may be deleted, and a clock stepped back must not reuse its seqs.
     let lastEpoch = checkpoint ? Number(BigInt(checkpoint.lastSeq) >> SEQ_SHIFT) : 0;
