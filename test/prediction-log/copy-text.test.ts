@@ -29,7 +29,8 @@ it("every float32 (random bit patterns: subnormals, huge, tiny, negative) comes 
 it("probabilities read back within 5e-10 of the float32 the model gave", () => {
   for (let i = 0; i < 10_000; i++) {
     const p = Math.fround(Math.random());
-    expect(Math.abs(Number(outputField(p)) - p)).toBeLessThanOrEqual(5e-10);
+    // Half a unit in the 9th digit, plus the gap between that decimal and the double it parses to (under 2^-53).
+    expect(Math.abs(Number(outputField(p)) - p)).toBeLessThanOrEqual(5e-10 + 2 ** -53);
   }
 });
 

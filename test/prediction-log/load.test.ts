@@ -166,7 +166,10 @@ describe("prediction log under load (real HTTP, real PostgreSQL)", () => {
     // Entries recorded after the close went to the journal's file; the next start writes them.
     const pool = createPool(url, "next");
     const next = new PredictionLogWriter({ sink: new PostgresSink({ pool }), replica: "replica-a", spillDir, logger: memoryLogger(), registry: new Registry() });
-    expect(next.status().spillDepth).toBe(t.recorded.length - inTable);
+    // Every entry not in the table is in the journal. It can hold a few more: the close waits for the backlog until
+    // its deadline (late entries kept it from emptying), and a COPY still in flight then may commit in the database
+    // after the journal stopped taking commits; the next start writes those again and the primary key drops them.
+    expect(next.status().spillDepth).toBeGreaterThanOrEqual(t.recorded.length - inTable);
     next.start();
     await waitFor(() => next.status().spillDepth === 0, 10_000, "replay");
     await next.close();
