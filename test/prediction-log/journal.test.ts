@@ -89,6 +89,21 @@ it("writes a turn's lines in one go before its waiters run, reads them in seq or
   journal.close();
 });
 
+it("reads go into one buffer of the journal's (no new external memory per batch): a chunk is valid until the next read", async () => {
+  const journal = openJournal(tempDir("journal-"));
+  for (let i = 0; i < 100; i++) journal.append(`${i}\t${"x".repeat(100)}`);
+  journal.flush();
+  const first = (await journal.read(journal.start, 1 << 20, 50))!;
+  const firstText = first.data.toString();
+  expect(firstText.split("\n")[0]!.split("\t")[0]).toBe("0");
+  const second = (await journal.read(first.end, 1 << 20, 50))!;
+  expect(second.data.buffer).toBe(first.data.buffer);
+  expect(second.data.toString().split("\n")[0]!.split("\t")[0]).toBe("50");
+  expect(second.rows).toBe(50);
+  expect(firstText.split("\n").filter(Boolean)).toHaveLength(50);
+  journal.close();
+});
+
 it("lines recorded in one synchronous run share one write, made in a microtask: a batch's answers never wait for the check phase", async () => {
   const dir = tempDir("journal-");
   const writes: number[] = [];
