@@ -189,6 +189,8 @@ export class Journal {
     this.diskRetryMs = options.diskRetryMs ?? 10_000;
     this.header = Buffer.from(`${MAGIC}\t${this.columns.join(",")}\n`);
     this.flush = this.flush.bind(this);
+    // Segment names start with the prefix and go into the checkpoint's fixed-size slots.
+    if (!/^[a-z][a-z0-9_-]{0,63}$/.test(this.prefix)) throw new Error(`journal prefix "${this.prefix}": use 1-64 lower-case letters, digits, '-' or '_'`);
     this.checkpoints = new CheckpointFile(join(this.dir, `${this.prefix}.checkpoint`));
     this.diskFailure = probeDirectory(this.dir) ?? this.lock();
     const found = this.diskFailure?.message.includes("in use by") ? { recovery: { rows: 0, segments: 0, lost: 0, unreadable: 0 }, lastEpoch: 0 } : this.recover();
