@@ -22,10 +22,10 @@ interface ProcStat {
   readonly reaped: number;
 }
 
-function procStat(pid: number): ProcStat | undefined {
+function procStat(pid: number, thread?: number): ProcStat | undefined {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    text = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, "utf8");
   } catch {
     return undefined; // exited
   }
@@ -38,6 +38,15 @@ function procStat(pid: number): ProcStat | undefined {
 /** CPU seconds (user + system, all threads) a process has used so far. */
 export function cpuSeconds(pid: number): number {
   return procStat(pid)?.own ?? 0;
+}
+
+/**
+ * CPU seconds of a process's main thread alone: a Node service's event loop, which parses, routes, logs and
+ * answers every request. Where the event loop is the limit (a service sharing cores it can use), its CPU per
+ * request, not the process's, is what decides req/s.
+ */
+export function mainThreadCpuSeconds(pid: number): number {
+  return procStat(pid, pid)?.own ?? 0;
 }
 
 /** The live processes descended from `root` (not root itself). */

@@ -35,7 +35,7 @@ import { freePort, waitFor } from "../test/support/net";
 import { TestPostgres } from "../test/support/postgres";
 import { startS3 } from "../test/support/s3";
 import { startService, type RunningService } from "../test/support/service-process";
-import { allCpus, cpuSeconds, machineCpus, pin, treeCpuSeconds } from "./cpu";
+import { allCpus, cpuSeconds, machineCpus, mainThreadCpuSeconds, pin, treeCpuSeconds } from "./cpu";
 import { measureWriters, type WriterRow } from "./prediction-log-writers";
 import { frameworkOutputs, TORCH_TOKEN_EMBEDDING_DIR } from "../test/support/fixture-models";
 import { benchProtocols, medianOf, type ProtocolBench } from "./protocols";
@@ -129,6 +129,8 @@ export interface LoggingRow {
   readonly dropped?: number;
   /** CPU (user + system, every thread) of the service process per request, over each round and its backlog's writing; median of the rounds. */
   readonly cpuUsPerRequest: number;
+  /** CPU of the service's main thread (its event loop) per request, same intervals; median of the rounds. */
+  readonly eventLoopCpuUsPerRequest: number;
   /** The first case's CPU per request / this one's, per round, median: the req/s ratio of a replica whose CPU is the limit. */
   readonly cpuRatio: number;
   /** PostgreSQL's processes' CPU per request, same intervals; undefined without a database. */
@@ -494,19 +496,21 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
       for (const service of services) await warmUp(service.url + ROUTES.predict, demoRecord, 64);
       for (const [i, service] of services.entries()) if (cases[i]!.drains) await drained(service);
       const rounds: WrkResult[][] = cases.map(() => []);
-      const cpu: { service: number; database?: number }[][] = cases.map(() => []);
+      const cpu: { service: number; eventLoop: number; database?: number }[][] = cases.map(() => []);
       for (let round = 0; round < (options.rounds ?? demoRounds); round++) {
         // Every other round in reverse, so a steady drift in the machine's speed favours no case.
         const order = services.map((_, i) => (round % 2 === 0 ? i : services.length - 1 - i));
         for (const i of order) {
           const service = services[i]!;
           // CPU over the round and the writing of its backlog: every row's cost, wherever it is paid.
-          const before = { service: cpuSeconds(service.process.pid!), database: options.database && treeCpuSeconds(options.database) };
+          const pid = service.process.pid!;
+          const before = { service: cpuSeconds(pid), eventLoop: mainThreadCpuSeconds(pid), database: options.database && treeCpuSeconds(options.database) };
           const result = await wrk(service.url + ROUTES.predict, demoRecord, 64, options.roundS ?? durationS);
           if (cases[i]!.drains) await drained(service);
           rounds[i]!.push(result);
           cpu[i]!.push({
-            service: (cpuSeconds(service.process.pid!) - before.service) / result.requests,
+            service: (cpuSeconds(pid) - before.service) / result.requests,
+            eventLoop: (mainThreadCpuSeconds(pid) - before.eventLoop) / result.requests,
             database: before.database === undefined ? undefined : (treeCpuSeconds(options.database!) - before.database) / result.requests,
           });
         }
@@ -526,6 +530,7 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
           written: sum(metrics, options.counted ?? METRICS.predictionLogWrittenTotal),
           dropped: sum(metrics, METRICS.predictionLogDroppedTotal),
           cpuUsPerRequest: 1e6 * medianOf(cpu[i]!.map((r) => r.service)),
+          eventLoopCpuUsPerRequest: 1e6 * medianOf(cpu[i]!.map((r) => r.eventLoop)),
           cpuRatio: medianOf(cpu[i]!.map((r, round) => cpu[0]![round]!.service / r.service)),
           databaseCpuUsPerRequest: databaseUs.length > 0 ? 1e6 * medianOf(databaseUs) : undefined,
         });
@@ -533,7 +538,7 @@ export async function runBench(args: BenchArgs): Promise<BenchResults> {
         log(
           `${c.name}: ${rounds[i]![median.round]!.rps.toFixed(0)} req/s p99 ${rounds[i]![median.round]!.p99Ms.toFixed(2)} ms, ` +
             `${(100 * median.ratio).toFixed(0)}% of off (${ratios.map((r) => `${(100 * r).toFixed(0)}%`).join(", ")}), ` +
-            `service CPU ${row.cpuUsPerRequest.toFixed(1)} µs/request (off/this ${(100 * row.cpuRatio).toFixed(0)}%)` +
+            `service CPU ${row.cpuUsPerRequest.toFixed(1)} µs/request (off/this ${(100 * row.cpuRatio).toFixed(0)}%, event loop ${row.eventLoopCpuUsPerRequest.toFixed(1)})` +
             `${row.databaseCpuUsPerRequest === undefined ? "" : `, PostgreSQL ${row.databaseCpuUsPerRequest.toFixed(1)} µs/request`}, rows written ${row.written ?? "n/a"}`,
         );
       }

@@ -59,6 +59,9 @@ it("runs every benchmark scenario in --quick mode and writes the results", async
     expect(results.logging[3]).toMatchObject({ written: 0, dropped: 0 });
     // CPU per request from /proc: the service's, and PostgreSQL's where it took the rows.
     for (const row of results.logging) expect(row.cpuUsPerRequest).toBeGreaterThan(0);
+    // The event loop is one thread of the process: some of its CPU, never more (/proc ticks are 10 ms, hence the slack).
+    for (const row of results.logging) expect(row.eventLoopCpuUsPerRequest).toBeGreaterThan(0);
+    for (const row of results.logging) expect(row.eventLoopCpuUsPerRequest).toBeLessThanOrEqual(row.cpuUsPerRequest * 1.05);
     expect(results.logging[1]!.databaseCpuUsPerRequest).toBeGreaterThan(0);
     // Pinned (each service on a core of its own), on a machine with at least 2 CPUs.
     if (availableParallelism() >= 2) {
