@@ -316,3 +316,13 @@ disk("on a real small or read-only filesystem (tmpfs)", () => {
     }
   });
 });
+
+it("refuses, at construction, a prefix its segment names and checkpoint slots cannot hold, and leaves no file behind", () => {
+  const dir = tempDir("journal-");
+  const make = (prefix: string) => () =>
+    new Journal({ dir, prefix, columns: COLUMNS, budget: new DiskBudget(1 << 20), events: recorder(), fsyncIntervalMs: 0 });
+  for (const prefix of ["", "Predictions", "9lives", "a/b", "pré", "a".repeat(65)]) expect(make(prefix)).toThrow(/use 1-64 lower-case letters, digits, '-' or '_'/);
+  expect(readdirSync(dir)).toEqual([]);
+  const journal = make("a".repeat(64))();
+  journal.close();
+});
