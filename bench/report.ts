@@ -1,9 +1,15 @@
 /** BENCHMARKS.md from one benchmark run's results: method, machine, and one table per scenario. */
+import { medianInterval } from "./median-interval";
 import type { BenchResults } from "./run";
 
 const ms = (value: number) => (value < 1 ? value.toFixed(3) : value.toFixed(2));
 const rps = (value: number) => value.toFixed(0);
 const pct = (ratio: number) => `${(ratio * 100).toFixed(0)}%`;
+/** A median ratio and, when the rounds allow one, the interval it lies in with >= 90% confidence (median-interval.ts). */
+function ratioCell(ratio: number, ratios: readonly number[]): string {
+  const interval = medianInterval(ratios);
+  return interval && interval.low !== interval.high ? `${pct(ratio)} (${pct(interval.low)}–${pct(interval.high)})` : pct(ratio);
+}
 const cpuUs = (value: number | undefined) => (value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(1));
 
 type ComparisonRow = BenchResults["logging"][number];
@@ -15,7 +21,7 @@ function comparisonTable(rows: readonly ComparisonRow[], baseline: string, extra
     `|---|---:|---:|---:|---:|---|---:|---:|---:|${extra.map(() => "---:|").join("")}`,
     ...rows.map(
       (row) =>
-        `| ${row.name} | ${rps(row.result.rps)} | ${ms(row.result.p50Ms)} | ${ms(row.result.p99Ms)} | ${pct(row.ratio)} | ${row.ratios.map(pct).join(", ")} | ` +
+        `| ${row.name} | ${rps(row.result.rps)} | ${ms(row.result.p50Ms)} | ${ms(row.result.p99Ms)} | ${ratioCell(row.ratio, row.ratios)} | ${row.ratios.map(pct).join(", ")} | ` +
         `${cpuUs(row.cpuUsPerRequest)} | ${cpuUs(row.eventLoopCpuUsPerRequest)} | ${pct(row.cpuRatio)} | ${extra.map(([, cell]) => cell(row)).join(" | ")} |`,
     ),
   ];
@@ -42,6 +48,9 @@ export function renderMarkdown(r: BenchResults): string {
     "The service, the bare Fastify baseline and the load generator run as separate processes on the same host,",
     `so they share the cores. ${r.settings.durationS as number} s per measurement (${r.settings.demoRounds as number} × ${r.settings.demoRoundS as number} s rounds per side for the demo comparison), wrk with one thread (closed loop: one request`,
     "in flight per connection), latency percentiles from wrk's own histogram. Raw numbers: `bench-results/latest.json`.",
+    "Ratios are medians over rounds. In parentheses after a median: the range the true median lies in with at",
+    "least 90% confidence, from the rounds themselves (the sign-test interval: with 8 rounds the 2nd lowest to the",
+    "2nd highest, 93%; none with 4 rounds or fewer). A target inside that range is neither met nor missed by the run.",
     "",
     "## Service vs bare route (demo model)",
     "",
@@ -54,7 +63,7 @@ export function renderMarkdown(r: BenchResults): string {
   );
   for (const row of r.comparison) {
     push(
-      `| ${row.connections} | ${rps(row.service.rps)} | ${ms(row.service.p50Ms)} | ${ms(row.service.p99Ms)} | ${rps(row.bare.rps)} | ${ms(row.bare.p50Ms)} | ${ms(row.bare.p99Ms)} | ${pct(row.ratio)} | ${row.ratios.map(pct).join(", ")} |`,
+      `| ${row.connections} | ${rps(row.service.rps)} | ${ms(row.service.p50Ms)} | ${ms(row.service.p99Ms)} | ${rps(row.bare.rps)} | ${ms(row.bare.p50Ms)} | ${ms(row.bare.p99Ms)} | ${ratioCell(row.ratio, row.ratios)} | ${row.ratios.map(pct).join(", ")} |`,
     );
   }
   push(
@@ -70,7 +79,7 @@ export function renderMarkdown(r: BenchResults): string {
   );
   for (const row of r.v2 ?? []) {
     push(
-      `| ${row.model} | ${row.connections} | ${rps(row.service.rps)} | ${ms(row.service.p50Ms)} | ${ms(row.service.p99Ms)} | ${rps(row.bare.rps)} | ${ms(row.bare.p99Ms)} | ${pct(row.ratio)} | ${row.ratios.map(pct).join(", ")} |`,
+      `| ${row.model} | ${row.connections} | ${rps(row.service.rps)} | ${ms(row.service.p50Ms)} | ${ms(row.service.p99Ms)} | ${rps(row.bare.rps)} | ${ms(row.bare.p99Ms)} | ${ratioCell(row.ratio, row.ratios)} | ${row.ratios.map(pct).join(", ")} |`,
     );
   }
   push(
