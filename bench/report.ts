@@ -51,6 +51,7 @@ export function renderMarkdown(r: BenchResults): string {
     "Ratios are medians over rounds. In parentheses after a median: the range the true median lies in with at",
     "least 90% confidence, from the rounds themselves (the sign-test interval: with 16 rounds the 5th lowest to the",
     "5th highest, 92%; none with 4 rounds or fewer). A target inside that range is neither met nor missed by the run.",
+    "The interval takes rounds as independent; this VM's slow phases last minutes, so the real uncertainty is wider.",
     "",
     "## Service vs bare route (demo model)",
     "",

@@ -13,7 +13,7 @@ it("widens or narrows with the round count, and gives none below 5 rounds at 90%
   expect(medianInterval(rounds(4))).toBeUndefined();
   expect(medianInterval(rounds(4), 0.8)).toMatchObject({ low: 1, high: 4, coverage: 1 - 2 / 16 });
   expect(medianInterval(rounds(5))).toMatchObject({ low: 1, high: 5, coverage: 1 - 2 / 32 });
-  // 16 rounds (online drift): the 5th from each end; P(Binomial(16, 1/2) <= 4) = 2517 / 65536.
+  // 16 rounds (the logging and online-drift sections): the 5th from each end; P(Binomial(16, 1/2) <= 4) = 2517 / 65536.
   expect(medianInterval(rounds(16))).toMatchObject({ low: 5, high: 12, coverage: 1 - (2 * 2517) / 65536 });
   expect(medianInterval([])).toBeUndefined();
 });
