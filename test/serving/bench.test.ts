@@ -6,6 +6,7 @@ import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { renderMarkdown } from "../../bench/report";
 import type { BenchResults } from "../../bench/run";
 import { EMBEDDED_MODEL_DIR } from "../../service/src/contract";
 import { projectRoot } from "../../service/src/paths";
@@ -86,6 +87,11 @@ it("runs every benchmark scenario in --quick mode and writes the results", async
     for (const heading of ["Service vs bare route", "Open Inference Protocol vs bare route", "Heavy model", "Tensor model: micro-batching over V2", "Overload with deadlines", "Prediction logging", "Online drift", "Open Inference Protocol: REST vs gRPC"]) {
       expect(report).toContain(heading);
     }
+    // One round per case gives no interval; with 8 the report prints the sign-test one beside the median.
+    expect(report).not.toMatch(/\d+% \(\d+%–\d+%\)/);
+    const eightRounds = [0.84, 0.9, 0.8, 0.86, 0.88, 0.92, 0.87, 0.94];
+    const rendered = renderMarkdown({ ...results, logging: results.logging.map((row) => ({ ...row, ratio: 0.88, ratios: eightRounds })) });
+    expect(rendered).toContain("| 88% (84%–92%) | 84%, 90%, 80%, 86%, 88%, 92%, 87%, 94% |");
     expect((await readdir(out)).some((f) => /^bench-.*\.json$/.test(f))).toBe(true);
   } finally {
     await rm(out, { recursive: true, force: true });
