@@ -10,4 +10,8 @@ module.exports = {
   globalSetup: "<rootDir>/test/support/global-setup.ts",
   testTimeout: 60000,
   maxWorkers: 2,
+  // Each test file loads the provider bindings afresh (jest's per-file module registry), so a worker's heap grows to
+  // ~550 MB of garbage by the end; tearing that down took longer than jest's 500 ms exit grace, and jest printed
+  // "a worker process has failed to exit gracefully" with no leak behind it. Recycling a worker past this keeps it small.
+  workerIdleMemoryLimit: "400MB",
 };
