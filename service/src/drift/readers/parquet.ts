@@ -35,7 +35,7 @@ export async function readParquetRowGroup(file: AsyncBuffer, metadata: FileMetaD
   const columns = wanted ? wanted.filter((name) => present.includes(name)) : present;
   const rowStart = rowGroupStarts(metadata)[group]!;
   const rowEnd = rowStart + Number(metadata.row_groups[group]!.num_rows);
-  const values = new Map<string, ArrayLike<unknown>>();
+  const chunks = new Map<string, Array<{ rowStart: number; data: ArrayLike<unknown> }>>();
   if (columns.length > 0 && rowEnd > rowStart) {
     await parquetRead({
       file,
@@ -44,13 +44,22 @@ export async function readParquetRowGroup(file: AsyncBuffer, metadata: FileMetaD
       rowStart,
       rowEnd,
       compressors,
-      onChunk: (chunk) => {
-        // A chunk can start before rowStart (page granularity): keep exactly this row group's rows.
-        const data = chunk.columnData as ArrayLike<unknown> & { slice(start: number, end: number): ArrayLike<unknown> };
-        const offset = rowStart - chunk.rowStart;
-        values.set(chunk.columnName, offset === 0 && data.length === rowEnd - rowStart ? data : data.slice(offset, offset + rowEnd - rowStart));
-      },
+      // One call per page: a column chunk of several pages comes in several pieces.
+      onChunk: (chunk) => chunks.set(chunk.columnName, [...(chunks.get(chunk.columnName) ?? []), { rowStart: chunk.rowStart, data: chunk.columnData as ArrayLike<unknown> }]),
     });
   }
+  const values = new Map<string, ArrayLike<unknown>>();
+  for (const [name, pieces] of chunks) values.set(name, rowGroupValues(pieces, rowStart, rowEnd));
   return { rows: rowEnd - rowStart, malformed: 0, names: present, column: (name) => values.get(name) };
+}
+
+/** A row group's values of one column from its pages' pieces (a piece can start before rowStart: page granularity). */
+function rowGroupValues(pieces: ReadonlyArray<{ rowStart: number; data: ArrayLike<unknown> }>, rowStart: number, rowEnd: number): ArrayLike<unknown> {
+  const only = pieces.length === 1 ? pieces[0]! : undefined;
+  if (only && only.rowStart === rowStart && only.data.length === rowEnd - rowStart) return only.data;
+  const values = new Array<unknown>(rowEnd - rowStart);
+  for (const { rowStart: start, data } of pieces) {
+    for (let i = Math.max(0, rowStart - start); i < data.length && start + i < rowEnd; i++) values[start + i - rowStart] = data[i];
+  }
+  return values;
 }
