@@ -4,9 +4,10 @@
  * built in memory a row group at a time (Snappy). Pure and synchronous, so it runs on the sink's encoder thread
  * (parquet-encoder.ts) rather than on the event loop that answers /predict; it needs neither the AWS SDK nor fs.
  */
-import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import { PARQUET_LOG, PREDICTION_LOG_COLUMNS as P } from "../contract";
-import { PARQUET_STREAMS, parquetSchema, parquetValue, type ParquetColumn, type ParquetStream } from "./parquet-schema";
+import { decodeField } from "./copy-text";
+import { PartitionFile } from "./parquet-file";
+import { PARQUET_STREAMS, parquetValue, type ParquetColumn, type ParquetStream } from "./parquet-schema";
 
 export interface S3Location {
   readonly bucket: string;
@@ -83,60 +84,54 @@ export class RollBuilder {
 
   /** Adds whole journal lines (fields named by `columns`, seq last), up to the one with seq `last` when given. */
   take(data: Uint8Array, columns: readonly string[], last: string | undefined): Taken {
+    const chunk = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const lines = new LineFields(chunk, columns.length);
     const index = new Map(columns.map((name, i) => [name, i]));
-    const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
-    // ASCII (nearly always): character offsets are byte offsets, and no line needs its UTF-8 length measured.
-    const ascii = text.length === data.byteLength;
     const lastSeq = last === undefined ? undefined : BigInt(last);
     const timeField = index.get(PARQUET_STREAMS[this.options.stream].time) ?? -1;
     const modelField = index.get(P.modelName) ?? -1;
     const versionField = index.get(P.modelVersion) ?? -1;
     // Where each Parquet column's value sits in a line (-1: a field this journal segment does not have).
     const fieldOf = this.columns.map((c) => index.get(c.name) ?? -1);
-    const byPartition = new Map<string, PartitionFile>();
-    let first = "";
-    let latest = "";
+    const partitions = new PartitionCache(chunk, lines, modelField, versionField, timeField);
+    let firstAt = -1;
+    let latestAt = -1;
     let rows = 0;
     let consumed = 0;
     let reachedEnd = false;
-    for (let start = 0; start < text.length; ) {
-      const end = text.indexOf("\n", start);
-      const line = text.slice(start, end);
-      const fields = line.split("\t");
-      const seq = fields[fields.length - 1]!;
-      if (lastSeq !== undefined && BigInt(seq) > lastSeq) {
+    while (lines.next()) {
+      const seqAt = lines.seqStart;
+      const seq = lastSeq === undefined ? undefined : BigInt(chunk.toString("latin1", seqAt, lines.end));
+      if (seq !== undefined && seq > lastSeq!) {
         reachedEnd = true;
         break;
       }
-      first ||= seq;
-      this.firstSeq ??= seq;
-      latest = seq;
+      if (firstAt < 0) firstAt = seqAt;
+      latestAt = seqAt;
+      this.firstSeq ??= chunk.toString("latin1", seqAt, lines.end);
       rows++;
-      consumed = ascii ? end + 1 : consumed + Buffer.byteLength(line) + 1;
-      start = end + 1;
+      consumed = lines.end + 1;
       try {
-        const time = fields[timeField] ?? "";
-        const partitionId = `${fields[modelField]}\t${fields[versionField]}\t${time.slice(0, 13)}`;
-        let file = byPartition.get(partitionId);
-        if (!file) {
-          file = this.fileFor(fields[modelField] ?? "", fields[versionField] ?? "", time);
-          byPartition.set(partitionId, file);
-        }
-        file.add(fields, fieldOf);
+        if (lines.count !== columns.length) throw new Error(`the line has ${lines.count} fields where its segment names ${columns.length}`);
+        const file = partitions.fileOf((model, version, time) => this.fileFor(model, version, time));
+        file.add(chunk, lines.starts, lines.ends, fieldOf, lines.escaped);
       } catch (error) {
-        this.rejected.push({ id: fields[0] ?? "", message: (error as Error)?.message ?? String(error) });
+        this.rejected.push({ id: decodeField(chunk.toString("utf8", lines.starts[0], lines.ends[0])) ?? "", message: (error as Error)?.message ?? String(error) });
       }
-      if (lastSeq !== undefined && BigInt(seq) === lastSeq) {
+      if (seq !== undefined && seq === lastSeq) {
         reachedEnd = true;
         break;
       }
     }
-    return { rows, bytes: consumed, firstSeq: first, lastSeq: latest, reachedEnd };
+    const seqText = (at: number) => (at < 0 ? "" : chunk.toString("latin1", at, chunk.indexOf(0x0a, at)));
+    return { rows, bytes: consumed, firstSeq: seqText(firstAt), lastSeq: seqText(latestAt), reachedEnd };
   }
 
   /** The roll's files, each finished (its last row group and footer written). */
   finish(): FinishedRoll {
-    return { files: [...this.files].map(([key, file]) => ({ key, body: file.finish() })), rejected: this.rejected };
+    // A partition whose only rows were refused (a line with a bad time) gets no file.
+    const files = [...this.files].filter(([, file]) => file.rows > 0);
+    return { files: files.map(([key, file]) => ({ key, body: file.finish() })), rejected: this.rejected };
   }
 
   private fileFor(modelField: string, versionField: string, time: string): PartitionFile {
@@ -153,55 +148,88 @@ function decode(field: string): string {
   return field.includes("\\") ? (parquetValue("string", false, field, "partition") as string) : field;
 }
 
-/** One partition's Parquet file of a roll, built in memory a row group at a time. */
-class PartitionFile {
-  private readonly output = new ByteWriter();
-  private readonly writer: ParquetWriter;
-  private columns: unknown[][];
-  private readonly row: unknown[];
-  private rows = 0;
+/** Each line's fields as byte ranges of a journal chunk (whole lines, tab-separated, seq last). */
+class LineFields {
+  readonly starts: Int32Array;
+  readonly ends: Int32Array;
+  count = 0;
+  start = 0;
+  end = -1;
+  /** Where the last field (the seq) starts. */
+  seqStart = 0;
+  /** The line holds a backslash (an escape or a NULL): only then do the columns look for one. */
+  escaped = false;
+  private nextBackslash: number;
 
   constructor(
-    private readonly spec: readonly ParquetColumn[],
-    private readonly rowGroupRows: number,
+    private readonly chunk: Buffer,
+    private readonly fields: number,
   ) {
-    this.writer = new ParquetWriter({ writer: this.output, schema: parquetSchema(spec), createdBy: "modelport prediction log" });
-    this.columns = spec.map(() => []);
-    this.row = new Array<unknown>(spec.length);
+    this.starts = new Int32Array(fields + 1);
+    this.ends = new Int32Array(fields + 1);
+    this.nextBackslash = chunk.indexOf(0x5c);
   }
 
-  /** One line's fields; fieldOf[i] is where column i's value is. Throws (adding nothing) on a value its column cannot hold. */
-  add(fields: readonly string[], fieldOf: readonly number[]): void {
-    const values = this.row;
-    for (let i = 0; i < this.spec.length; i++) {
-      const c = this.spec[i]!;
-      const at = fieldOf[i]!;
-      values[i] = parquetValue(c.kind, c.nullable, at < 0 ? "\\N" : fields[at]!, c.name);
+  /** Moves to the next whole line; false at the chunk's end. */
+  next(): boolean {
+    this.start = this.end + 1;
+    if (this.start >= this.chunk.length) return false;
+    const end = this.chunk.indexOf(0x0a, this.start);
+    if (end < 0) return false;
+    this.end = end;
+    // One search for the next backslash serves every line before it: the chunk is scanned once, not per line.
+    if (this.nextBackslash >= 0 && this.nextBackslash < this.start) this.nextBackslash = this.chunk.indexOf(0x5c, this.start);
+    this.escaped = this.nextBackslash >= 0 && this.nextBackslash < end;
+    let count = 0;
+    for (let at = this.start; ; ) {
+      const tab = this.chunk.indexOf(0x09, at);
+      const fieldEnd = tab < 0 || tab > end ? end : tab;
+      if (count <= this.fields) {
+        this.starts[count] = at;
+        this.ends[count] = fieldEnd;
+      }
+      count++;
+      if (fieldEnd === end) {
+        this.seqStart = at;
+        break;
+      }
+      at = tab + 1;
     }
-    for (let i = 0; i < values.length; i++) this.columns[i]!.push(values[i]);
-    if (++this.rows >= this.rowGroupRows) this.flushGroup();
+    this.count = count;
+    return true;
+  }
+}
+
+/** The file of the last line's partition, looked up again only when its model, version or hour differ. */
+class PartitionCache {
+  private current: PartitionFile | undefined;
+  private readonly previous = new Int32Array(6).fill(-1);
+
+  constructor(
+    private readonly chunk: Buffer,
+    private readonly lines: LineFields,
+    private readonly modelField: number,
+    private readonly versionField: number,
+    private readonly timeField: number,
+  ) {}
+
+  fileOf(create: (model: string, version: string, time: string) => PartitionFile): PartitionFile {
+    const { starts, ends } = this.lines;
+    const at = (field: number) => (field < 0 ? [0, 0] : [starts[field]!, field === this.timeField ? Math.min(ends[field]!, starts[field]! + 13) : ends[field]!]);
+    const [ms, me] = at(this.modelField);
+    const [vs, ve] = at(this.versionField);
+    const [ts, te] = at(this.timeField);
+    const p = this.previous;
+    if (this.current && this.same(ms!, me!, p[0]!, p[1]!) && this.same(vs!, ve!, p[2]!, p[3]!) && this.same(ts!, te!, p[4]!, p[5]!)) return this.current;
+    const text = (field: number) => (field < 0 ? "" : this.chunk.toString("utf8", starts[field], ends[field]));
+    this.current = create(text(this.modelField), text(this.versionField), text(this.timeField));
+    p.set([ms!, me!, vs!, ve!, ts!, te!]);
+    return this.current;
   }
 
-  finish(): Uint8Array {
-    this.flushGroup();
-    void this.writer.finish();
-    return this.output.getBytes();
-  }
-
-  private flushGroup(): void {
-    if (this.rows === 0) return;
-    void this.writer.write({
-      // Statistics for the short columns (created_at ranges let engines skip row groups), not the features JSON.
-      columnData: this.spec.map((c, i) => ({
-        name: c.name,
-        data: this.columns[i]! as never,
-        nullable: c.nullable,
-        statistics: c.name !== P.features,
-        ...(c.encoding ? { encoding: c.encoding } : {}),
-      })),
-      rowGroupSize: this.rows,
-    });
-    this.columns = this.spec.map(() => []);
-    this.rows = 0;
+  private same(start: number, end: number, previousStart: number, previousEnd: number): boolean {
+    if (end - start !== previousEnd - previousStart) return false;
+    for (let i = 0; i < end - start; i++) if (this.chunk[start + i] !== this.chunk[previousStart + i]) return false;
+    return true;
   }
 }
