@@ -186,3 +186,31 @@ it("a roll interrupted after some of its files were uploaded is redone under the
   expect(rows).toHaveLength(90);
   expect(new Set(rows.map((r) => r.prediction_id)).size).toBe(90);
 });
+
+it("a roll takes the journal as it stood when the write began, not lines that arrive while it encodes", async () => {
+  const { predictionLine, PREDICTION_LINE_COLUMNS } = await import("../../service/src/prediction-log/rows");
+  const line = (i: number) => `${predictionLine(entry(i, { createdAt: new Date(Date.UTC(2026, 11, 2, 5)) }), "replica-a")}\t${1000 + i}\n`;
+  let journal = "";
+  for (let i = 0; i < 100; i++) journal += line(i);
+  const end = { segment: 1, offset: journal.length };
+  const reads: number[] = [];
+  const sink = new ParquetSink({ client: s3ClientFromEnv(env), location: parseS3Url(`s3://${BUCKET}/snapshot`), stream: "predictions", replica: "replica-a", stateDir: tempDir("parquet-snapshot-") });
+  try {
+    const outcome = await sink.write({
+      start: { segment: 1, offset: 0 },
+      end,
+      // Each read hands out what is there and then appends more, as a journal under load does.
+      read: async (from) => {
+        const bytes = Buffer.from(journal).subarray(from.offset);
+        for (let i = 0; i < 5; i++) journal += line(100 + reads.length * 5 + i);
+        reads.push(bytes.length);
+        if (bytes.length === 0) return undefined;
+        return { data: bytes, rows: bytes.toString().split("\n").length - 1, columns: PREDICTION_LINE_COLUMNS, start: from, end: { segment: 1, offset: from.offset + bytes.length }, firstSeq: "", lastSeq: "" };
+      },
+    });
+    expect(reads).toHaveLength(1);
+    expect(outcome).toMatchObject({ rows: 100, lastSeq: "1099", end });
+  } finally {
+    await sink.close();
+  }
+});

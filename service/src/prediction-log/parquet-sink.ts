@@ -153,7 +153,7 @@ export class ParquetSink implements LogSink {
       rows += taken.rows;
       bytes += taken.bytes;
       position = { segment: chunk.start.segment, offset: chunk.start.offset + taken.bytes };
-      if (taken.reachedEnd || (!redo && bytes >= this.rollBytes)) break;
+      if (taken.reachedEnd || (!redo && (bytes >= this.rollBytes || !before(position, source.end)))) break;
     }
     return { rows, end: position, firstSeq, lastSeq };
   }
@@ -173,3 +173,7 @@ export class ParquetSink implements LogSink {
   }
 }
 
+
+function before(a: JournalPosition, b: JournalPosition): boolean {
+  return a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
+}

@@ -16,6 +16,11 @@ import type { PredictionLogMetrics } from "./metrics";
 /** What a sink is handed: the journal from the first entry it has not taken yet. */
 export interface BatchSource {
   readonly start: JournalPosition;
+  /**
+   * The journal's end when the write began. A sink that reads in several chunks stops here: chasing entries that
+   * arrive while it works turns a busy journal's tail into a stream of chunks of a few lines each.
+   */
+  readonly end: JournalPosition;
   read(from: JournalPosition, maxBytes: number, maxRows: number): Promise<JournalChunk | undefined>;
 }
 
@@ -234,7 +239,7 @@ export class LogStream {
     const writeStarted = Date.now();
     let outcome: WriteOutcome;
     try {
-      outcome = await this.sink.write({ start: this.journal.start, read: (from, bytes, rows) => this.journal.read(from, bytes, rows) });
+      outcome = await this.sink.write({ start: this.journal.start, end: this.journal.end, read: (from, bytes, rows) => this.journal.read(from, bytes, rows) });
     } catch (error) {
       stopTimer();
       this.degraded(error);
