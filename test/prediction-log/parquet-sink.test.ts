@@ -8,6 +8,7 @@ import { ENV, FEEDBACK_COLUMNS, METRICS, PARQUET_LOG, PREDICTION_LOG_COLUMNS, RO
 import type { ColumnBatch } from "../../service/src/drift/readers/batch";
 import { openPredictionLog } from "../../service/src/drift/readers/prediction-log";
 import { ParquetSink, parseS3Url, s3ClientFromEnv } from "../../service/src/prediction-log/parquet-sink";
+import { PREDICTION_LINE_COLUMNS, predictionLine } from "../../service/src/prediction-log/rows";
 import { PredictionLogWriter } from "../../service/src/prediction-log/writer";
 import { startS3, type S3Harness } from "../support/s3";
 import { listKeys, readRows, schemaOf } from "./parquet-support";
@@ -188,7 +189,6 @@ it("a roll interrupted after some of its files were uploaded is redone under the
 });
 
 it("a roll takes the journal as it stood when the write began, not lines that arrive while it encodes", async () => {
-  const { predictionLine, PREDICTION_LINE_COLUMNS } = await import("../../service/src/prediction-log/rows");
   const line = (i: number) => `${predictionLine(entry(i, { createdAt: new Date(Date.UTC(2026, 11, 2, 5)) }), "replica-a")}\t${1000 + i}\n`;
   let journal = "";
   for (let i = 0; i < 100; i++) journal += line(i);

@@ -9,13 +9,14 @@
  */
 import { PARQUET_LOG, type PredictionLogEntry, type Task } from "../contract";
 import type { FeedbackItem, FeedbackStore, LoggedPrediction } from "./feedback";
+import { RecentPredictions } from "./recent-predictions";
 import type { PredictionLogWriter } from "./writer";
 
-/** Recent predictions remembered for feedback (about 150 bytes each). */
+/** Recent predictions remembered for feedback (about 50 bytes each, outside the JS heap). */
 const DEFAULT_CAPACITY = 100_000;
 
 export class ObjectStoreFeedback implements FeedbackStore {
-  private readonly recent = new Map<string, LoggedPrediction>();
+  private readonly recent: RecentPredictions;
   private readonly labelled = new Set<string>();
   private servedModel = "unknown";
   private servedTask: Task = "binary";
@@ -23,29 +24,20 @@ export class ObjectStoreFeedback implements FeedbackStore {
   constructor(
     private readonly writer: Pick<PredictionLogWriter, "recordFeedback">,
     private readonly capacity = DEFAULT_CAPACITY,
-  ) {}
+  ) {
+    this.recent = new RecentPredictions(capacity);
+  }
 
-  /** Called for every logged prediction (on the request path: a map insert). */
+  /** Called for every logged prediction (on the request path: no allocation). */
   remember(entry: PredictionLogEntry): void {
     this.servedModel = entry.modelName;
     this.servedTask = entry.task;
-    this.recent.set(entry.predictionId, {
-      model: entry.modelName,
-      version: entry.modelVersion,
-      variant: entry.variant,
-      task: entry.task,
-      label: entry.label === null ? null : String(entry.label),
-      probability: entry.probability,
-      value: entry.value,
-      fallback: entry.fallback,
-      verified: true,
-    });
-    if (this.recent.size > this.capacity) this.recent.delete(this.recent.keys().next().value!);
+    this.recent.add(entry);
   }
 
   async find(ids: readonly string[]): Promise<Map<string, LoggedPrediction>> {
     const found = new Map<string, LoggedPrediction>();
-    for (const id of ids) found.set(id, this.recent.get(id) ?? this.unverified());
+    for (const id of ids) found.set(id, this.recent.find(id) ?? this.unverified());
     return found;
   }
 
@@ -54,7 +46,7 @@ export class ObjectStoreFeedback implements FeedbackStore {
     const receivedAt = new Date();
     for (const item of items) {
       if (this.labelled.has(item.predictionId)) continue;
-      const prediction = this.recent.get(item.predictionId) ?? this.unverified();
+      const prediction = this.recent.find(item.predictionId) ?? this.unverified();
       this.writer.recordFeedback({ predictionId: item.predictionId, actual: item.actual, receivedAt, model: prediction.model, version: prediction.version });
       this.labelled.add(item.predictionId);
       if (this.labelled.size > this.capacity) this.labelled.delete(this.labelled.values().next().value!);
