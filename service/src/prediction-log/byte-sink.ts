@@ -75,6 +75,17 @@ export class ByteSink {
     this.length += end - start;
   }
 
+  /** Byte-wise order of two ranges of what was written (negative, zero, positive). */
+  compare(aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+    const b = this.buffer;
+    const n = Math.min(aEnd - aStart, bEnd - bStart);
+    for (let i = 0; i < n; i++) {
+      const d = b[aStart + i]! - b[bStart + i]!;
+      if (d !== 0) return d;
+    }
+    return aEnd - aStart - (bEnd - bStart);
+  }
+
   /** Overwrites 4 bytes already written (a length known only afterwards). */
   setUint32(at: number, value: number): void {
     this.view.setUint32(at, value, true);

@@ -172,8 +172,11 @@ class PlainStringColumn extends BaseColumn {
   /** Where each page ends: [value byte offset, row] pairs; the last page ends at the chunk's end. */
   private pageEnds: Array<[number, number]> = [];
   private pageStart = 0;
-  private minAt = -1;
-  private maxAt = -1;
+  /** Where the smallest and largest values' bytes are in `data` (start -1: none yet). */
+  private minStart = -1;
+  private minEnd = -1;
+  private maxStart = -1;
+  private maxEnd = -1;
   private source!: Uint8Array;
   private start = 0;
   private end = 0;
@@ -195,25 +198,18 @@ class PlainStringColumn extends BaseColumn {
   }
 
   protected append(): void {
-    const at = this.data.length;
     this.data.uint32(this.end - this.start);
+    const start = this.data.length;
     this.data.bytes(this.source, this.start, this.end);
+    const end = this.data.length;
     if (this.spec.name !== P.features) {
-      if (this.minAt < 0 || this.compareAt(at, this.minAt) < 0) this.minAt = at;
-      if (this.maxAt < 0 || this.compareAt(at, this.maxAt) > 0) this.maxAt = at;
+      if (this.minStart < 0 || this.data.compare(start, end, this.minStart, this.minEnd) < 0) [this.minStart, this.minEnd] = [start, end];
+      if (this.maxStart < 0 || this.data.compare(start, end, this.maxStart, this.maxEnd) > 0) [this.maxStart, this.maxEnd] = [start, end];
     }
     if (this.data.length - this.pageStart >= PAGE_BYTES) {
       this.pageEnds.push([this.data.length, this.rows]);
       this.pageStart = this.data.length;
     }
-  }
-
-  private compareAt(a: number, b: number): number {
-    const bytes = this.data.subarray();
-    const view = new DataView(bytes.buffer, bytes.byteOffset);
-    const aEnd = a + 4 + view.getUint32(a, true);
-    const bEnd = b + 4 + view.getUint32(b, true);
-    return compareBytes(bytes, a + 4, aEnd, bytes, b + 4, bEnd);
   }
 
   protected writePages(file: ByteSink) {
@@ -230,18 +226,15 @@ class PlainStringColumn extends BaseColumn {
   }
 
   protected bounds() {
-    if (this.minAt < 0) return {};
-    const bytes = this.data.subarray();
-    const view = new DataView(bytes.buffer, bytes.byteOffset);
-    const value = (at: number) => bytes.slice(at + 4, at + 4 + view.getUint32(at, true));
-    return { min: value(this.minAt), max: value(this.maxAt) };
+    if (this.minStart < 0) return {};
+    return { min: this.data.copy(this.minStart, this.minEnd), max: this.data.copy(this.maxStart, this.maxEnd) };
   }
 
   protected clear(): void {
     this.data.clear();
     this.pageEnds = [];
     this.pageStart = 0;
-    this.minAt = this.maxAt = -1;
+    this.minStart = this.minEnd = this.maxStart = this.maxEnd = -1;
   }
 }
 

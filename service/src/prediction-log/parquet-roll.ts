@@ -215,19 +215,32 @@ class PartitionCache {
 
   fileOf(create: (model: string, version: string, time: string) => PartitionFile): PartitionFile {
     const { starts, ends } = this.lines;
-    const at = (field: number) => (field < 0 ? [0, 0] : [starts[field]!, field === this.timeField ? Math.min(ends[field]!, starts[field]! + 13) : ends[field]!]);
-    const [ms, me] = at(this.modelField);
-    const [vs, ve] = at(this.versionField);
-    const [ts, te] = at(this.timeField);
     const p = this.previous;
-    if (this.current && this.same(ms!, me!, p[0]!, p[1]!) && this.same(vs!, ve!, p[2]!, p[3]!) && this.same(ts!, te!, p[4]!, p[5]!)) return this.current;
+    if (this.current && this.same(this.modelField, p, 0) && this.same(this.versionField, p, 2) && this.same(this.timeField, p, 4)) return this.current;
     const text = (field: number) => (field < 0 ? "" : this.chunk.toString("utf8", starts[field], ends[field]));
     this.current = create(text(this.modelField), text(this.versionField), text(this.timeField));
-    p.set([ms!, me!, vs!, ve!, ts!, te!]);
+    this.remember(this.modelField, p, 0);
+    this.remember(this.versionField, p, 2);
+    this.remember(this.timeField, p, 4);
     return this.current;
   }
 
-  private same(start: number, end: number, previousStart: number, previousEnd: number): boolean {
+  /** Where a field's compared bytes end: the whole field, but a time's first 13 (its hour). */
+  private comparedEnd(field: number): number {
+    const end = this.lines.ends[field]!;
+    return field === this.timeField ? Math.min(end, this.lines.starts[field]! + 13) : end;
+  }
+
+  private remember(field: number, p: Int32Array, at: number): void {
+    p[at] = field < 0 ? 0 : this.lines.starts[field]!;
+    p[at + 1] = field < 0 ? 0 : this.comparedEnd(field);
+  }
+
+  private same(field: number, p: Int32Array, at: number): boolean {
+    return field < 0 || this.equal(this.lines.starts[field]!, this.comparedEnd(field), p[at]!, p[at + 1]!);
+  }
+
+  private equal(start: number, end: number, previousStart: number, previousEnd: number): boolean {
     if (end - start !== previousEnd - previousStart) return false;
     for (let i = 0; i < end - start; i++) if (this.chunk[start + i] !== this.chunk[previousStart + i]) return false;
     return true;

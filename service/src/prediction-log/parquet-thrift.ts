@@ -171,7 +171,7 @@ function schemaElement(w: CompactWriter, e: SchemaElement): void {
   if (e.converted_type) w.i32(6, CONVERTED[e.converted_type as keyof typeof CONVERTED]);
 }
 
-function rowGroup(w: CompactWriter, group: RowGroupMeta, ): void {
+function rowGroup(w: CompactWriter, group: RowGroupMeta): void {
   const start = group.columns[0] ? chunkStart(group.columns[0]) : 0;
   w.list(1, "struct", group.columns, columnChunk);
   w.i64(2, group.columns.reduce((total, c) => total + c.uncompressedSize, 0));
