@@ -6,13 +6,11 @@
  * hours; statistics checked against the values; refused rows leave the other columns aligned; Snappy
  * round trips through hyparquet's decoder.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parquetMetadata, snappyUncompress } from "hyparquet";
 import { readParquet } from "../../service/src/drift/readers/parquet";
-import { projectRoot } from "../../service/src/paths";
 import { booleanField, decodeLine, jsonField, millisecondsField, NULL_FIELD, outputField, textField } from "../../service/src/prediction-log/copy-text";
 import { ByteSink } from "../../service/src/prediction-log/byte-sink";
 import { RollBuilder } from "../../service/src/prediction-log/parquet-roll";
@@ -20,6 +18,7 @@ import { PREDICTION_PARQUET_COLUMNS, parquetValue } from "../../service/src/pred
 import { PREDICTION_LINE_COLUMNS } from "../../service/src/prediction-log/rows";
 import { snappyCompress } from "../../service/src/prediction-log/snappy";
 import { newPredictionId } from "../../service/src/model/prediction-id";
+import { arrowRsRoundTrip } from "../support/arrow-rs";
 
 const OPTIONS = { location: { bucket: "log", prefix: "p" }, stream: "predictions" as const, replica: "replica-a", rowGroupRows: 1500 };
 const EPOCH = BigInt(Date.UTC(2026, 11, 2, 5)) << 20n;
@@ -86,17 +85,6 @@ async function readRows(bytes: Uint8Array): Promise<Record<string, unknown>[]> {
     for (let r = 0; r < group.rows; r++) rows.push(Object.fromEntries(group.names.map((n) => [n, normalise(group.column(n)?.[r])])));
   }
   return rows;
-}
-
-function arrowRsRoundTrip(input: string, output: string): Promise<{ rows: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(projectRoot(), "test", "support", "arrow-rs-roundtrip.mjs"), input, output], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d));
-    child.stderr.on("data", (d: Buffer) => (stderr += d));
-    child.once("exit", (code) => (code === 0 ? resolve(JSON.parse(stdout) as { rows: number }) : reject(new Error(`arrow-rs could not read ${input}: ${stderr}`))));
-  });
 }
 
 describe("the prediction log's Parquet files", () => {

@@ -4,7 +4,6 @@
  * Rust implementation Arrow, DataFusion and Polars use, via parquet-wasm) with every id equal to the text
  * predictionId() gives, across row groups, gaps left by rejected rows, and digits that carry.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,9 +11,9 @@ import { SCORED_COLUMNS } from "../../service/src/contract";
 import { ConstantText, encodeGeneratedColumn, PredictionIds } from "../../service/src/scoring/generated-columns";
 import { predictionId, predictionIdPrefix } from "../../service/src/scoring/ids";
 import { concatRowGroups, encodeRowGroup, ParquetAssembler } from "../../service/src/scoring/parquet-chunks";
-import { projectRoot } from "../../service/src/paths";
 import { runScoringJob } from "../../service/src/scoring/job";
 import { BINARY_MODEL, featuresCsv, readParquetRows } from "./support";
+import { arrowRsRoundTrip } from "../support/arrow-rs";
 
 jest.setTimeout(120_000);
 
@@ -32,18 +31,6 @@ let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "generated-columns-"));
 });
-
-function arrowRsRoundTrip(input: string, output: string): Promise<{ rows: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(projectRoot(), "test", "support", "arrow-rs-roundtrip.mjs"), input, output], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d));
-    child.stderr.on("data", (d: Buffer) => (stderr += d));
-    child.once("error", reject);
-    child.once("exit", (code) => (code === 0 ? resolve(JSON.parse(stdout) as { rows: number }) : reject(new Error(`arrow-rs could not read ${input}: ${stderr}`))));
-  });
-}
 
 async function writeFileOf(path: string): Promise<void> {
   const schema = [{ name: "root", num_children: 3 }, { name: "prediction_id", ...STRING }, { name: "row", type: "DOUBLE", repetition_type: "REQUIRED" } as const, { name: "model", ...STRING }];

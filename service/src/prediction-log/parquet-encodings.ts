@@ -42,7 +42,7 @@ function runLength(values: ArrayLike<number>, at: number, count: number): number
   return end - at;
 }
 
-/** values[start..end) LSB first, `slots` values' worth of bits (zeros past end). */
+/** Integers below 2^32, values[start..end) LSB first, `slots` values' worth of bits (zeros past end). */
 function bitPack(out: ByteSink, values: ArrayLike<number>, start: number, end: number, slots: number, bitWidth: number): void {
   // Number arithmetic: up to 7 pending bits plus a 32-bit value stays exact.
   let pending = 0;
@@ -104,7 +104,7 @@ export function writeDeltaBinaryPacked(out: ByteSink, first: bigint, deltas: Flo
     // Only the miniblocks that hold deltas are written; the last one is padded to a full miniblock.
     for (let m = 0; m < MINIBLOCKS && m * MINIBLOCK < end - block; m++) {
       if (widths[m] === 0) continue;
-      bitPackNumbers(out, packed, m * MINIBLOCK, MINIBLOCK, widths[m]!);
+      bitPack(out, packed, m * MINIBLOCK, (m + 1) * MINIBLOCK, MINIBLOCK, widths[m]!);
     }
   }
   return true;
@@ -125,20 +125,4 @@ function widthOfRange(values: Float64Array, start: number, end: number): number 
   let max = 0;
   for (let i = start; i < end; i++) if (values[i]! > max) max = values[i]!;
   return max === 0 ? 0 : bitWidthOf(max);
-}
-
-/** Non-negative integers below 2^32 from a Float64Array, LSB first. */
-function bitPackNumbers(out: ByteSink, values: Float64Array, start: number, slots: number, bitWidth: number): void {
-  let pending = 0;
-  let bits = 0;
-  for (let i = 0; i < slots; i++) {
-    pending += values[start + i]! * 2 ** bits;
-    bits += bitWidth;
-    while (bits >= 8) {
-      out.byte(pending % 256);
-      pending = Math.floor(pending / 256);
-      bits -= 8;
-    }
-  }
-  if (bits > 0) out.byte(pending);
 }
