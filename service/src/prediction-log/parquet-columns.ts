@@ -594,7 +594,7 @@ class TimestampColumn extends BaseInt64Column {
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** `YYYY-MM-DDTHH:MM:SS.sssZ` from bytes, or NaN for anything else (then Date.parse decides). */
-export function isoMillis(b: Uint8Array, s: number, end: number): number {
+function isoMillis(b: Uint8Array, s: number, end: number): number {
   if (end - s !== 24 || b[s + 4] !== 0x2d || b[s + 7] !== 0x2d || b[s + 10] !== 0x54 || b[s + 13] !== 0x3a || b[s + 16] !== 0x3a || b[s + 19] !== 0x2e || b[s + 23] !== 0x5a) return Number.NaN;
   const n = (at: number, digits: number) => {
     let v = 0;

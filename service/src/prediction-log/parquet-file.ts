@@ -9,7 +9,7 @@ import { parquetSchema, type ParquetColumn } from "./parquet-schema";
 import { writeFileMetaData, type RowGroupMeta } from "./parquet-thrift";
 
 const MAGIC = Uint8Array.from([0x50, 0x41, 0x52, 0x31]);
-export const CREATED_BY = "modelport prediction log";
+const CREATED_BY = "modelport prediction log";
 
 export class PartitionFile {
   private readonly output = new ByteSink(1 << 16);

@@ -8,14 +8,14 @@
 import type { SchemaElement } from "hyparquet";
 import { ByteSink } from "./byte-sink";
 
-export const PHYSICAL_TYPE = { BOOLEAN: 0, INT32: 1, INT64: 2, FLOAT: 4, DOUBLE: 5, BYTE_ARRAY: 6 } as const;
+const PHYSICAL_TYPE = { BOOLEAN: 0, INT32: 1, INT64: 2, FLOAT: 4, DOUBLE: 5, BYTE_ARRAY: 6 } as const;
 export type PhysicalType = keyof typeof PHYSICAL_TYPE;
-export const ENCODING = { PLAIN: 0, RLE: 3, DELTA_BINARY_PACKED: 5, RLE_DICTIONARY: 8 } as const;
+const ENCODING = { PLAIN: 0, RLE: 3, DELTA_BINARY_PACKED: 5, RLE_DICTIONARY: 8 } as const;
 export type Encoding = keyof typeof ENCODING;
 const REPETITION = { REQUIRED: 0, OPTIONAL: 1, REPEATED: 2 } as const;
 const CONVERTED = { UTF8: 0, TIMESTAMP_MILLIS: 9 } as const;
 const PAGE = { DATA_PAGE: 0, DICTIONARY_PAGE: 2 } as const;
-export const CODEC_SNAPPY = 1;
+const CODEC_SNAPPY = 1;
 
 // Compact protocol field types.
 const T = { TRUE: 1, FALSE: 2, I32: 5, I64: 6, BINARY: 8, LIST: 9, STRUCT: 12 } as const;
